@@ -1,0 +1,87 @@
+"""`tritonc`, the command line.
+
+In: argv (`tritonc <command> [options]`). Out: an exit code — 0 success, 1 errors in the program
+(diagnostics on stderr), 2 bad usage, 101 internal compiler error (traceback only with `--debug`).
+Each subcommand lives in `triton_dsl/commands/<name>.py`; adding one is one module plus one entry in
+`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from . import __version__
+from .commands import EXIT_INTERNAL_ERROR, EXIT_USAGE, check
+
+COMMANDS = [check]
+
+_INTERNAL_ERROR = ("tritonc: internal compiler error: {summary} — this is a bug in triton_dsl, not in your "
+                   "program; run with --debug for the traceback")
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: loads LLVM only when asked, so other commands do not pay for it here."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the versions of triton_dsl, llvmlite and LLVM and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(version_text())
+        parser.exit(0)
+
+
+def version_text() -> str:
+    from . import jit
+
+    return (f"tritonc (triton_dsl) {__version__}\n"
+            f"llvmlite {jit.llvmlite_version()}\n"
+            f"LLVM {jit.llvm_version()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tritonc",
+        description="Compiler for Triton DSL, a statically typed language for ternary neural networks.",
+        epilog="exit codes: 0 success, 1 errors in the program, 2 bad usage, 101 internal compiler error",
+    )
+    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show the traceback of an internal compiler error")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def _internal_error_summary(exc: BaseException) -> str:
+    # The first line of the exception's own message; the type and traceback are for --debug.
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "unexpected failure"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("tritonc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(_INTERNAL_ERROR.format(summary=_internal_error_summary(exc)), file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

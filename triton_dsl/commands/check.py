@@ -1,0 +1,53 @@
+"""`tritonc check FILE... [--emit=ast|types]`: parse and check programs without running them.
+
+In: parsed command-line arguments. Out: an exit code; diagnostics go to stderr in the rendered form,
+`--emit` output to stdout. Every file is checked even when an earlier one has errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..diagnostics import render_all
+from ..pipeline import check_source
+from . import EXIT_OK, EXIT_PROGRAM_ERRORS, EXIT_USAGE, common_options, report_usage_error
+from ._format import format_stage_output
+from ._inputs import load_program_file
+
+_MISSING_STAGE_WARNING = "tritonc: warning: this build has no {stages} yet, so '{name}' was not fully checked"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("check", parents=[common_options()],
+                                   help="parse and check programs without running them",
+                                   description="Parse and check Triton DSL programs; report every error.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a .triton or .tri file")
+    parser.add_argument("--emit", choices=("ast", "types"),
+                        help="print the syntax tree (ast) or the checked program (types) to stdout")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    for path in args.files:
+        source = load_program_file(path)
+        if isinstance(source, str):
+            report_usage_error(source)
+            status = EXIT_USAGE
+            continue
+        result = check_source(source)
+        if result.missing_stages:
+            stages = " or ".join(result.missing_stages)
+            print(_MISSING_STAGE_WARNING.format(stages=stages, name=path), file=sys.stderr)
+        if result.diagnostics:
+            print(render_all(result.diagnostics), file=sys.stderr)
+        if not result.ok:
+            status = max(status, EXIT_PROGRAM_ERRORS)
+            continue
+        emitted = {"ast": result.program, "types": result.checked}.get(args.emit)
+        if args.emit and emitted is not None:
+            if len(args.files) > 1:
+                print(f"# {path}")
+            print(format_stage_output(emitted))
+    return status

@@ -1,0 +1,81 @@
+"""The driver: the one module that knows the order of the compiler's stages.
+
+In: a `Source` (or file paths). Out: a `CheckResult` holding the syntax tree, the checked program and every
+diagnostic the stages reported. Stages report problems in the program through a `DiagnosticSink`;
+anything a stage raises is an internal compiler error and propagates to the caller (the CLI turns it
+into exit code 101).
+
+While the compiler is being built, a stage whose module does not exist yet is skipped and named in
+`CheckResult.missing_stages`; an import error *inside* an existing stage is a real failure and propagates.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, DiagnosticSink
+from .source import Source
+
+SOURCE_SUFFIXES = (".triton", ".tri")
+
+
+@dataclass
+class CheckResult:
+    """What parsing and checking one source produced."""
+
+    source: Source
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    program: Any | None = None  # syntax.ast.Program, once parsing ran
+    checked: Any | None = None  # check.checker's CheckedProgram, once checking ran
+    missing_stages: tuple[str, ...] = ()  # user-facing names of stages not built yet ("parser", "checker")
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def _load_stage(module_name: str, function_name: str) -> Callable[..., Any] | None:
+    """The stage function, or None if its module does not exist (yet)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    return getattr(module, function_name)
+
+
+def read_source(path: str | Path) -> Source:
+    """Read a program file; raises OSError / UnicodeDecodeError for the caller to report."""
+    return Source.from_path(path)
+
+
+def check_source(source: Source) -> CheckResult:
+    """Parse and check one source. Later stages run only when the earlier ones found no errors."""
+    sink = DiagnosticSink()
+    result = CheckResult(source, sink.diagnostics)
+    missing: list[str] = []
+
+    parse_program = _load_stage("triton_dsl.syntax.parser", "parse_program")
+    if parse_program is None:
+        result.missing_stages = ("parser", "checker")
+        return result
+    result.program = parse_program(source, sink)
+
+    check_program = _load_stage("triton_dsl.check.checker", "check_program")
+    if check_program is None:
+        missing.append("checker")
+    elif result.program is not None and not sink.has_errors:
+        result.checked = check_program(result.program, sink)
+
+    result.missing_stages = tuple(missing)
+    return result
+
+
+def check_files(paths: Iterable[str | Path]) -> list[CheckResult]:
+    """Check several files independently (one result each); unreadable files raise."""
+    return [check_source(read_source(path)) for path in paths]
