@@ -1,0 +1,206 @@
+"""Small `llvmlite.ir` helpers shared by the native kernels (thread pool, matmul, conv2d).
+
+In: an `ir.IRBuilder` positioned inside a function being built.
+Out: IR for counted loops, entry-block allocas, libc/pthread/intrinsic declarations and a few
+vector idioms. Nothing here runs code; it only emits instructions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import llvmlite.ir as ir
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+F32 = ir.FloatType()
+PTR = I8.as_pointer()
+VOID = ir.VoidType()
+
+# The signature every parallel-for body has: void(ctx, begin, end).
+BODY_FN = ir.FunctionType(VOID, [PTR, I64, I64])
+
+
+def i64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+def i32(v: int) -> ir.Constant:
+    return ir.Constant(I32, v)
+
+
+def f32(v: float) -> ir.Constant:
+    return ir.Constant(F32, v)
+
+
+def vec(ty: ir.Type, n: int) -> ir.VectorType:
+    return ir.VectorType(ty, n)
+
+
+def splat(b: ir.IRBuilder, value: ir.Value, n: int) -> ir.Value:
+    """<n x T> with every lane equal to `value` (insertelement + zero shuffle, which LLVM folds)."""
+    vty = ir.VectorType(value.type, n)
+    if isinstance(value, ir.Constant):
+        return ir.Constant(vty, [value.constant] * n)
+    v = b.insert_element(ir.Constant(vty, ir.Undefined), value, i32(0))
+    return b.shuffle_vector(v, ir.Constant(vty, ir.Undefined), ir.Constant(vec(I32, n), [0] * n))
+
+
+def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    """The function `name` of `module`, declared with `fnty` if it is not there yet."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return ir.Function(module, fnty, name)
+
+
+def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+    return declare(module, name, ir.FunctionType(ret, args))
+
+
+def new_function(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type], arg_names: list[str],
+                 *, internal: bool = False) -> tuple[ir.Function, ir.IRBuilder]:
+    existing = module.globals.get(name)
+    if isinstance(existing, ir.Function) and existing.is_declaration:
+        fn = existing  # declared earlier by a caller in the same module: give it its body
+    else:
+        fn = ir.Function(module, ir.FunctionType(ret, args), name)
+    for a, n in zip(fn.args, arg_names, strict=True):
+        a.name = n
+    if internal:
+        fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    return fn, b
+
+
+def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "", init: ir.Value | None = None) -> ir.Value:
+    """An alloca in the entry block (so SROA promotes it to registers), optionally initialized here."""
+    entry = b.function.entry_basic_block
+    saved = b.block
+    if entry.instructions:
+        b.position_before(entry.instructions[0])
+    else:
+        b.position_at_end(entry)
+    slot = b.alloca(ty, name=name)
+    b.position_at_end(saved)
+    if init is not None:
+        b.store(init, slot)
+    return slot
+
+
+@contextmanager
+def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value | int = 1,
+              name: str = "i") -> Iterator[ir.Value]:
+    """`for i in range(start, stop, step)` (step > 0) over i64; yields the induction variable."""
+    if isinstance(step, int):
+        step = i64(step)
+    pre = b.block
+    header = b.append_basic_block(f"{name}.head")
+    body = b.append_basic_block(f"{name}.body")
+    end = b.append_basic_block(f"{name}.end")
+    b.branch(header)
+    b.position_at_end(header)
+    idx = b.phi(I64, name=name)
+    idx.add_incoming(start, pre)
+    b.cbranch(b.icmp_signed("<", idx, stop), body, end)
+    b.position_at_end(body)
+    yield idx
+    nxt = b.add(idx, step)
+    idx.add_incoming(nxt, b.block)
+    b.branch(header)
+    b.position_at_end(end)
+
+
+@contextmanager
+def while_loop(b: ir.IRBuilder, name: str = "w") -> Iterator[tuple[ir.Block, ir.Block]]:
+    """A loop whose body decides: branch to `head` to continue, to `end` to leave.
+
+    Yields (head, end); the builder is positioned in the body, which must end with a terminator.
+    """
+    head = b.append_basic_block(f"{name}.head")
+    end = b.append_basic_block(f"{name}.end")
+    b.branch(head)
+    b.position_at_end(head)
+    yield head, end
+    if not b.block.is_terminated:
+        b.branch(head)
+    b.position_at_end(end)
+
+
+def imin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def imax(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def ceil_div(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.sdiv(b.add(x, b.sub(y, i64(1))), y)
+
+
+def gep(b: ir.IRBuilder, ptr: ir.Value, index: ir.Value, elem: ir.Type) -> ir.Value:
+    """&((elem*)ptr)[index], returned as an i8* so every pointer in the kernels has one type."""
+    typed = b.bitcast(ptr, elem.as_pointer())
+    return b.bitcast(b.gep(typed, [index]), PTR)
+
+
+def load(b: ir.IRBuilder, ptr: ir.Value, elem: ir.Type, index: ir.Value | None = None,
+         align: int | None = None) -> ir.Value:
+    typed = b.bitcast(ptr, elem.as_pointer())
+    if index is not None:
+        typed = b.gep(typed, [index])
+    return b.load(typed, align=align)
+
+
+def store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, index: ir.Value | None = None,
+          align: int | None = None) -> None:
+    typed = b.bitcast(ptr, value.type.as_pointer())
+    if index is not None:
+        typed = b.gep(typed, [index])
+    b.store(value, typed, align=align)
+
+
+def lane_mask(b: ir.IRBuilder, count: ir.Value, lanes: int) -> ir.Value:
+    """<lanes x i1> with lanes [0, count) set (count is i64; any value ≥ lanes sets all)."""
+    iota = ir.Constant(vec(I64, lanes), list(range(lanes)))
+    return b.icmp_signed("<", iota, splat(b, count, lanes))
+
+
+def masked_load(b: ir.IRBuilder, ptr: ir.Value, vty: ir.VectorType, mask: ir.Value) -> ir.Value:
+    """Load lanes where `mask` is set, zero elsewhere, never touching memory of unset lanes."""
+    name = f"llvm.masked.load.v{vty.count}f32.p0" if vty.element == F32 else \
+        f"llvm.masked.load.v{vty.count}i{vty.element.width}.p0"
+    fn = intrinsic(b.module, name, vty, [PTR, I32, vec(I1, vty.count), vty])
+    return b.call(fn, [ptr, i32(4), mask, ir.Constant(vty, None)])
+
+
+def masked_store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Value) -> None:
+    vty = value.type
+    name = f"llvm.masked.store.v{vty.count}f32.p0" if vty.element == F32 else \
+        f"llvm.masked.store.v{vty.count}i{vty.element.width}.p0"
+    fn = intrinsic(b.module, name, VOID, [vty, PTR, I32, vec(I1, vty.count)])
+    b.call(fn, [value, ptr, i32(4), mask])
+
+
+def reduce_add_f32(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """Horizontal sum of a float vector (tree of shuffles; any order is fine for our tolerance)."""
+    n = v.type.count
+    while n > 1:
+        half = n // 2
+        lo = b.shuffle_vector(v, v, ir.Constant(vec(I32, half), list(range(half))))
+        hi = b.shuffle_vector(v, v, ir.Constant(vec(I32, half), list(range(half, n))))
+        v = b.fadd(lo, hi)
+        n = half
+    return b.extract_element(v, i32(0))
+
+
+def cpu_relax(b: ir.IRBuilder, triple: str) -> None:
+    """A spin-wait hint: `pause` on x86, nothing elsewhere (correct, just less polite)."""
+    if triple.startswith(("x86_64", "i386", "i686")):
+        b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
