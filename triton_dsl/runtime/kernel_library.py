@@ -1,0 +1,113 @@
+"""The kernel library: every `trk_*` kernel built into one LLVM module and compiled once per process.
+
+In: `KERNEL_BUILDERS`, a list of `build(module: llvmlite.ir.Module, host: HostInfo) -> None` functions
+(one per kernel file under `triton_dsl/codegen/kernels/`; add yours to the list). Out: a
+`KernelLibrary` whose `trk_*` functions have native addresses, published to JIT-compiled DSL code with
+`jit.add_symbol`, and callable from Python through ctypes wrappers typed from the IR signatures
+(`lib.trk_pack_i8(ptr, rows, cols, out)`). Pointers are passed as integers (e.g. `arr.ctypes.data`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Callable
+
+from llvmlite import ir
+
+from .. import jit
+from ..codegen.kernels import count, dequant, pack, quantize
+from ..jit import HostInfo
+
+KernelBuilder = Callable[[ir.Module, HostInfo], None]
+
+# Every kernel file's builder; the library module is built from this list in this order.
+KERNEL_BUILDERS: list[KernelBuilder] = [
+    pack.build,
+    quantize.build,
+    dequant.build,
+    count.build,
+]
+
+_CTYPES = {
+    "void": None,
+    "i1": ctypes.c_bool,
+    "i8": ctypes.c_int8,
+    "i32": ctypes.c_int32,
+    "i64": ctypes.c_int64,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "ptr": ctypes.c_void_p,
+}
+
+
+def _ctype(ty: ir.Type):
+    key = "ptr" if isinstance(ty, ir.PointerType) else str(ty)
+    if key not in _CTYPES:
+        raise TypeError(f"kernel parameter type {ty} has no ctypes equivalent")
+    return _CTYPES[key]
+
+
+def build_library_module(host: HostInfo | None = None,
+                         builders: list[KernelBuilder] | None = None) -> ir.Module:
+    """The IR module of all kernels for `host` (default: this machine)."""
+    host = host or jit.host_info()
+    module = ir.Module(name="triton_dsl_kernels")
+    module.triple = host.triple
+    for build in builders if builders is not None else KERNEL_BUILDERS:
+        build(module, host)
+    return module
+
+
+class KernelLibrary:
+    """The compiled kernels. Keep the object alive while any of its addresses may be called."""
+
+    def __init__(self, host: HostInfo | None = None, builders: list[KernelBuilder] | None = None,
+                 *, publish: bool = False, opt_level: int = 3):
+        self.host = host or jit.host_info()
+        module = build_library_module(self.host, builders)
+        self.signatures: dict[str, ir.FunctionType] = {
+            f.name: f.function_type for f in module.functions
+            if f.name.startswith("trk_") and not f.is_declaration
+        }
+        self._jit = jit.JitModule(str(module), opt_level=opt_level)
+        self.addresses = {name: self._jit.address(name) for name in self.signatures}
+        self._wrappers: dict[str, Callable] = {}
+        if publish:
+            for name, addr in self.addresses.items():
+                jit.add_symbol(name, addr)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.signatures)
+
+    def function(self, name: str) -> Callable:
+        """A ctypes function for kernel `name`, typed from its IR signature."""
+        if name not in self._wrappers:
+            if name not in self.signatures:
+                raise KeyError(f"no kernel {name!r} in the library")
+            fnty = self.signatures[name]
+            proto = ctypes.CFUNCTYPE(_ctype(fnty.return_type), *(_ctype(a) for a in fnty.args))
+            self._wrappers[name] = proto(self.addresses[name])
+        return self._wrappers[name]
+
+    def __getattr__(self, name: str) -> Callable:
+        if name.startswith("trk_"):
+            return self.function(name)
+        raise AttributeError(name)
+
+    def asm(self) -> str:
+        return self._jit.asm()
+
+
+_lock = threading.Lock()
+_library: KernelLibrary | None = None
+
+
+def kernel_library() -> KernelLibrary:
+    """The process-wide library for this machine, built on first use; its symbols are published."""
+    global _library
+    with _lock:
+        if _library is None:
+            _library = KernelLibrary(publish=True)
+        return _library
