@@ -1,0 +1,150 @@
+"""Entry points of public functions: how code outside the program calls into it.
+
+In: a `ModuleEmitter` and a public IR function. Out: LLVM wrapper functions:
+
+- `void @tdsl_call.<name>(ptr ctx, ptr args, ptr results)` — every argument in an 8-byte slot of
+  `args` (scalars in their C ABI type, bool as a byte; tensors as header pointers), the result
+  flattened into the slots of `results` (a tuple gives one slot per leaf). The Python API calls this
+  with one ctypes signature for every function.
+- `i32 @<name>(ptr ctx, <C ABI params>..., ptr out)` — the C ABI of a shared library: returns the
+  context's error code (0 = ok) and writes the result to `*out` (a struct for tuples).
+  `c_header(...)` describes these functions in C.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ..ir.nodes import Function
+from ..ir.types import IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from . import rtabi
+from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
+
+if TYPE_CHECKING:
+    from .module import ModuleEmitter
+
+SLOT = 8
+
+
+def flatten_type(ty: IRType) -> list[IRType]:
+    """The leaves of a (possibly nested) tuple type, in slot order."""
+    if isinstance(ty, TupleTy):
+        return [leaf for item in ty.items for leaf in flatten_type(item)]
+    if isinstance(ty, UnitTy):
+        return []
+    return [ty]
+
+
+def _to_abi(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> ir.Value:
+    if isinstance(ty, ScalarTy) and ty.is_bool:
+        return b.zext(value, abi_type(ty))
+    return value
+
+
+def _from_abi(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> ir.Value:
+    if isinstance(ty, ScalarTy) and ty.is_bool:
+        return b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+    return value
+
+
+def _leaves(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> list[tuple[ir.Value, IRType]]:
+    if isinstance(ty, TupleTy):
+        out = []
+        for i, item in enumerate(ty.items):
+            out += _leaves(b, b.extract_value(value, i), item)
+        return out
+    return [(value, ty)]
+
+
+def _slot(b: ir.IRBuilder, base: ir.Value, index: int) -> ir.Value:
+    return b.gep(base, [ir.Constant(I64, index * SLOT)], source_etype=ir.IntType(8))
+
+
+def emit_slot_entry(m: ModuleEmitter, fn: Function) -> ir.Function:
+    llfn = ir.Function(m.llmod, ir.FunctionType(VOID, [PTR, PTR, PTR]), f"tdsl_call.{fn.name}")
+    ctx, args, results = llfn.args
+    b = ir.IRBuilder(llfn.append_basic_block("entry"))
+    params = []
+    for i, p in enumerate(fn.params):
+        raw = b.load(_slot(b, args, i), typ=abi_type(p.type))
+        params.append(_from_abi(b, raw, p.type))
+    value = b.call(m.function(fn.name), [ctx, *params])
+    if not isinstance(fn.ret_type, UnitTy):
+        for i, (leaf, ty) in enumerate(_leaves(b, value, fn.ret_type)):
+            b.store(_to_abi(b, leaf, ty), _slot(b, results, i))
+    b.ret_void()
+    return llfn
+
+
+def _c_struct(ty: IRType) -> ir.Type:
+    if isinstance(ty, TupleTy):
+        return ir.LiteralStructType([_c_struct(t) for t in ty.items])
+    return abi_type(ty)
+
+
+def emit_c_abi_wrapper(m: ModuleEmitter, fn: Function) -> ir.Function:
+    has_out = not isinstance(fn.ret_type, UnitTy)
+    params = [PTR] + [abi_type(p.type) for p in fn.params] + ([PTR] if has_out else [])
+    llfn = ir.Function(m.llmod, ir.FunctionType(I32, params), fn.name)
+    b = ir.IRBuilder(llfn.append_basic_block("entry"))
+    ctx = llfn.args[0]
+    args = [_from_abi(b, a, p.type) for a, p in zip(llfn.args[1:], fn.params, strict=False)]
+    value = b.call(m.function(fn.name), [ctx, *args])
+    if has_out:
+        b.store(_c_value(b, value, fn.ret_type), llfn.args[-1])
+    b.ret(b.load(ctx, typ=I32))
+    return llfn
+
+
+def _c_value(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> ir.Value:
+    if isinstance(ty, TupleTy):
+        agg = ir.Constant(_c_struct(ty), ir.Undefined)
+        for i, item in enumerate(ty.items):
+            agg = b.insert_value(agg, _c_value(b, b.extract_value(value, i), item), i)
+        return agg
+    return _to_abi(b, value, ty)
+
+
+_C_SCALARS = {"bool": "uint8_t", "trit": "int8_t", "int8": "int8_t", "int16": "int16_t",
+              "int32": "int32_t", "int64": "int64_t", "float16": "_Float16", "float32": "float",
+              "float64": "double"}
+
+
+def c_type(ty: IRType, name: str, structs: list[str]) -> str:
+    if isinstance(ty, ScalarTy):
+        return _C_SCALARS[ty.dtype]
+    if isinstance(ty, TensorTy):
+        return "trt_tensor *"
+    if isinstance(ty, StrTy):
+        return "trt_str *"
+    if isinstance(ty, TupleTy):
+        fields = "; ".join(f"{c_type(t, f'{name}_{i}', structs)} f{i}" for i, t in enumerate(ty.items))
+        structs.append(f"typedef struct {{ {fields}; }} {name};")
+        return name
+    raise TypeError(f"no C type for {ty}")
+
+
+def c_header(functions: list[Function], guard: str) -> str:
+    """A C header declaring the C ABI of `functions` (see the module docstring)."""
+    structs: list[str] = []
+    protos = []
+    for fn in functions:
+        params = ["trt_ctx *ctx"] + [f"{c_type(p.type, fn.name, structs)} {n}"
+                                     for p, n in zip(fn.params, fn.param_names, strict=False)]
+        if not isinstance(fn.ret_type, UnitTy):
+            params.append(f"{c_type(fn.ret_type, f'{fn.name}_result', structs)} *out")
+        protos.append(f"int32_t {fn.name}({', '.join(params)});")
+    return "\n".join([
+        f"#ifndef {guard}", f"#define {guard}", "/* Generated by tritonc build. Each function returns 0 on",
+        "   success, else the error code left in the context (see docs/runtime.md). */",
+        "#include <stdint.h>", "#ifdef __cplusplus", 'extern "C" {', "#endif",
+        "typedef struct trt_tensor trt_tensor;  /* reference-counted tensor header */",
+        "typedef struct trt_str trt_str;",
+        "typedef struct trt_ctx { int32_t code, line, col, flags; const char *file; void *output;",
+        "                         void *user; char message[512]; } trt_ctx;",
+        *structs, *protos, "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard} */", ""])
+
+
+__all__ = ["emit_slot_entry", "emit_c_abi_wrapper", "c_header", "flatten_type", "llvm_type", "rtabi"]

@@ -1,0 +1,357 @@
+"""Emission of one IR function as an LLVM function: scalars, structured control flow, calls, errors.
+
+In: an `ir.Function` and the `ModuleEmitter` it belongs to. Out: the body of the LLVM function
+`ret @tdsl.<name>(ptr ctx, params...)`. Structured regions become basic blocks with phi nodes:
+`if` → then/else/merge, `for`/`while` → header/body/latch/exit, `break`/`continue` jump to the
+innermost loop's exit/latch with the current loop-carried values. Elementwise ops on tensors are
+emitted as fused loops (`codegen.fused`); `rt` ops call the runtime library by name.
+
+Error protocol (docs/runtime.md): after every fallible call the context's code is tested; on failure
+the op's source location is attached and the function returns its failure value (zero/null).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
+from ..ir.types import ScalarTy, StrTy, TensorTy, TupleTy
+from ..source import Span
+from . import rtabi
+from .llvm_types import I1, I32, I64, llvm_type, zero_value
+from .scalar_ops import emit_binary, emit_cast, emit_unary
+
+if TYPE_CHECKING:
+    from .module import ModuleEmitter
+
+
+@dataclass
+class _Loop:
+    """Where `continue` and `break` go, and the values they bring along."""
+
+    latch: ir.Block
+    exit: ir.Block
+    continues: list[tuple[list[ir.Value], ir.Block]] = field(default_factory=list)
+    breaks: list[tuple[list[ir.Value], ir.Block]] = field(default_factory=list)
+
+
+class FunctionEmitter:
+    def __init__(self, module: ModuleEmitter, fn: Function, llfn: ir.Function):
+        self.m = module
+        self.fn = fn
+        self.llfn = llfn
+        self.ctx = llfn.args[0]
+        self.values: dict[int, ir.Value] = {}
+        self.loops: list[_Loop] = []
+        self.b = ir.IRBuilder(llfn.append_basic_block("entry"))
+        self._error_exit: ir.Block | None = None
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def get(self, v: Value) -> ir.Value:
+        return self.values[v.id]
+
+    def bind(self, values: list[Value], llvals: list[ir.Value]) -> None:
+        for v, lv in zip(values, llvals, strict=True):
+            self.values[v.id] = lv
+
+    def new_block(self, name: str) -> ir.Block:
+        return self.llfn.append_basic_block(name)
+
+    @property
+    def error_exit(self) -> ir.Block:
+        """The block that returns the failure value (the caller tests ctx.code)."""
+        if self._error_exit is None:
+            self._error_exit = self.new_block("error.exit")
+            saved = self.b.block
+            self.b.position_at_end(self._error_exit)
+            ret_ty = self.llfn.function_type.return_type
+            if isinstance(ret_ty, ir.VoidType):
+                self.b.ret_void()
+            else:
+                self.b.ret(zero_value(ret_ty))
+            self.b.position_at_end(saved)
+        return self._error_exit
+
+    def set_location(self, span: Span | None) -> None:
+        file = self.m.cstring(span.source.name if span else "")
+        line, col = (span.line, span.col) if span else (0, 0)
+        rtabi.call(self.b, "trt_set_location", self.ctx, file, ir.Constant(I32, line), ir.Constant(I32, col))
+
+    def check_error(self, span: Span | None) -> None:
+        """After a fallible call: on a pending error, attach `span` and return the failure value."""
+        fail = self.new_block("fail")
+        ok = self.new_block("ok")
+        self.b.cbranch(rtabi.error_pending(self.b, self.ctx), fail, ok)
+        self.b.position_at_end(fail)
+        self.set_location(span)
+        self.b.branch(self.error_exit)
+        self.b.position_at_end(ok)
+
+    def fail_if(self, cond: ir.Value, code: int, message: str, span: Span | None) -> None:
+        """Raise a run-time error with `message` at `span` when `cond` holds."""
+        if isinstance(cond, ir.Constant) and cond.constant == 0:
+            return
+        fail = self.new_block("check.fail")
+        ok = self.new_block("check.ok")
+        self.b.cbranch(cond, fail, ok)
+        self.b.position_at_end(fail)
+        rtabi.call(self.b, "trt_set_error", self.ctx, ir.Constant(I32, code), self.m.cstring(message))
+        self.set_location(span)
+        self.b.branch(self.error_exit)
+        self.b.position_at_end(ok)
+
+    def scalar_fail(self, span: Span | None):
+        return lambda cond, msg: self.fail_if(cond, rtabi.ERR_VALUE, msg, span)
+
+    # -- driver ---------------------------------------------------------------------------------------
+    def emit(self) -> None:
+        self.bind(self.fn.params, list(self.llfn.args[1:]))
+        if self.emit_block(self.fn.body) is not None and not self.b.block.is_terminated:
+            if self.fn.returns_value:
+                self.b.unreachable()
+            else:
+                self.b.ret_void()
+
+    def emit_block(self, block: Block) -> Op | None:
+        """Emit the ops of a block; return its yield/condition terminator (None if it left otherwise)."""
+        for op in block.ops:
+            if op.opcode in ("yield", "condition"):
+                return op
+            self.emit_op(op)
+            if self.b.block.is_terminated:
+                return None
+        return None
+
+    def emit_op(self, op: Op) -> None:
+        handler = getattr(self, f"op_{op.opcode}", None)
+        if handler is None:
+            if op.opcode in ELEMENTWISE:
+                return self.op_elementwise(op)
+            raise NotImplementedError(f"codegen for IR op '{op.opcode}'")
+        handler(op)
+
+    # -- simple ops -----------------------------------------------------------------------------------
+    def op_const(self, op: Op) -> None:
+        ty, value = op.result.type, op.attrs["value"]
+        if isinstance(ty, StrTy):
+            self.bind(op.results, [self.m.str_const(value)])
+        elif isinstance(ty, ScalarTy) and ty.is_bool:
+            self.bind(op.results, [ir.Constant(I1, int(bool(value)))])
+        else:
+            self.bind(op.results, [ir.Constant(llvm_type(ty), value)])
+
+    def op_elementwise(self, op: Op) -> None:
+        if any(isinstance(v.type, TensorTy) for v in op.operands):
+            from .fused import emit_single_elementwise
+            self.bind(op.results, [emit_single_elementwise(self, op)])
+            return
+        args = [self.get(v) for v in op.operands]
+        self.bind(op.results, [emit_scalar_op(self.b, op, args, self.scalar_fail(op.span))])
+
+    def op_fused(self, op: Op) -> None:
+        from .fused import emit_fused
+        self.bind(op.results, [emit_fused(self, op)])
+
+    def op_tuple(self, op: Op) -> None:
+        agg = ir.Constant(llvm_type(op.result.type), ir.Undefined)
+        for i, v in enumerate(op.operands):
+            agg = self.b.insert_value(agg, self.get(v), i)
+        self.bind(op.results, [agg])
+
+    def op_get(self, op: Op) -> None:
+        self.bind(op.results, [self.b.extract_value(self.get(op.operands[0]), op.attrs["index"])])
+
+    def op_dim(self, op: Op) -> None:
+        self.bind(op.results, [rtabi.load_dim(self.b, self.get(op.operands[0]), op.attrs["axis"])])
+
+    def op_check_eq(self, op: Op) -> None:
+        a, b = (self.get(v) for v in op.operands)
+        self.fail_if(self.b.icmp_signed("!=", a, b), rtabi.ERR_SHAPE, op.attrs["message"], op.span)
+
+    def op_retain(self, op: Op) -> None:
+        self.refcount(op.operands[0], "incref")
+
+    def op_release(self, op: Op) -> None:
+        self.refcount(op.operands[0], "decref")
+
+    def refcount(self, v: Value, what: str) -> None:
+        self.refcount_value(v.type, self.get(v), what)
+
+    def refcount_value(self, ty, value: ir.Value, what: str) -> None:
+        if isinstance(ty, TensorTy):
+            rtabi.call(self.b, f"trt_{what}", value)
+        elif isinstance(ty, StrTy):
+            rtabi.call(self.b, f"trt_str_{what}", value)
+        elif isinstance(ty, TupleTy):
+            for i, item in enumerate(ty.items):
+                if item.is_refcounted():
+                    self.refcount_value(item, self.b.extract_value(value, i), what)
+
+    # -- calls ----------------------------------------------------------------------------------------
+    def op_call(self, op: Op) -> None:
+        callee = self.m.function(op.attrs["callee"])
+        result = self.b.call(callee, [self.ctx] + [self.get(v) for v in op.operands])
+        self.check_error(op.span)
+        self.bind(op.results, [result] if op.results else [])
+
+    def op_rt(self, op: Op) -> None:
+        """A runtime library call: ctx first (unless `no_ctx`), then the operands and constant args."""
+        fn = rtabi.declare(self.b.module, op.attrs["fn"])
+        params = fn.function_type.args
+        args: list[ir.Value] = [] if op.attrs.get("no_ctx") else [self.ctx]
+        args += [self.get(v) for v in op.operands]
+        args += [ir.Constant(params[len(args) + i], c) for i, c in enumerate(op.attrs.get("consts", ()))]
+        args = [self.m.coerce(self.b, a, t) for a, t in zip(args, params, strict=True)]
+        result = self.b.call(fn, args)
+        if op.attrs.get("fallible", True) and not op.attrs.get("no_ctx"):
+            self.check_error(op.span)
+        if op.results:
+            self.bind(op.results, [self.m.coerce(self.b, result, llvm_type(op.result.type))])
+
+    def op_panic(self, op: Op) -> None:
+        s = self.get(op.operands[0])
+        length = self.b.load(rtabi.field_ptr(self.b, s, 8), typ=I64)
+        rtabi.call(self.b, "trt_panic", self.ctx, rtabi.field_ptr(self.b, s, 16), length)
+        self.set_location(op.span)
+        self.b.branch(self.error_exit)
+
+    def op_return(self, op: Op) -> None:
+        if op.operands:
+            self.b.ret(self.get(op.operands[0]))
+        else:
+            self.b.ret_void()
+
+    # -- structured control flow ----------------------------------------------------------------------
+    def emit_region(self, block: Block, args: list[ir.Value]) -> tuple[list[ir.Value], ir.Block] | None:
+        """Emit a region; return (yielded values, block they flow from) unless it left otherwise."""
+        self.bind(block.args, args)
+        term = self.emit_block(block)
+        if term is None:
+            return None
+        return [self.get(v) for v in term.operands], self.b.block
+
+    def phis(self, block: ir.Block, types: list, incoming: list[tuple[list[ir.Value], ir.Block]],
+             ) -> list[ir.Value]:
+        saved = self.b.block
+        self.b.position_at_start(block)
+        out = []
+        for i, ty in enumerate(types):
+            phi = self.b.phi(llvm_type(ty))
+            for vals, src in incoming:
+                phi.add_incoming(vals[i], src)
+            out.append(phi)
+        self.b.position_at_end(saved)
+        return out
+
+    def op_if(self, op: Op) -> None:
+        then_bb, else_bb, merge = self.new_block("then"), self.new_block("else"), self.new_block("endif")
+        self.b.cbranch(self.get(op.operands[0]), then_bb, else_bb)
+        incoming = []
+        for bb, region in ((then_bb, op.regions[0]), (else_bb, op.regions[1])):
+            self.b.position_at_end(bb)
+            flow = self.emit_region(region, [])
+            if flow is not None:
+                self.b.branch(merge)
+                incoming.append(flow)
+        self.b.position_at_end(merge)
+        if not incoming:
+            self.b.unreachable()
+            return
+        self.bind(op.results, self.phis(merge, [r.type for r in op.results], incoming))
+
+    def op_for(self, op: Op) -> None:
+        lo, hi, step = (self.get(v) for v in op.operands[:3])
+        inits = [self.get(v) for v in op.operands[3:]]
+        pre = self.b.block
+        names = ("for.head", "for.body", "for.latch", "for.end")
+        head, body, latch, exit_ = (self.new_block(n) for n in names)
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        ity = lo.type
+        i = self.b.phi(ity)
+        carried = [self.b.phi(v.type) for v in inits]
+        zero = ir.Constant(ity, 0)
+        going_up = self.b.icmp_signed(">", step, zero)
+        more = self.b.select(going_up, self.b.icmp_signed("<", i, hi), self.b.icmp_signed(">", i, hi))
+        self.b.cbranch(more, body, exit_)
+        loop = _Loop(latch, exit_)
+        self.loops.append(loop)
+        self.b.position_at_end(body)
+        flow = self.emit_region(op.regions[0], [i, *carried])
+        self.loops.pop()
+        if flow is not None:
+            self.b.branch(latch)
+            loop.continues.append(flow)
+        self.b.position_at_end(latch)
+        nexts = self.phis(latch, [r.type for r in op.results], loop.continues)
+        i_next = self.b.add(i, step)
+        self.b.branch(head)
+        i.add_incoming(lo, pre)
+        i.add_incoming(i_next, latch)
+        for phi, init, nxt in zip(carried, inits, nexts, strict=True):
+            phi.add_incoming(init, pre)
+            phi.add_incoming(nxt, latch)
+        self.b.position_at_end(exit_)
+        self.bind(op.results, self.phis(exit_, [r.type for r in op.results],
+                                        [(carried, head), *loop.breaks]))
+
+    def op_while(self, op: Op) -> None:
+        inits = [self.get(v) for v in op.operands]
+        pre = self.b.block
+        head, body, exit_ = (self.new_block(n) for n in ("while.head", "while.body", "while.end"))
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        carried = [self.b.phi(v.type) for v in inits]
+        cond_flow = self.emit_region(op.regions[0], carried)
+        loop = _Loop(head, exit_)
+        if cond_flow is not None:
+            (cond,), cond_end = cond_flow
+            self.b.cbranch(cond, body, exit_)
+            loop.breaks.append((carried, cond_end))
+        self.loops.append(loop)
+        self.b.position_at_end(body)
+        flow = self.emit_region(op.regions[1], carried)
+        self.loops.pop()
+        if flow is not None:
+            self.b.branch(head)
+            loop.continues.append(flow)
+        for phi, init in zip(carried, inits, strict=True):
+            phi.add_incoming(init, pre)
+        for vals, src in loop.continues:
+            for phi, v in zip(carried, vals, strict=True):
+                phi.add_incoming(v, src)
+        self.b.position_at_end(exit_)
+        if not loop.breaks:
+            self.b.unreachable()
+            return
+        self.bind(op.results, self.phis(exit_, [r.type for r in op.results], loop.breaks))
+
+    def op_break(self, op: Op) -> None:
+        loop = self.loops[-1]
+        loop.breaks.append(([self.get(v) for v in op.operands], self.b.block))
+        self.b.branch(loop.exit)
+
+    def op_continue(self, op: Op) -> None:
+        loop = self.loops[-1]
+        loop.continues.append(([self.get(v) for v in op.operands], self.b.block))
+        self.b.branch(loop.latch)
+
+
+def emit_scalar_op(b: ir.IRBuilder, op: Op, args: list[ir.Value], fail) -> ir.Value:
+    """The scalar meaning of an elementwise IR op (shared by scalar code and fused loop bodies)."""
+    code = op.opcode
+    if code == "binary":
+        return emit_binary(b, op.attrs["op"], args[0], args[1], op.operands[0].type.dtype, fail)
+    if code == "unary":
+        return emit_unary(b, op.attrs["op"], args[0], op.operands[0].type.dtype)
+    if code == "cast":
+        return emit_cast(b, args[0], op.operands[0].type.dtype, op.attrs["to"], fail)
+    if code == "select":
+        return b.select(*args)
+    raise NotImplementedError(code)
+
+
+__all__ = ["FunctionEmitter", "emit_scalar_op", "I64"]

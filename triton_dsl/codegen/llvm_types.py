@@ -1,0 +1,81 @@
+"""Mapping of IR types to LLVM types (llvmlite.ir), in registers and in memory.
+
+In: IR types. Out: llvmlite types. `bool` is `i1` in registers and `i8` in memory (tensor data and
+the C ABI); `trit` is an `i8` holding -1/0/1; `float16` is LLVM `half`; tensors, strings and the
+call context are opaque pointers; tuples are literal structs of their items.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..ir.types import IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+
+PTR = ir.PointerType()
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+VOID = ir.VoidType()
+HALF = ir.HalfType()
+FLOAT = ir.FloatType()
+DOUBLE = ir.DoubleType()
+
+_SCALAR = {"bool": I1, "trit": I8, "int8": I8, "int16": ir.IntType(16), "int32": I32, "int64": I64,
+           "float16": HALF, "float32": FLOAT, "float64": DOUBLE}
+_MEMORY = dict(_SCALAR, bool=I8)
+
+
+def scalar_type(dtype: str) -> ir.Type:
+    """Register type of a dtype."""
+    return _SCALAR[dtype]
+
+
+def memory_type(dtype: str) -> ir.Type:
+    """Type of one element of a tensor's data buffer."""
+    return _MEMORY[dtype]
+
+
+def llvm_type(ty: IRType) -> ir.Type:
+    if isinstance(ty, ScalarTy):
+        return _SCALAR[ty.dtype]
+    if isinstance(ty, (TensorTy, StrTy)):
+        return PTR
+    if isinstance(ty, TupleTy):
+        return ir.LiteralStructType([llvm_type(t) for t in ty.items])
+    if isinstance(ty, UnitTy):
+        return VOID
+    raise TypeError(f"no LLVM type for {ty}")
+
+
+def abi_type(ty: IRType) -> ir.Type:
+    """Type at the C ABI boundary (bool widened to a byte)."""
+    if isinstance(ty, ScalarTy):
+        return _MEMORY[ty.dtype]
+    return llvm_type(ty)
+
+
+def zero_value(ty: ir.Type) -> ir.Constant:
+    """A placeholder value of `ty` (returned on the error path, where the caller ignores it)."""
+    if isinstance(ty, ir.VoidType):
+        raise TypeError("void has no value")
+    if isinstance(ty, ir.PointerType):
+        return ir.Constant(ty, None)
+    return ir.Constant(ty, None)  # zeroinitializer for ints, floats and structs
+
+
+def is_float(ty: ir.Type) -> bool:
+    return isinstance(ty, (ir.HalfType, ir.FloatType, ir.DoubleType))
+
+
+def to_register(builder: ir.IRBuilder, value: ir.Value, dtype: str) -> ir.Value:
+    """A loaded memory value in register form (byte bool → i1)."""
+    if dtype == "bool":
+        return builder.icmp_unsigned("!=", value, ir.Constant(I8, 0))
+    return value
+
+
+def to_memory(builder: ir.IRBuilder, value: ir.Value, dtype: str) -> ir.Value:
+    if dtype == "bool":
+        return builder.zext(value, I8)
+    return value

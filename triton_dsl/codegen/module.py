@@ -1,0 +1,111 @@
+"""Emission of a whole IR module as LLVM IR text.
+
+In: an `ir.Module` (verified, after passes). Out: `emit_module(...)` → LLVM IR text ready for
+`jit.JitModule` / `jit.emit_object`. Every IR function `f` becomes `@tdsl.f(ptr ctx, params...)`
+(internal linkage unless public). Public functions also get entry points (`codegen.entry`):
+`@tdsl_call.f(ptr ctx, ptr args, ptr results)` (8-byte slots, used by the Python API) and, for shared
+libraries, a C ABI function `f` described in a generated header.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ..ir.nodes import Module
+from ..ir.types import UnitTy
+from .function import FunctionEmitter
+from .llvm_types import I1, I8, I64, PTR, llvm_type
+
+
+def impl_name(name: str) -> str:
+    return f"tdsl.{name}"
+
+
+class ModuleEmitter:
+    def __init__(self, module: Module, name: str = "triton_module", triple: str | None = None):
+        self.ir_module = module
+        self.llmod = ir.Module(name)
+        if triple:
+            self.llmod.triple = triple
+        self._functions: dict[str, ir.Function] = {}
+        self._cstrings: dict[str, ir.GlobalVariable] = {}
+        self._strs: dict[str, ir.GlobalVariable] = {}
+        for fn in module.functions.values():
+            params = [PTR] + [llvm_type(p.type) for p in fn.params]
+            fnty = ir.FunctionType(llvm_type(fn.ret_type), params)
+            llfn = ir.Function(self.llmod, fnty, impl_name(fn.name))
+            if not fn.public:
+                llfn.linkage = "internal"  # lets LLVM inline and drop it
+            llfn.args[0].name = "ctx"
+            for arg, pname in zip(llfn.args[1:], fn.param_names or [], strict=False):
+                arg.name = pname
+            self._functions[fn.name] = llfn
+
+    def function(self, name: str) -> ir.Function:
+        return self._functions[name]
+
+    # -- constants ------------------------------------------------------------------------------------
+    def cstring(self, text: str) -> ir.Value:
+        """A NUL-terminated constant (file names, messages)."""
+        g = self._cstrings.get(text)
+        if g is None:
+            data = bytearray(text.encode("utf-8") + b"\0")
+            ty = ir.ArrayType(I8, len(data))
+            g = ir.GlobalVariable(self.llmod, ty, f".cstr.{len(self._cstrings)}")
+            g.initializer = ir.Constant(ty, data)
+            g.global_constant = True
+            g.linkage = "private"
+            g.unnamed_addr = True
+            self._cstrings[text] = g
+        return g
+
+    def str_const(self, text: str) -> ir.Value:
+        """An immortal `trt_str` literal: { i64 -1, i64 len, [len+1 x i8] }."""
+        g = self._strs.get(text)
+        if g is None:
+            data = bytearray(text.encode("utf-8") + b"\0")
+            arr = ir.ArrayType(I8, len(data))
+            ty = ir.LiteralStructType([I64, I64, arr])
+            g = ir.GlobalVariable(self.llmod, ty, f".str.{len(self._strs)}")
+            g.initializer = ir.Constant(ty, [ir.Constant(I64, -1), ir.Constant(I64, len(data) - 1),
+                                             ir.Constant(arr, data)])
+            g.global_constant = True
+            g.linkage = "private"
+            self._strs[text] = g
+        return g
+
+    @staticmethod
+    def coerce(b: ir.IRBuilder, value: ir.Value, to: ir.Type) -> ir.Value:
+        """Adapt register and ABI forms (bool i1 ↔ i8) at runtime-call boundaries."""
+        if value.type == to:
+            return value
+        if value.type == I1 and isinstance(to, ir.IntType):
+            return b.zext(value, to)
+        if to == I1 and isinstance(value.type, ir.IntType):
+            return b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+        if isinstance(value.type, ir.IntType) and isinstance(to, ir.IntType):
+            return b.sext(value, to) if to.width > value.type.width else b.trunc(value, to)
+        raise TypeError(f"cannot pass {value.type} as {to}")
+
+    # -- driver ---------------------------------------------------------------------------------------
+    def emit(self, *, c_abi: bool = False) -> ir.Module:
+        from .entry import emit_c_abi_wrapper, emit_slot_entry
+
+        for fn in self.ir_module.functions.values():
+            FunctionEmitter(self, fn, self._functions[fn.name]).emit()
+        for fn in self.ir_module.functions.values():
+            if fn.public or fn.name == self.ir_module.entry:
+                emit_slot_entry(self, fn)
+                if c_abi and not fn.generic:
+                    emit_c_abi_wrapper(self, fn)
+        return self.llmod
+
+
+def emit_module(module: Module, *, name: str = "triton_module", c_abi: bool = False,
+                triple: str | None = None) -> str:
+    """LLVM IR text of an IR module; `c_abi` adds the C entry points of a shared library."""
+    return str(ModuleEmitter(module, name, triple).emit(c_abi=c_abi))
+
+
+def returns_value(fn) -> bool:
+    return not isinstance(fn.ret_type, UnitTy)

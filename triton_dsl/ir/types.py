@@ -1,0 +1,125 @@
+"""IR types: what a value is at run time, with everything static the back end needs and nothing else.
+
+In: nothing (pure data). Out: hashable type objects printed the way the IR printer shows them:
+
+- `ScalarTy(dtype)`   a machine scalar: bool, trit, int8 … int64, float16, float32, float64
+- `TensorTy(dtype, rank, ternary)`  a reference-counted tensor header; the rank is fixed per function
+  instance (generic functions are specialized per rank/dtype), the dims are run-time values
+- `TupleTy(items)`    an unboxed tuple (a struct of its items)
+- `StrTy()`           a pointer to constant UTF-8 text (string literals, messages)
+- `UnitTy()`          no value (a function without a result)
+
+Named dims are plain `int32` scalars in the IR (`dim` reads one from a tensor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DTYPES = ("bool", "trit", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+INT_DTYPES = ("trit", "int8", "int16", "int32", "int64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+_SHORT = {"bool": "b1", "trit": "t2", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+          "float16": "f16", "float32": "f32", "float64": "f64"}
+_ITEMSIZE = {"bool": 1, "trit": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
+             "float16": 2, "float32": 4, "float64": 8}
+
+
+class IRType:
+    """Base of all IR types."""
+
+    def is_refcounted(self) -> bool:
+        """Whether values of this type own a reference that must be released."""
+        return False
+
+
+@dataclass(frozen=True)
+class ScalarTy(IRType):
+    dtype: str
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"not a dtype: {self.dtype}")
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    @property
+    def is_int(self) -> bool:
+        return self.dtype in INT_DTYPES
+
+    @property
+    def is_bool(self) -> bool:
+        return self.dtype == "bool"
+
+    def __str__(self) -> str:
+        return _SHORT[self.dtype]
+
+
+@dataclass(frozen=True)
+class TensorTy(IRType):
+    dtype: str
+    rank: int
+    ternary: bool = False
+
+    def is_refcounted(self) -> bool:
+        return True
+
+    @property
+    def elem(self) -> ScalarTy:
+        return ScalarTy(self.dtype)
+
+    def __str__(self) -> str:
+        head = "ternary" if self.ternary else "tensor"
+        return f"{head}<{_SHORT[self.dtype]}, {self.rank}>"
+
+
+@dataclass(frozen=True)
+class TupleTy(IRType):
+    items: tuple[IRType, ...]
+
+    def is_refcounted(self) -> bool:
+        return any(t.is_refcounted() for t in self.items)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(str(t) for t in self.items) + ")"
+
+
+@dataclass(frozen=True)
+class StrTy(IRType):
+    def __str__(self) -> str:
+        return "str"
+
+
+@dataclass(frozen=True)
+class UnitTy(IRType):
+    def __str__(self) -> str:
+        return "()"
+
+
+BOOL = ScalarTy("bool")
+I32 = ScalarTy("int32")
+I64 = ScalarTy("int64")
+F32 = ScalarTy("float32")
+F64 = ScalarTy("float64")
+STR = StrTy()
+UNIT = UnitTy()
+
+
+def short_name(dtype: str) -> str:
+    """`f32`, `i64`, … : the suffix of runtime function names and instance names."""
+    return _SHORT[dtype]
+
+
+def itemsize(dtype: str) -> int:
+    return _ITEMSIZE[dtype]
+
+
+def scalar_of(ty: IRType) -> ScalarTy | None:
+    """The element type of a scalar or tensor type."""
+    if isinstance(ty, ScalarTy):
+        return ty
+    if isinstance(ty, TensorTy):
+        return ty.elem
+    return None
