@@ -122,9 +122,10 @@ class TupleType(TypeExpr):
 
 @dataclass(eq=False)
 class ListType(TypeExpr):
-    """`[T, ...]`."""
+    """`[T, ...]` (length None: any length) or `[T, T]` (a list of exactly `length` elements of type T)."""
 
     elem: TypeExpr
+    length: int | None = None
 
 
 @dataclass(eq=False)

@@ -1,0 +1,114 @@
+"""AST -> text: the `--emit=ast` form, and written types as the user spells them.
+
+In: AST nodes. Out: `format_ast(node)`, a stable indented tree with one node per line and every span as
+`@line:col-line:col` (golden tests compare it); `format_type(type_expr)`, a type in source syntax
+(`Tensor<float32, [?, ?]>?`) for messages and for the tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import ast
+
+_SKIPPED_FIELDS = ("span", "ty", "target", "name_span")
+
+
+def format_type(t: ast.TypeExpr) -> str:
+    """A written type in the language's own syntax."""
+    if isinstance(t, ast.TypeName):
+        args = f"<{', '.join(format_type(a) for a in t.args)}>" if t.args else ""
+        return t.name + args
+    if isinstance(t, ast.TensorType):
+        return f"{t.kind}<{format_type(t.dtype)}, {format_shape(t.shape)}>"
+    if isinstance(t, ast.TupleType):
+        return f"Tuple<{', '.join(format_type(e) for e in t.elems)}>"
+    if isinstance(t, ast.ListType):
+        elem = format_type(t.elem)
+        return f"[{elem}, ...]" if t.length is None else f"[{', '.join([elem] * t.length)}]"
+    if isinstance(t, ast.OptionalType):
+        return _grouped(t.inner) + "?"
+    if isinstance(t, ast.UnionType):
+        return " | ".join(_grouped(m) for m in t.members)
+    if isinstance(t, ast.FnType):
+        ret = f" -> {format_type(t.ret)}" if t.ret is not None else ""
+        return f"fn({', '.join(format_type(p) for p in t.params)}){ret}"
+    raise TypeError(f"not a type node: {t!r}")
+
+
+def _grouped(t: ast.TypeExpr) -> str:
+    """A type as an operand of `|` or `?`: unions and function types need parentheses there."""
+    text = format_type(t)
+    return f"({text})" if isinstance(t, ast.UnionType | ast.FnType) else text
+
+
+def format_shape(shape: ast.Shape) -> str:
+    if isinstance(shape, ast.ShapeAny):
+        return "?"
+    if isinstance(shape, ast.ShapeName):
+        return shape.name
+    return "[" + ", ".join(format_dim(d) for d in shape) + "]"
+
+
+def format_dim(d: ast.Dim) -> str:
+    if isinstance(d, ast.DimInt):
+        return str(d.value)
+    if isinstance(d, ast.DimName):
+        return d.name
+    return "?"
+
+
+def format_span(node: ast.Node) -> str:
+    span = node.span
+    end_line, end_col = span.end_line_col
+    return f"@{span.line}:{span.col}-{end_line}:{end_col}"
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _lines(node: ast.Node, depth: int, label: str | None, out: list[str]) -> None:
+    pad = "  " * depth
+    prefix = f"{pad}{label}: " if label else pad
+    if isinstance(node, ast.TypeExpr):
+        out.append(f"{prefix}{format_type(node)} {format_span(node)}")
+        return
+    scalars: list[str] = []
+    children: list[tuple[str, object]] = []
+    for f in dataclasses.fields(node):
+        if f.name in _SKIPPED_FIELDS:
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, ast.Node) or (isinstance(value, list) and value):
+            children.append((f.name, value))
+        elif isinstance(value, list):
+            scalars.append(f"{f.name}=[]")
+        else:
+            scalars.append(f"{f.name}={_scalar(value)}")
+    head = " ".join([type(node).__name__, *scalars, format_span(node)])
+    out.append(prefix + head)
+    for name, value in children:
+        if isinstance(value, list):
+            if all(isinstance(v, ast.Dim) for v in value):
+                out.append(f"{pad}  {name}: {format_shape(value)}")
+                continue
+            out.append(f"{pad}  {name}:")
+            for elem in value:
+                if isinstance(elem, ast.Node):
+                    _lines(elem, depth + 2, None, out)
+                else:
+                    out.append(f"{pad}    {_scalar(elem)}")
+        else:
+            _lines(value, depth + 1, name, out)
+
+
+def format_ast(node: ast.Node) -> str:
+    """The whole tree under node, one node per line, indented by depth, ending with a newline."""
+    out: list[str] = []
+    _lines(node, 0, None, out)
+    return "\n".join(out) + "\n"
