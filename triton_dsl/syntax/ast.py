@@ -463,8 +463,8 @@ class Program(Node):
 def iter_children(node: Node) -> Iterator[Node]:
     """Yield the direct child nodes of node, in field order (lists flattened, non-node values skipped)."""
     for f in dataclasses.fields(node):
-        if f.name in ("span", "ty", "target", "name_span"):
-            continue
+        if not f.init or f.name in ("span", "name_span"):
+            continue  # checker slots (ty, Call.target) and spans are not children
         value = getattr(node, f.name)
         if isinstance(value, Node):
             yield value

@@ -11,7 +11,8 @@ import dataclasses
 
 from . import ast
 
-_SKIPPED_FIELDS = ("span", "ty", "target", "name_span")
+# Spans are printed in the node's head; checker slots (ty, Call.target: init=False) are not syntax.
+_SPAN_FIELDS = ("span", "name_span")
 
 
 def format_type(t: ast.TypeExpr) -> str:
@@ -81,7 +82,7 @@ def _lines(node: ast.Node, depth: int, label: str | None, out: list[str]) -> Non
     scalars: list[str] = []
     children: list[tuple[str, object]] = []
     for f in dataclasses.fields(node):
-        if f.name in _SKIPPED_FIELDS:
+        if not f.init or f.name in _SPAN_FIELDS:
             continue
         value = getattr(node, f.name)
         if isinstance(value, ast.Node) or (isinstance(value, list) and value):
