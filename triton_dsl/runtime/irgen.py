@@ -1,0 +1,258 @@
+"""Small helpers for writing the runtime library directly in LLVM IR with `llvmlite.ir`.
+
+In: Python calls describing functions (`Emitter.define`), loops (`FnBuilder.loop`), branches, header
+field accesses. Out: an `llvmlite.ir.Module` plus the table of public signatures (`Emitter.signatures`)
+that `library.declare` hands to generated program modules.
+
+Every runtime module (`rt_*.py`) exposes `emit(em: Emitter) -> None` and uses only these helpers, so
+the IR style (allocas promoted by mem2reg, byte-offset field access, libc declarations) stays uniform.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from llvmlite import ir
+
+from . import layout
+
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+HALF = ir.HalfType()
+F32 = ir.FloatType()
+F64 = ir.DoubleType()
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64}
+
+
+def c64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+def c32(v: int) -> ir.Constant:
+    return ir.Constant(I32, v)
+
+
+def c8(v: int) -> ir.Constant:
+    return ir.Constant(I8, v)
+
+
+# C library functions the runtime may call: name -> (return type, argument types, varargs).
+_LIBC = {
+    "malloc": (PTR, [I64], False),
+    "realloc": (PTR, [PTR, I64], False),
+    "free": (VOID, [PTR], False),
+    "posix_memalign": (I32, [PTR, I64, I64], False),
+    "memcpy": (PTR, [PTR, PTR, I64], False),
+    "memmove": (PTR, [PTR, PTR, I64], False),
+    "memset": (PTR, [PTR, I32, I64], False),
+    "memcmp": (I32, [PTR, PTR, I64], False),
+    "strlen": (I64, [PTR], False),
+    "snprintf": (I32, [PTR, I64, PTR], True),
+    "strtod": (F64, [PTR, PTR], False),
+    "strtof": (F32, [PTR, PTR], False),
+    "write": (I64, [I32, PTR, I64], False),
+    "log": (F64, [F64], False),
+    "exp": (F64, [F64], False),
+    "sqrt": (F64, [F64], False),
+    "cos": (F64, [F64], False),
+    "sin": (F64, [F64], False),
+    "expf": (F32, [F32], False),
+    "logf": (F32, [F32], False),
+}
+
+
+class Emitter:
+    """The runtime module under construction and its public signature table."""
+
+    def __init__(self, name: str = "triton_dsl_runtime"):
+        self.module = ir.Module(name=name)
+        self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
+        self._strings: dict[bytes, ir.GlobalVariable] = {}
+
+    def get(self, name: str) -> ir.Function:
+        return self.module.get_global(name)
+
+    def libc(self, name: str) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            ret, args, var = _LIBC[name]
+            fn = ir.Function(self.module, ir.FunctionType(ret, args, var_arg=var), name)
+        return fn
+
+    def intrinsic(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        return fn
+
+    def cstring(self, text: str | bytes) -> ir.GlobalVariable:
+        """A private constant NUL-terminated string; usable directly as a `ptr`."""
+        data = (text.encode() if isinstance(text, str) else text) + b"\0"
+        gv = self._strings.get(data)
+        if gv is None:
+            arr = ir.ArrayType(I8, len(data))
+            gv = ir.GlobalVariable(self.module, arr, f".str.{len(self._strings)}")
+            gv.initializer = ir.Constant(arr, bytearray(data))
+            gv.global_constant = True
+            gv.linkage = "private"
+            gv.unnamed_addr = True
+            self._strings[data] = gv
+        return gv
+
+    def global_var(self, name: str, ty: ir.Type, init) -> ir.GlobalVariable:
+        gv = ir.GlobalVariable(self.module, ty, name)
+        gv.initializer = ir.Constant(ty, init)
+        gv.linkage = "internal"
+        return gv
+
+    def define(self, name: str, ret: ir.Type, args: list[ir.Type], public: bool = True) -> FnBuilder:
+        """Start a function body; public functions are exported and listed in `signatures`."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        if public:
+            self.signatures[name] = (ret, list(args))
+        else:
+            fn.linkage = "internal"
+        return FnBuilder(self, fn)
+
+    def declare(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+        """Forward-declare a runtime function defined later (or by another rt_* module)."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        return fn
+
+
+class _Callee:
+    """An opaque function pointer value seen by llvmlite's CallInstr as a callee of a known type."""
+
+    def __init__(self, value, fnty: ir.FunctionType):
+        self.value = value
+        self.function_type = fnty
+        self.type = value.type
+
+    def get_reference(self) -> str:
+        return self.value.get_reference()
+
+
+class FnBuilder:
+    """An `ir.IRBuilder` positioned in a new function, with loop/branch/field helpers."""
+
+    def __init__(self, em: Emitter, fn: ir.Function):
+        self.em = em
+        self.fn = fn
+        self.args = fn.args
+        self._entry = fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(self._entry)
+
+    # -- values ---------------------------------------------------------------------------------------
+    def var(self, ty: ir.Type, init=None, count: int | None = None):
+        """A stack slot allocated in the entry block (so mem2reg can promote it)."""
+        with self.b.goto_block(self._entry):
+            if self._entry.instructions:
+                self.b.position_before(self._entry.instructions[0])
+            slot = self.b.alloca(ty, size=None if count is None else c64(count))
+        if init is not None:
+            self.b.store(init if isinstance(init, ir.Value) else ir.Constant(ty, init), slot)
+        return slot
+
+    def load(self, ptr, ty: ir.Type):
+        return self.b.load(ptr, typ=ty)
+
+    def at(self, ptr, index, ty: ir.Type):
+        """Address of element `index` (i64) of type `ty` in the array at `ptr`."""
+        if isinstance(index, int):
+            index = c64(index)
+        return self.b.gep(ptr, [index], source_etype=ty)
+
+    def byte_at(self, ptr, offset):
+        if isinstance(offset, int):
+            offset = c64(offset)
+        return self.b.gep(ptr, [offset], source_etype=I8)
+
+    def field_ptr(self, obj, name: str):
+        off, _ = layout.FIELDS[name]
+        return self.byte_at(obj, off)
+
+    def get(self, obj, name: str):
+        """Load a field of a tensor header or context by its layout name."""
+        off, ty = layout.FIELDS[name]
+        return self.b.load(self.byte_at(obj, off), typ=ty)
+
+    def put(self, obj, name: str, value) -> None:
+        off, ty = layout.FIELDS[name]
+        if not isinstance(value, ir.Value):
+            value = ir.Constant(ty, value)
+        self.b.store(value, self.byte_at(obj, off))
+
+    def dim(self, t, axis):
+        """shape[axis] of a tensor header (axis: i64 or int)."""
+        base = self.byte_at(t, layout.SHAPE_OFFSET)
+        return self.load(self.at(base, axis, I64), I64)
+
+    def call(self, name: str, *args):
+        fn = self.em.module.globals.get(name)
+        if fn is None:
+            fn = self.em.libc(name)
+        return self.b.call(fn, list(args))
+
+    def call_ptr(self, fnptr, ret: ir.Type, argtys: list[ir.Type], args: list):
+        """Call through a function pointer of type `ret (argtys)`.
+
+        llvmlite's call instruction reads the callee's `function_type`; an opaque `ptr` value has none,
+        so the call goes through a small proxy that supplies it.
+        """
+        return self.b.call(_Callee(fnptr, ir.FunctionType(ret, argtys)), args)
+
+    # -- control flow ---------------------------------------------------------------------------------
+    @contextmanager
+    def loop(self, start, stop, step=1):
+        """for (i = start; i < stop; i += step) — yields the i64 induction value."""
+        b = self.b
+        start = c64(start) if isinstance(start, int) else start
+        stop = c64(stop) if isinstance(stop, int) else stop
+        step = c64(step) if isinstance(step, int) else step
+        slot = self.var(I64, start)
+        cond = self.fn.append_basic_block("loop.cond")
+        body = self.fn.append_basic_block("loop.body")
+        end = self.fn.append_basic_block("loop.end")
+        b.branch(cond)
+        b.position_at_end(cond)
+        iv = b.load(slot, typ=I64)
+        b.cbranch(b.icmp_signed("<", iv, stop), body, end)
+        b.position_at_end(body)
+        yield iv
+        if not b.block.is_terminated:
+            b.store(b.add(iv, step), slot)
+            b.branch(cond)
+        b.position_at_end(end)
+
+    def if_then(self, cond, likely=None):
+        return self.b.if_then(cond, likely=likely)
+
+    def if_else(self, cond):
+        return self.b.if_else(cond)
+
+    def ret(self, value=None):
+        if value is None:
+            self.b.ret_void()
+        else:
+            self.b.ret(value)
+
+    def ret_if(self, cond, value=None) -> None:
+        """Return early (`value`, or void) when `cond` holds."""
+        with self.b.if_then(cond, likely=False):
+            self.ret(value)
+
+    def is_null(self, p):
+        return self.b.icmp_unsigned("==", p, ir.Constant(PTR, None))
+
+    def select(self, cond, a, b):
+        return self.b.select(cond, a, b)

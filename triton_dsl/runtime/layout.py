@@ -1,0 +1,107 @@
+"""The runtime's data layouts: tensor header, context, string and text buffer, dtype codes.
+
+In: nothing. Out: byte offsets and `llvmlite.ir` types of every field (`FIELDS`), the struct types
+(`TENSOR_T`, `CTX_T`, `STR_T`, `BUF_T`), dtype codes and element sizes, error codes. This module is the
+executable form of docs/runtime.md; keep the two in sync.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+_I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_PTR = ir.PointerType()
+
+MAX_RANK = 8
+
+# dtype codes (docs/runtime.md "dtype codes").
+BOOL, TRIT, INT8, INT16, INT32, INT64, FLOAT16, FLOAT32, FLOAT64 = range(9)
+DTYPE_NAMES = ("bool", "trit", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+DTYPE_CODES = {name: code for code, name in enumerate(DTYPE_NAMES)}
+SUFFIX = ("b", "t", "i8", "i16", "i32", "i64", "f16", "f32", "f64")
+# Bytes per element (trit is packed: handled separately, 0 here).
+ELEM_SIZE = (1, 0, 1, 2, 4, 8, 2, 4, 8)
+FLOAT_DTYPES = (FLOAT16, FLOAT32, FLOAT64)
+INT_DTYPES = (INT8, INT16, INT32, INT64)
+
+
+def scalar_type(code: int) -> ir.Type:
+    """The LLVM type a scalar of this dtype has at the ABI (bool and trit are i8)."""
+    return (_I8, _I8, _I8, ir.IntType(16), _I32, _I64, ir.HalfType(), ir.FloatType(),
+            ir.DoubleType())[code]
+
+
+# Tensor header.
+TENSOR_FIELDS = {
+    "refcount": (0, _I64),
+    "dtype": (8, _I32),
+    "rank": (12, _I32),
+    "data": (16, _PTR),
+    "nbytes": (24, _I64),
+    "numel": (32, _I64),
+    # shape: [8 x i64] at 40
+    "flags": (104, _I32),
+    "scale_kind": (108, _I32),
+    "scales": (112, _PTR),
+    "owner": (120, _I64),
+    "base": (128, _PTR),
+    "aux": (136, _PTR),
+    "aux_free": (144, _PTR),
+    "grad": (152, _PTR),
+    "tape_node": (160, _PTR),
+    "hooks": (168, _PTR),
+}
+SHAPE_OFFSET = 40
+HEADER_SIZE = 192  # multiple of 64: inline data stays 64-byte aligned
+
+FLAG_REQUIRES_GRAD = 1 << 0
+FLAG_IS_LEAF = 1 << 1
+FLAG_DATA_INLINE = 1 << 8
+FLAG_DATA_MALLOC = 1 << 9
+
+SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = range(4)
+SCALE_KIND_NAMES = (None, "tensor", "channel", "asymmetric")
+
+TENSOR_T = ir.LiteralStructType([
+    _I64, _I32, _I32, _PTR, _I64, _I64, ir.ArrayType(_I64, MAX_RANK), _I32, _I32, _PTR, _I64, _PTR,
+    _PTR, _PTR, _PTR, _PTR, _PTR, _I64, _I64,
+])
+
+# Context.
+CTX_FIELDS = {
+    "code": (0, _I32),
+    "line": (4, _I32),
+    "col": (8, _I32),
+    "ctx_flags": (12, _I32),
+    "file": (16, _PTR),
+    "output": (24, _PTR),
+    "user": (32, _PTR),
+    # message: [512 x i8] at 40
+}
+MESSAGE_OFFSET = 40
+MESSAGE_SIZE = 512
+CTX_SIZE = 552
+CTX_T = ir.LiteralStructType([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ir.ArrayType(_I8, MESSAGE_SIZE)])
+
+# Strings: { i64 refcount, i64 len, bytes... }.
+STR_FIELDS = {"str_refcount": (0, _I64), "str_len": (8, _I64)}
+STR_DATA_OFFSET = 16
+
+
+def str_literal_type(nbytes: int) -> ir.LiteralStructType:
+    """Type of an immortal string literal global holding `nbytes` bytes (plus the NUL)."""
+    return ir.LiteralStructType([_I64, _I64, ir.ArrayType(_I8, nbytes + 1)])
+
+
+# Text buffer: { ptr data, i64 len, i64 cap }.
+BUF_FIELDS = {"buf_data": (0, _PTR), "buf_len": (8, _I64), "buf_cap": (16, _I64)}
+BUF_SIZE = 24
+BUF_T = ir.LiteralStructType([_PTR, _I64, _I64])
+
+FIELDS = {**TENSOR_FIELDS, **CTX_FIELDS, **STR_FIELDS, **BUF_FIELDS}
+
+# Error codes.
+ERR_RUNTIME, ERR_SHAPE, ERR_INDEX, ERR_PANIC, ERR_MEMORY, ERR_VALUE, ERR_IO, ERR_TYPE = range(1, 9)
+ERROR_KINDS = {ERR_RUNTIME: "runtime error", ERR_SHAPE: "shape mismatch", ERR_INDEX: "index out of range",
+               ERR_PANIC: "panic", ERR_MEMORY: "out of memory", ERR_VALUE: "invalid value",
+               ERR_IO: "I/O error", ERR_TYPE: "type error"}
