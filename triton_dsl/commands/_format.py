@@ -1,24 +1,44 @@
 """Text form of a stage's output for `--emit`.
 
-In: an object a stage produced (syntax tree, checked program). Out: indented text. A stage object that
-defines its own `__str__` is printed with it; otherwise dataclass trees are printed field by field,
-with spans shown as `line:col` and empty fields left out.
+In: what a stage produced (`ast`: the syntax tree, `types`: the checked program). Out: indented text.
+The syntax tree is printed by the parser's own printer (`syntax.printer.format_ast`, the golden-test
+form). Otherwise an object that defines its own `__str__` is printed with it, and other dataclass trees
+field by field, with spans shown as `line:col` and empty fields left out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any
 
 from ..source import Span
 
+# The stage printers, where a stage has one: (module, function) per `--emit` kind.
+_STAGE_PRINTERS = {"ast": ("triton_dsl.syntax.printer", "format_ast")}
 
-def format_stage_output(value: Any) -> str:
+
+def format_stage_output(value: Any, kind: str) -> str:
+    printer = _stage_printer(kind)
+    if printer is not None:
+        return printer(value)
     if type(value).__str__ is not object.__str__ and not dataclasses.is_dataclass(value):
         return str(value)
     lines: list[str] = []
     _format_value(value, "", lines, label=None)
     return "\n".join(lines)
+
+
+def _stage_printer(kind: str) -> Any:
+    if kind not in _STAGE_PRINTERS:
+        return None
+    module_name, function_name = _STAGE_PRINTERS[kind]
+    try:
+        return getattr(importlib.import_module(module_name), function_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:  # that stage has no printer (yet)
+            return None
+        raise
 
 
 def _format_value(value: Any, indent: str, lines: list[str], label: str | None) -> None:

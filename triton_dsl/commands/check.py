@@ -49,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
         if args.emit and emitted is not None:
             if len(args.files) > 1:
                 print(f"# {path}")
-            print(format_stage_output(emitted))
+            print(format_stage_output(emitted, args.emit))
     return status
