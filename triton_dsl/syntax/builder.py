@@ -348,11 +348,20 @@ class AstBuilder(Transformer):
     def optional_type(self, meta, children):
         return ast.OptionalType(children[0], span=self._span(meta))
 
+    def none_type(self, meta, children):
+        return ast.TypeName("None", span=self._span(meta))
+
     def union_type(self, meta, children):
+        span = self._span(meta)
         members: list[ast.TypeExpr] = []
         for member in children:
             members.extend(member.members if isinstance(member, ast.UnionType) else [member])
-        return ast.UnionType(members, span=self._span(meta))
+        # `A | None` is spelled OptionalType(A) so later stages see one form of optional.
+        kept = [m for m in members if not (isinstance(m, ast.TypeName) and m.name == "None")]
+        if len(kept) == len(members) or not kept:
+            return ast.UnionType(members, span=span)
+        inner = kept[0] if len(kept) == 1 else ast.UnionType(kept, span=span)
+        return ast.OptionalType(inner, span=span)
 
     def fn_type(self, meta, children):
         *params, ret = children

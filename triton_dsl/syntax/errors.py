@@ -19,7 +19,7 @@ _WORDS = {
     "FSTRING": "a string",
     "_NL": "end of line",
     "$END": "end of file",
-    "AUG_ASSIGN": "'+=' (or another compound assignment)",
+    "AUG_ASSIGN": "'+='",
 }
 
 # Terminals that can start an expression.
@@ -27,7 +27,10 @@ _EXPR_START = frozenset({"NAME", "LAYER", "MAIN", "NUMBER", "STRING", "FSTRING",
                          "BANG", "TRUE", "FALSE", "NONE", "FN"})
 _STMT_START = _EXPR_START | {"LET", "IF", "WHILE", "FOR", "RETURN", "BREAK", "CONTINUE"}
 _ITEM_START = frozenset({"STRUCT", "TRAIT", "FN", "LAYER", "MAIN"})
-_TYPE_START = frozenset({"NAME", "LAYER", "MAIN", "TENSOR", "TERNARY_TENSOR", "LPAR", "LSQB", "FN"})
+_TYPE_START = frozenset({"NAME", "LAYER", "MAIN", "TENSOR", "TERNARY_TENSOR", "LPAR", "LSQB", "FN", "NONE"})
+# `layer` and `main` are names to the user (soft keywords): never list them beside "a name".
+_SOFT_KEYWORDS = frozenset({"LAYER", "MAIN"})
+_COMPARISONS = frozenset({"LT", "LE", "GT", "GE", "EQEQ", "NOTEQ"})
 _OPERATORS = frozenset({"OROR", "ANDAND", "EQEQ", "NOTEQ", "IS", "LT", "LE", "GT", "GE", "DOTDOT", "PLUS",
                         "MINUS", "STAR", "SLASH", "DSLASH", "PERCENT", "AT", "POW", "DOT", "LPAR", "LSQB"})
 
@@ -53,6 +56,8 @@ class SyntaxProblem:
 def describe_expected(expected: set[str], patterns: dict[str, str]) -> str:
     """'expected X' or 'expected one of: X, Y' for a set of terminal names."""
     remaining = set(expected)
+    if "NAME" in remaining:
+        remaining -= _SOFT_KEYWORDS
     words: list[str] = []
     for word, required, covered in _CATEGORIES:
         if required <= remaining:
@@ -90,8 +95,10 @@ def _describe_token(kind: str, value: str) -> str:
     return f"'{value}'"
 
 
-def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, base: int) -> SyntaxProblem:
-    """Turn a Lark parse exception for `text` (which starts at file offset base) into a SyntaxProblem."""
+def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, base: int,
+                     end_word: str = "end of file") -> SyntaxProblem:
+    """Turn a Lark parse exception for `text` (which starts at file offset base) into a SyntaxProblem.
+    end_word names the end of the text (an f-string field ends at its '}', not at the end of a file)."""
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         if tok.type == "$END":
@@ -101,7 +108,7 @@ def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, 
         else:
             start = tok.start_pos if tok.start_pos is not None else len(text)
             end = tok.end_pos if tok.end_pos is not None else start
-        found = _describe_token(tok.type, str(tok))
+        found = end_word if tok.type == "$END" else _describe_token(tok.type, str(tok))
         # `accepts` re-runs the parser for each terminal, so it is exact; `expected` (the LALR state's
         # table) may list tokens that only fit after a reduction that cannot happen here.
         try:
@@ -110,6 +117,8 @@ def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, 
             accepts = set(exc.expected)
         expected = describe_expected(accepts, patterns)
         message = f"unexpected {found}" + (f"; {expected}" if expected else "")
+        if tok.type in _COMPARISONS and tok.type not in accepts:
+            message = f"unexpected {found}: comparisons do not chain (write `a < b && b < c`)"
         return SyntaxProblem("E0101", message, base + start, base + max(end, start + 1))
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream

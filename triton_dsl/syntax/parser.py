@@ -32,6 +32,10 @@ from .lexing import LEXER_CALLBACKS, LexicalError, NewlinePostLexer
 
 _START_RULES = ["start", "expr", "type"]
 
+# Later stages walk the tree recursively; a tree deeper than this is refused here with a diagnostic
+# instead of failing there (it is far beyond anything written by hand).
+MAX_TREE_DEPTH = 200
+
 
 def _cache_dir() -> Path | None:
     """The first writable cache folder for the compiled grammar, or None."""
@@ -81,7 +85,8 @@ def _parse_tree(text: str, start: str, source: Source, offset: int, sink: Diagno
     except LexicalError as err:
         sink.error(err.code, err.message, Span(source, offset + err.start, offset + err.end))
     except UnexpectedInput as err:
-        problem = describe_problem(err, _terminal_patterns(), text, offset)
+        end_word = "end of file" if start == "start" else "end of the expression"
+        problem = describe_problem(err, _terminal_patterns(), text, offset, end_word)
         sink.error(problem.code, problem.message, Span(source, problem.start, problem.end))
     except LarkError as err:  # anything else Lark may raise about the input
         sink.error("E0101", f"invalid syntax ({type(err).__name__})", Span(source, offset, offset))
@@ -111,7 +116,25 @@ def _build(text: str, start: str, source: Source, offset: int, sink: DiagnosticS
             sink.error("E0109", "the program is nested too deeply", Span(source, offset, offset + len(text)))
             return None
         raise err.orig_exc from err
-    return node if len(sink.diagnostics) == before else None
+    if len(sink.diagnostics) != before:
+        return None
+    deepest = _find_too_deep(node)
+    if deepest is not None:
+        sink.error("E0109", f"the program is nested too deeply (more than {MAX_TREE_DEPTH} levels)",
+                   deepest.span)
+        return None
+    return node
+
+
+def _find_too_deep(root: ast.Node) -> ast.Node | None:
+    """The first node found deeper than MAX_TREE_DEPTH below root, or None (iterative walk)."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            return node
+        stack.extend((child, depth + 1) for child in ast.iter_children(node))
+    return None
 
 
 def parse_program(source: Source, sink: DiagnosticSink) -> ast.Program | None:
