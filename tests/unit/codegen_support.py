@@ -71,3 +71,41 @@ def runtime_error(ctx) -> tuple[str, str, int, int] | None:
     file = ctypes.string_at(file_ptr).decode() if file_ptr else ""
     message = raw[40:].split(b"\0", 1)[0].decode()
     return message, file, line, col
+
+
+def call_entry(jm: jit.JitModule, fn, *args):
+    """Call the slot entry point of public IR function `fn`; numpy/scalars in, numpy/scalars out."""
+    import numpy as np
+
+    from triton_dsl.codegen.entry import flatten_type
+    from triton_dsl.ir.types import ScalarTy, TensorTy
+    from triton_dsl.runtime import interop
+    from triton_dsl.runtime.errors import Context, raise_if_error
+
+    _load_runtime()
+    entry = jm.cfunc(f"tdsl_call.{fn.name}", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+    slots = (ctypes.c_uint64 * max(1, len(args)))()
+    owned = []
+    for i, (p, a) in enumerate(zip(fn.params, args, strict=True)):
+        if isinstance(p.type, TensorTy):
+            h = interop.to_header(np.asarray(a, dtype=p.type.dtype))
+            owned.append(h)
+            slots[i] = h
+        else:
+            raw = np.asarray(a, dtype=p.type.dtype).tobytes()
+            slots[i] = int.from_bytes(raw.ljust(8, b"\0"), "little")
+    leaves = flatten_type(fn.ret_type)
+    results = (ctypes.c_uint64 * max(1, len(leaves)))()
+    ctx = Context()
+    entry(ctypes.addressof(ctx), ctypes.addressof(slots), ctypes.addressof(results))
+    for h in owned:
+        interop.func("trt_decref")(h)
+    raise_if_error(ctx)
+    out = []
+    for i, ty in enumerate(leaves):
+        if isinstance(ty, TensorTy):
+            out.append(interop.from_header(results[i]))
+        elif isinstance(ty, ScalarTy):
+            size = np.dtype(ty.dtype).itemsize
+            out.append(np.frombuffer(int(results[i]).to_bytes(8, "little")[:size], dtype=ty.dtype)[0])
+    return out[0] if len(out) == 1 else tuple(out)

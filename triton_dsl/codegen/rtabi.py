@@ -55,10 +55,22 @@ def _library():
         return None
 
 
+_cached_signatures: dict | None = None
+
+
+def _runtime_signatures() -> dict:
+    """The runtime library's published signatures (built once; empty before the library exists)."""
+    global _cached_signatures
+    if _cached_signatures is None:
+        lib = _library()
+        _cached_signatures = dict(lib.signatures()) if lib is not None and hasattr(lib, "signatures") else {}
+    return _cached_signatures
+
+
 def runtime_signature(name: str) -> tuple[ir.Type, list[ir.Type]]:
-    lib = _library()
-    if lib is not None and name in getattr(lib, "SIGNATURES", {}):
-        ret, args = lib.SIGNATURES[name]
+    table = _runtime_signatures()
+    if name in table:
+        ret, args = table[name]
         return ret, list(args)
     if name in _FALLBACK_SIGNATURES:
         return _FALLBACK_SIGNATURES[name]
