@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tritonc",
         description="Compiler for Triton DSL, a statically typed language for ternary neural networks.",
         epilog="exit codes: 0 success, 1 errors in the program, 2 bad usage, 101 internal compiler error",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", default=False,

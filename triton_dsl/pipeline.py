@@ -65,11 +65,13 @@ def check_source(source: Source) -> CheckResult:
         result.missing_stages = ("parser", "checker")
         return result
     result.program = parse_program(source, sink)
+    if result.program is None or sink.has_errors:
+        return result
 
     check_program = _load_stage("triton_dsl.check.checker", "check_program")
     if check_program is None:
         missing.append("checker")
-    elif result.program is not None and not sink.has_errors:
+    else:
         result.checked = check_program(result.program, sink)
 
     result.missing_stages = tuple(missing)
