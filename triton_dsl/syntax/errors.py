@@ -95,6 +95,11 @@ def _describe_token(kind: str, value: str) -> str:
     return f"'{value}'"
 
 
+def _after_separator(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip(" \t\r\f")
+    return before.endswith(("\n", ";"))
+
+
 def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, base: int,
                      end_word: str = "end of file") -> SyntaxProblem:
     """Turn a Lark parse exception for `text` (which starts at file offset base) into a SyntaxProblem.
@@ -115,6 +120,10 @@ def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, 
             accepts = set(exc.accepts) if exc.accepts else set(exc.expected)
         except Exception:  # accepts simulates parsing; never let it turn a syntax error into a crash
             accepts = set(exc.expected)
+        separated = ("\n" in text[start:] or ";" in text[start:]) if tok.type == "$END" \
+            else _after_separator(text, start)
+        if separated:
+            accepts -= {"SEMI", "_NL"}  # a separator may repeat, but suggesting one more is noise
         expected = describe_expected(accepts, patterns)
         message = f"unexpected {found}" + (f"; {expected}" if expected else "")
         if tok.type in _COMPARISONS and tok.type not in accepts:

@@ -22,7 +22,7 @@ import lark
 from lark import Lark, Tree
 from lark.exceptions import LarkError, UnexpectedInput
 
-from ..diagnostics import DiagnosticSink
+from ..diagnostics import Diagnostic, DiagnosticSink
 from ..resources import grammar_path
 from ..source import Source, Span
 from . import ast
@@ -150,3 +150,15 @@ def parse_expression(source: Source, sink: DiagnosticSink) -> ast.Expr | None:
 def parse_type(source: Source, sink: DiagnosticSink) -> ast.TypeExpr | None:
     """Parse source.text as one type (tests, REPL)."""
     return _build(source.text, "type", source, 0, sink)
+
+
+_PARSERS = {"program": parse_program, "expression": parse_expression, "type": parse_type}
+
+
+def parse_text(text: str, start: str = "program",
+               name: str = "<input>") -> tuple[ast.Node | None, list[Diagnostic]]:
+    """Convenience for tests and tools: parse text as a program, "expression" or "type"; return the
+    node (None on error) and the diagnostics."""
+    sink = DiagnosticSink()
+    node = _PARSERS[start](Source(name, text), sink)
+    return node, sink.diagnostics

@@ -113,3 +113,44 @@ def format_ast(node: ast.Node) -> str:
     out: list[str] = []
     _lines(node, 0, None, out)
     return "\n".join(out) + "\n"
+
+
+def format_sexpr(node: ast.Node) -> str:
+    """A compact one-line S-expression without spans, e.g. `(- (** x 2))` for `-x ** 2` (for tests and
+    debugging; types appear in source syntax)."""
+    if isinstance(node, ast.TypeExpr):
+        return format_type(node)
+    if isinstance(node, ast.Name | ast.NamePattern):
+        return node.name
+    if isinstance(node, ast.IntLit | ast.FloatLit):
+        return node.text
+    if isinstance(node, ast.BoolLit):
+        return _scalar(node.value)
+    if isinstance(node, ast.NoneLit):
+        return "None"
+    if isinstance(node, ast.StrLit):
+        return repr(node.value)
+    if isinstance(node, ast.Binary):
+        return f"({node.op} {format_sexpr(node.left)} {format_sexpr(node.right)})"
+    if isinstance(node, ast.Unary):
+        return f"({node.op} {format_sexpr(node.operand)})"
+    words = [type(node).__name__]
+    for f in dataclasses.fields(node):
+        if not f.init or f.name in _SPAN_FIELDS:
+            continue
+        value = getattr(node, f.name)
+        if isinstance(value, list):
+            words.append("[" + " ".join(_sexpr_item(v) for v in value) + "]")
+        else:
+            words.append(_sexpr_item(value))
+    return "(" + " ".join(words) + ")"
+
+
+def _sexpr_item(value: object) -> str:
+    if isinstance(value, ast.Node):
+        return format_sexpr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "_"
+    return _scalar(value)
