@@ -1,0 +1,454 @@
+"""Expression checking: names, literals, operators, indexing, attributes, f-strings, closures.
+
+In: an `ast.Expr` and, optionally, the type the context expects (used to type empty lists, list and
+tuple literals element by element, closures' parameters, and generic functions used as values).
+Out: the expression's type, also stored in `expr.ty`. Calls are checked by `calls.CallMixin`.
+
+`check_against(expr, expected, ...)` checks an expression for a slot of a known type and records the
+implicit conversion on the node: `expr.conversion` (`assign.Conversion`) and `expr.converted_ty`, when
+the conversion is not the identity (the back end applies it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..syntax import ast
+from . import shapes
+from .assign import Conversion, convert
+from .operators import OpError, check_binary, check_unary
+from .prim_rules import attribute, is_literal
+from .primitives import NOT_CONST, DTypeConst, lookup
+from .resolve import TypeResolver, did_you_mean
+from .types import (
+    BOOL,
+    DTYPE_ALIASES,
+    DTYPES,
+    ERROR,
+    FLOAT32,
+    INT32,
+    NONE,
+    RANGE,
+    STR,
+    UNIT,
+    FnType,
+    ListType,
+    NeverType,
+    OptionalType,
+    Scalar,
+    StrType,
+    StructType,
+    TensorType,
+    TraitType,
+    TupleType,
+    Type,
+    TypeType,
+    UnionType,
+    is_error,
+    promote_dtypes,
+)
+
+
+def is_int_like(t: Type) -> bool:
+    if isinstance(t, Scalar):
+        return t.name.startswith("int")
+    return isinstance(t, TensorType) and t.shape == () and t.dtype.startswith("int")
+
+
+def is_bool_like(t: Type) -> bool:
+    return t == BOOL or (isinstance(t, TensorType) and t.shape in ((), (1,)) and t.dtype == "bool")
+
+
+def join_types(a: Type, b: Type) -> Type | None:
+    """The common type of two list elements / branches (None if they have none)."""
+    if a == b:
+        return a
+    if isinstance(a, Scalar) and isinstance(b, Scalar) and a.name != "str" and b.name != "str":
+        return Scalar(promote_dtypes(a.name, b.name))
+    if isinstance(a, TensorType) and isinstance(b, TensorType) and a.ternary == b.ternary:
+        if isinstance(a.shape, tuple) and isinstance(b.shape, tuple) and len(a.shape) == len(b.shape):
+            shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape, strict=True))
+        else:
+            shape = shapes.ANY_RANK
+        return TensorType(promote_dtypes(a.dtype, b.dtype), shape, a.ternary)
+    if convert(a, b) is not None and convert(a, b).identity:
+        return b
+    if convert(b, a) is not None and convert(b, a).identity:
+        return a
+    return None
+
+
+class ExprMixin:
+    # ------------------------------------------------------------------ entry points
+
+    def check_expr(self, e: ast.Expr, expected: Type | None = None) -> Type:
+        method = getattr(self, "_expr_" + type(e).__name__, None)
+        t = method(e, expected) if method is not None else ERROR
+        e.ty = t
+        return t
+
+    def check_against(self, e: ast.Expr, expected: Type, what: str, *notes) -> Conversion | None:
+        """Check `e` for a slot of type `expected`; report a mismatch (`what` names the slot)."""
+        t = self.check_expr(e, expected)
+        return self.coerce(e, t, expected, what, *notes)
+
+    def coerce(self, e: ast.Expr, t: Type, expected: Type, what: str, *notes) -> Conversion | None:
+        if isinstance(t, ListType) and t.elem is None and isinstance(expected, ListType):
+            self.refine_list(e, expected)
+            return Conversion()
+        conv = convert(t, expected, self.conforms, literal=is_literal(e))
+        if conv is None:
+            self.report_mismatch(e.span, t, expected, what, *notes)
+            return None
+        if not conv.identity:
+            e.conversion = conv
+            e.converted_ty = expected
+        return conv
+
+    def report_mismatch(self, span, t: Type, expected: Type, what: str, *notes) -> None:
+        if is_error(t) or is_error(expected):
+            return
+        exp_t = expected.inner if isinstance(expected, OptionalType) else expected
+        if isinstance(exp_t, TensorType) and exp_t.ternary and isinstance(t, TensorType) and not t.ternary:
+            self.error("E0701", f"{what} expects `{expected}` but got a float tensor `{t}`; a float tensor "
+                       "is not ternary: quantize it first (for example with `ternary_quantize`)", span,
+                       *notes)
+            return
+        if isinstance(t, OptionalType) and convert(t.inner, expected, self.conforms) is not None:
+            self.error("E0303", f"{what} expects `{expected}` but got `{t}`, which may be None; check "
+                       "`!= None` first", span, *notes)
+            return
+        self.error("E0301", f"{what} expects `{expected}`, found `{t}`", span, *notes)
+
+    # ------------------------------------------------------------------ constants and shapes
+
+    def const_value(self, e: ast.Expr | None) -> Any:
+        """The Python value of a constant expression (NOT_CONST otherwise)."""
+        if isinstance(e, (ast.IntLit, ast.FloatLit, ast.BoolLit, ast.StrLit)):
+            return e.value
+        if isinstance(e, ast.NoneLit):
+            return None
+        if isinstance(e, ast.Unary) and e.op == "-":
+            v = self.const_value(e.operand)
+            return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else NOT_CONST
+        if isinstance(e, (ast.ListLit, ast.TupleLit)):
+            vals = [self.const_value(x) for x in e.elems]
+            return NOT_CONST if any(v is NOT_CONST for v in vals) else tuple(vals)
+        if isinstance(e, ast.Name) and isinstance(e.ty, TypeType) and e.ty.dtype is not None:
+            return DTypeConst(e.ty.dtype)
+        return NOT_CONST
+
+    def read_shape(self, e: ast.Expr) -> tuple | None:
+        """An expression read as a shape: a list of dims (`[784, n, -1]`) or `x.shape`."""
+        if isinstance(e, (ast.ListLit, ast.TupleLit)):
+            dims = []
+            for x in e.elems:
+                v = self.const_value(x)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    dims.append(v)
+                elif isinstance(x, ast.Name) and self.is_dim_name(x.name):
+                    dims.append(x.name)
+                else:
+                    dims.append(None)
+            return tuple(dims)
+        if isinstance(e, ast.Attribute) and e.name == "shape" and isinstance(e.obj.ty, TensorType):
+            shape = e.obj.ty.shape
+            return shape if isinstance(shape, tuple) else None
+        return None
+
+    def is_dim_name(self, name: str) -> bool:
+        var = self.scope.lookup(name)
+        return var is not None and var.kind == "dim"
+
+    def list_length(self, e: ast.Expr) -> Any:
+        """A list expression's static length: an int, a named dim (`[0.5] * n`), or None."""
+        if isinstance(e, ast.ListLit):
+            return len(e.elems)
+        if isinstance(e, ast.Binary) and e.op == "*":
+            lst, n = (e.left, e.right) if isinstance(e.left, ast.ListLit) else (e.right, e.left)
+            if isinstance(lst, ast.ListLit):
+                v = self.const_value(n)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    return len(lst.elems) * v
+                if isinstance(n, ast.Name) and self.is_dim_name(n.name) and len(lst.elems) == 1:
+                    return n.name
+        return None
+
+    def list_nest(self, e: ast.Expr) -> tuple:
+        out = []
+        while True:
+            n = self.list_length(e)
+            if n is None and not isinstance(e, ast.ListLit):
+                break
+            out.append(n)
+            if isinstance(e, ast.ListLit):
+                inner = e
+            else:
+                inner = e.left if isinstance(e.left, ast.ListLit) else e.right
+            if not isinstance(inner, ast.ListLit) or not inner.elems:
+                break
+            e = inner.elems[0]
+        return tuple(out)
+
+    # ------------------------------------------------------------------ leaves
+
+    def _expr_IntLit(self, e, expected):
+        return INT32
+
+    def _expr_FloatLit(self, e, expected):
+        return FLOAT32
+
+    def _expr_BoolLit(self, e, expected):
+        return BOOL
+
+    def _expr_StrLit(self, e, expected):
+        return STR
+
+    def _expr_NoneLit(self, e, expected):
+        return NONE
+
+    def _expr_FString(self, e, expected):
+        for part in e.parts:
+            if isinstance(part, ast.FStringExpr):
+                t = self.check_expr(part.expr)
+                if isinstance(t, NeverType) or t == UNIT:
+                    self.error("E0301", "this expression has no value to format", part.expr.span)
+        return STR
+
+    def _expr_Name(self, e: ast.Name, expected):
+        var = self.scope.lookup(e.name) or self.env.global_var(e.name)
+        if var is not None:
+            return var.ty
+        info = self.env.function(e.name)
+        if info is not None:
+            return self.function_value(e, info, expected)
+        dtype = DTYPE_ALIASES.get(e.name, e.name)
+        if dtype in DTYPES:
+            return TypeType(dtype)
+        if self.env.struct(e.name) is not None:
+            self.error("E0301", f"`{e.name}` is a struct: call it to build a value (`{e.name}(...)`)", e.span)
+            return ERROR
+        if lookup(e.name) is not None:
+            self.error("E0301", f"the builtin `{e.name}` cannot be used as a value; wrap it in a closure "
+                       f"(`fn(x) {{ return {e.name}(x) }}`)", e.span)
+            return ERROR
+        self.unknown_name(e.name, e.span)
+        return ERROR
+
+    def unknown_name(self, name: str, span) -> None:
+        from .primitives import primitives
+
+        candidates = self.scope.names() | self.env.all_names() | set(primitives())
+        self.error("E0201", f"cannot find `{name}` in this scope", span, *did_you_mean(name, candidates))
+
+    # ------------------------------------------------------------------ compound literals
+
+    def _expr_ListLit(self, e: ast.ListLit, expected):
+        want = expected.inner if isinstance(expected, OptionalType) else expected
+        if isinstance(want, ListType) and want.elem is not None:
+            for x in e.elems:
+                self.check_against(x, want.elem, "a list element")
+            return want
+        if not e.elems:
+            return ListType(None)
+        elem: Type | None = None
+        for x in e.elems:
+            t = self.check_expr(x)
+            if elem is None or is_error(elem):
+                elem = t
+                continue
+            joined = join_types(elem, t)
+            if joined is None and not is_error(t):
+                self.error("E0301", f"list elements must have one type: found `{elem}` and `{t}`", x.span)
+                return ERROR
+            elem = joined or elem
+        return ListType(elem)
+
+    def _expr_TupleLit(self, e: ast.TupleLit, expected):
+        if isinstance(expected, TupleType) and len(expected.items) == len(e.elems):
+            items = []
+            for x, t in zip(e.elems, expected.items, strict=True):
+                conv = self.check_against(x, t, "a tuple element")
+                items.append(t if conv is not None else x.ty)
+            return TupleType(tuple(items))
+        return TupleType(tuple(self.check_expr(x) for x in e.elems))
+
+    def _expr_Range(self, e: ast.Range, expected):
+        for x in (e.start, e.end):
+            t = self.check_expr(x)
+            if not is_int_like(t) and not is_error(t):
+                self.error("E0301", f"a range bound must be an integer, found `{t}`", x.span)
+        return RANGE
+
+    # ------------------------------------------------------------------ operators
+
+    def _expr_Unary(self, e: ast.Unary, expected):
+        t = self.check_expr(e.operand, expected if e.op == "-" else None)
+        try:
+            return check_unary(e.op, t)
+        except OpError as exc:
+            self.error(exc.code, exc.message, e.span)
+            return ERROR
+
+    def _expr_Binary(self, e: ast.Binary, expected):
+        a = self.check_expr(e.left)
+        b = self.check_expr(e.right)
+        if e.op == "*" and isinstance(a, ListType) and is_int_like(b):
+            return a  # `[x] * n` repeats a list
+        if e.op == "+" and isinstance(a, ListType) and isinstance(b, ListType):
+            joined = join_types(a, b)
+            if joined is not None:
+                return joined
+        try:
+            return check_binary(e.op, a, b, is_literal(e.left), is_literal(e.right))
+        except OpError as exc:
+            self.error(exc.code, exc.message, e.span)
+            return ERROR
+
+    def _expr_Is(self, e: ast.Is, expected):
+        t = self.check_expr(e.value)
+        target = TypeResolver(self.env, self.sink, self.ctx_generics()).resolve(e.type)
+        e.tested_ty = target
+        members = t.members if isinstance(t, UnionType) else (t,)
+        fits = [m for m in members if convert(m, target, self.conforms) is not None
+                and convert(m, target, self.conforms).identity]
+        if is_error(t) or is_error(target):
+            e.static = None
+        elif not fits:
+            e.static = False
+        elif len(fits) == len(members):
+            e.static = True
+        else:
+            e.static = None  # decided at run time (a union-typed local)
+        return BOOL
+
+    # ------------------------------------------------------------------ access
+
+    def _expr_Attribute(self, e: ast.Attribute, expected):
+        t = self.check_expr(e.obj)
+        return self.attribute_type(t, e.name, e.span)
+
+    def attribute_type(self, t: Type, name: str, span) -> Type:
+        if is_error(t):
+            return ERROR
+        if isinstance(t, StructType):
+            info = self.env.struct(t.name)
+            ft = info.field_type(name) if info else None
+            if ft is not None:
+                return ft
+            if info is not None and name in info.methods:
+                self.error("E0307", f"`{name}` is a method of `{t}`: call it (`.{name}(...)`)", span)
+                return ERROR
+            cands = (info.field_names + list(info.methods)) if info else []
+            self.error("E0304", f"`{t}` has no field `{name}`", span, *did_you_mean(name, cands))
+            return ERROR
+        if isinstance(t, TensorType):
+            at = attribute(t, name)
+            if at is not None:
+                return at
+            from .prim_rules import TENSOR_ATTRIBUTES
+
+            self.error("E0304", f"`{t}` has no field `{name}`", span, *did_you_mean(name, TENSOR_ATTRIBUTES))
+            return ERROR
+        if isinstance(t, OptionalType):
+            self.error("E0303", f"`{t}` may be None: check `!= None` before using `.{name}`", span)
+            return ERROR
+        what = "a trait value" if isinstance(t, TraitType) else f"`{t}`"
+        self.error("E0304", f"{what} has no field `{name}`", span)
+        return ERROR
+
+    def _expr_Index(self, e: ast.Index, expected):
+        t = self.check_expr(e.obj)
+        if is_error(t):
+            for ix in e.indices:
+                self._check_index_part(ix)
+            return ERROR
+        if isinstance(t, TensorType):
+            return self._index_tensor(e, t)
+        if len(e.indices) != 1 or isinstance(e.indices[0], ast.Slice):
+            parts = [self._check_index_part(ix) for ix in e.indices]
+            if isinstance(t, (ListType, StrType)) and len(parts) == 1:
+                return t  # a slice of a list/string
+            self.error("E0406", f"`{t}` takes one integer index", e.span)
+            return ERROR
+        ix = e.indices[0]
+        it = self.check_expr(ix)
+        if not is_int_like(it) and not is_error(it):
+            self.error("E0301", f"an index must be an integer, found `{it}`", ix.span)
+            return ERROR
+        if isinstance(t, ListType):
+            return t.elem if t.elem is not None else ERROR
+        if isinstance(t, StrType):
+            return STR
+        if isinstance(t, TupleType):
+            v = self.const_value(ix)
+            if isinstance(v, int) and -len(t.items) <= v < len(t.items):
+                return t.items[v]
+            self.error("E0406", f"a tuple index must be a constant in range for `{t}`", ix.span)
+            return ERROR
+        self.error("E0301", f"`{t}` cannot be indexed", e.span)
+        return ERROR
+
+    def _check_index_part(self, ix) -> Any:
+        """Check one subscript; returns its static value for the shape rules."""
+        if isinstance(ix, ast.Slice):
+            bounds = []
+            for b in (ix.start, ix.stop, ix.step):
+                if b is None:
+                    bounds.append(None)
+                    continue
+                bt = self.check_expr(b)
+                if not is_int_like(bt) and not is_error(bt):
+                    self.error("E0301", f"a slice bound must be an integer, found `{bt}`", b.span)
+                v = self.const_value(b)
+                bounds.append(v if isinstance(v, int) else shapes.UNKNOWN_INDEX)
+            return slice(*bounds)
+        it = self.check_expr(ix)
+        if not is_int_like(it) and not is_error(it):
+            self.error("E0301", f"an index must be an integer, found `{it}`", ix.span)
+        v = self.const_value(ix)
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    def _index_tensor(self, e: ast.Index, t: TensorType) -> Type:
+        parts = [self._check_index_part(ix) for ix in e.indices]
+        try:
+            shape = shapes.index_shape(t.shape, parts)
+        except shapes.ShapeError as exc:
+            self.error(exc.code, exc.message, e.span)
+            return ERROR
+        return TensorType(t.dtype, shape, t.ternary)
+
+    # ------------------------------------------------------------------ closures
+
+    def _expr_Closure(self, e: ast.Closure, expected):
+        from .checker import FnContext
+
+        exp = expected if isinstance(expected, FnType) and len(expected.params) == len(e.params) else None
+        resolver = TypeResolver(self.env, self.sink, self.ctx_generics())
+        ptypes = []
+        for i, p in enumerate(e.params):
+            if p.type is not None:
+                ptypes.append(resolver.resolve(p.type))
+            elif exp is not None:
+                ptypes.append(exp.params[i])
+            else:
+                self.error("E0306", f"cannot infer the type of parameter `{p.name}`; write it: "
+                           f"`fn({p.name}: T)`", p.span)
+                ptypes.append(ERROR)
+        ret = resolver.resolve(e.ret) if e.ret is not None else (exp.ret if exp is not None else None)
+        saved = (self.scope, self.ctx)
+        from .env import Scope, VarInfo
+
+        self.scope = Scope(self.scope)
+        self.ctx = FnContext(ret=ret, instance=saved[1].instance, dims=saved[1].dims, kind="closure")
+        for p, pt in zip(e.params, ptypes, strict=True):
+            self.scope.define(VarInfo(p.name, pt, p.span, kind="param"))
+        self.check_block(e.body)
+        returns = self.ctx.returns
+        self.scope, self.ctx = saved
+        if ret is None:
+            ret = UNIT
+            for r in returns:
+                ret = r if ret == UNIT else (join_types(ret, r) or ret)
+        e.param_types = ptypes
+        return FnType(tuple(ptypes), ret)

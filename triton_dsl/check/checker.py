@@ -1,0 +1,123 @@
+"""The type checker's driver: `check_program(program, sink, env=None) -> CheckedProgram`.
+
+In: an `ast.Program` (from `syntax.parser.parse_program`), a `DiagnosticSink`, and optionally a
+`GlobalEnv` holding earlier declarations (the REPL passes the same env for every entry). The stdlib
+(`stdlib/*.triton`, checked once per process, see `stdlib_env.py`) is the parent of every env.
+
+Out: a `CheckedProgram`:
+- `program`     the same AST, typed: every expression's `.ty` is a `types.Type` (except the `func` of a
+  call that names a function, primitive, struct or method directly: its `.ty` stays None); every `ast.Call`'s
+  `.target` is a `targets.*Target`; a `Name` denoting a function value has `.target = FunctionRef`;
+  an `ast.Is` node has `.static` (True/False: unions are resolved per instance, so `x is T` is known),
+  and an `If` whose condition is static is checked (and must be lowered) in its taken branch only;
+- `instances`   every `env.FunctionInstance` reachable from the program's top-level code, `main` and its
+  functions (user and stdlib), each with its own typed body — the back end compiles these;
+- `structs`     the program's `env.StructInfo`s (field names/types in order, methods);
+- `toplevel`    the top-level statements in order, `main` the main block (or None);
+- `env`         the `GlobalEnv` after this program (reuse it for the next REPL entry);
+- `globals`     types of the top-level `let` names.
+Errors are reported into the sink (several per run; an erroneous expression gets the error type, which
+silences follow-on errors); this function never raises for a wrong program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import DiagnosticSink
+from ..syntax import ast
+from .calls import CallMixin
+from .check_expr import ExprMixin
+from .check_items import ItemMixin
+from .check_stmt import StmtMixin
+from .env import FunctionInstance, GlobalEnv, Scope, StructInfo, VarInfo
+from .types import Type
+
+
+@dataclass
+class FnContext:
+    """The function (or closure, or top level) whose body is being checked."""
+
+    ret: Type | None                 # the declared return type; None: infer (closures without `->`)
+    instance: FunctionInstance | None = None
+    loop_depth: int = 0
+    returns: list[Type] = field(default_factory=list)
+    dims: set[str] = field(default_factory=set)
+    kind: str = "function"           # "function" | "closure" | "toplevel" (top-level code and `main`)
+
+
+@dataclass
+class CheckedProgram:
+    program: ast.Program
+    env: GlobalEnv
+    instances: list[FunctionInstance]
+    structs: list[StructInfo]
+    toplevel: list[ast.Stmt]
+    main: ast.MainBlock | None
+    globals: dict[str, VarInfo]
+
+
+class Checker(ItemMixin, StmtMixin, CallMixin, ExprMixin):
+    def __init__(self, sink: DiagnosticSink, env: GlobalEnv):
+        self.sink = sink
+        self.env = env
+        self.scope = Scope()
+        self.ctx = FnContext(ret=None, kind="toplevel")
+        self.pending: list[FunctionInstance] = []
+        self.toplevel_callees: list[FunctionInstance] = []
+
+    def error(self, code: str, message: str, span, *notes) -> None:
+        self.sink.error(code, message, span, *notes)
+
+    def push_scope(self) -> Scope:
+        self.scope = Scope(self.scope)
+        return self.scope
+
+    def pop_scope(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def note_callee(self, inst: FunctionInstance) -> None:
+        owner = self.ctx.instance
+        callees = owner.callees if owner is not None else self.toplevel_callees
+        if inst not in callees:
+            callees.append(inst)
+        if not inst.checked and inst not in self.pending:
+            self.pending.append(inst)
+
+    def drain(self) -> None:
+        """Check the bodies of instances created by calls (each once)."""
+        while self.pending:
+            inst = self.pending.pop(0)
+            if not inst.checked:
+                self.check_instance_body(inst)
+
+
+def reachable_instances(roots: list[FunctionInstance]) -> list[FunctionInstance]:
+    seen: list[FunctionInstance] = []
+    stack = list(roots)
+    while stack:
+        inst = stack.pop(0)
+        if inst in seen:
+            continue
+        seen.append(inst)
+        stack.extend(inst.callees)
+    return seen
+
+
+def check_program(program: ast.Program, sink: DiagnosticSink, *,
+                  env: GlobalEnv | None = None) -> CheckedProgram:
+    """Type-check a parsed program against the stdlib (and `env`, the earlier REPL entries)."""
+    from .stdlib_env import stdlib_env
+
+    if env is None:
+        env = GlobalEnv(parent=stdlib_env(sink))
+    checker = Checker(sink, env)
+    user_instances = checker.check_items(program)
+    checker.drain()
+    roots = list(user_instances) + checker.toplevel_callees
+    toplevel = [it for it in program.items if isinstance(it, ast.Stmt)]
+    main = next((it for it in program.items if isinstance(it, ast.MainBlock)), None)
+    structs = [s for s in env.structs.values()]
+    instances = reachable_instances(roots)
+    return CheckedProgram(program, env, instances, structs, toplevel, main, dict(env.globals))
