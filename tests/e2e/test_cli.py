@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import llvmlite
@@ -131,6 +132,27 @@ def test_emit_ast_prints_the_syntax_tree(tritonc, program, monkeypatch):
     assert code == 0
     assert out.startswith("Program") and "'x'" in out
     assert "no checker yet" in err
+
+
+@dataclass
+class FakeNode:
+    """Stands in for a typed AST node: a span, a type printed as the user writes it, children."""
+
+    span: Span
+    ty: str | None = None
+    children: list[FakeNode] = field(default_factory=list)
+
+
+def test_emit_types_lists_typed_expressions_in_source_order(tritonc, program, monkeypatch):
+    def check_source(source: Source) -> pipeline.CheckResult:
+        one = FakeNode(Span(source, 8, 9), "int32")
+        let = FakeNode(Span(source, 0, 9), None, [one])  # a statement has no type: only its children show
+        return pipeline.CheckResult(source, [], checked=FakeNode(Span(source, 0, 10), None, [let]))
+
+    monkeypatch.setattr(check_command, "check_source", check_source)
+    code, out, err = tritonc("check", str(program), "--emit=types")
+    assert (code, err) == (0, "")
+    assert out == "1:9  1  : int32\n"
 
 
 def exploding_check(source: Source):
