@@ -345,13 +345,13 @@ class CallMixin:
         if not given:
             return None
         err = binder.last_error
-        if err is not None and err.code in ("E0408", "E0409"):
+        if err is not None and err.code in ("E0408", "E0409") and isinstance(t, TensorType):
             notes = []
             if err.related is not None and err.related.origin is not None:
                 notes.append(Note(f"'{err.message.split(chr(39))[1]}' was bound here", err.related.origin))
             self.error(err.code, err.message, node.span, *notes, *decl_notes)
         else:
-            self.report_mismatch(node.span, t, binder.substitute(declared), what, *decl_notes)
+            self.report_mismatch(node.span, t, binder.display(declared), what, *decl_notes)
         return None
 
     def call_function(self, e: ast.Call, info: FunctionInfo, expected,

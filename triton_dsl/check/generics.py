@@ -45,6 +45,7 @@ class Binder:
         self.shape_vars: dict[str, Any] = {}
         self.dtypes: dict[str, str] = {}
         self.last_error: shapes.ShapeError | None = None
+        self.keep_unbound = False
 
     def bind_dtype(self, param_name: str, dtype: str) -> None:
         self.dtypes[param_name] = dtype
@@ -124,7 +125,17 @@ class Binder:
     def substitute_shape(self, shape):
         if isinstance(shape, ShapeVar):
             return self.shape_vars.get(shape.name, ANY_RANK)
+        if self.keep_unbound and isinstance(shape, tuple):
+            return tuple(self.dims[d].value if isinstance(d, str) and d in self.dims else d for d in shape)
         return shapes.substitute_shape(shape, self.dims)
+
+    def display(self, t: Type) -> Type:
+        """A declared type with the bindings so far, unbound named dims kept (for messages)."""
+        self.keep_unbound = True
+        try:
+            return self.substitute(t)
+        finally:
+            self.keep_unbound = False
 
 
 def chosen_member(declared: Type, conv: Conversion) -> Type:

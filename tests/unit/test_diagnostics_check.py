@@ -1,0 +1,119 @@
+"""Checker diagnostics: code, line:col and message pinned; notes; no compiler-internal names leak."""
+
+import pytest
+
+from triton_dsl.check.checker import check_program
+from triton_dsl.diagnostics import DiagnosticSink
+from triton_dsl.source import Source
+from triton_dsl.syntax.parser import parse_program
+
+LIN = ("fn lin(x: Tensor<float32, [b, n]>, w: Tensor<float32, [n, m]>) -> Tensor<float32, [b, m]> {\n"
+       "    return x @ w\n}\n")
+
+
+def errors_of(src: str):
+    sink = DiagnosticSink()
+    program = parse_program(Source("t.triton", src), sink)
+    assert program is not None and not sink.has_errors, [d.render() for d in sink.diagnostics]
+    check_program(program, sink)
+    errs = [d for d in sink.diagnostics if d.severity == "error"]
+    for d in errs:
+        text = d.render()
+        assert ".py" not in text and "Type(" not in text and "TensorType" not in text, text
+    return errs
+
+
+CASES = [
+    # (program, code, line, col, words in the message)
+    ("let a = randn([32, 784])\nlet y = a @ randn([128, 10])\n", "E0402", 2, 9,
+     "inner dimensions do not match: [32, 784] @ [128, 10] (784 vs 128)"),
+    ("let a = randn([32, 784])\nlet z = a + randn([3, 4])\n", "E0401", 2, 9,
+     "shapes [32, 784] and [3, 4] cannot be broadcast together"),
+    (LIN + "let r = lin(randn([2, 3]), randn([4, 5]))\n", "E0408", 4, 28,
+     "dimension 'n' is 3"),
+    (LIN + "let r = lin(randn([2, 3]), \"w\")\n", "E0301", 4, 28,
+     "argument `w` of `lin` expects `Tensor<float32, [3, m]>`, found `str`"),
+    (LIN + "let r = lin(randn([2, 3]), randn([3, 5]), foo=1)\n", "E0502", 4, 43,
+     "`lin` has no parameter named `foo`"),
+    (LIN + "let r = lin(randn([2, 3]))\n", "E0504", 4, 9, "missing argument `w` in call to `lin`"),
+    (LIN + "let r = lin(randn([2, 3]), randn([3, 5]), randn([1]))\n", "E0503", 4, 43,
+     "`lin` takes 2 arguments but 3 were given"),
+    ("let weights = randn([4])\nlet q = threshold_quantize(weigths)\n", "E0201", 2, 28,
+     "cannot find `weigths` in this scope"),
+    ("let a = randn([3, 4])\nlet q: TernaryTensor<trit, [3, 4]> = a\n", "E0701", 2, 38,
+     "expects `TernaryTensor<trit, [3, 4]>` but got a float tensor"),
+    ("fn f(x: Tensor<float32, [?, ?]>) -> TernaryTensor<trit, [?, ?]> {\n    return x * 2.0\n}\n",
+     "E0701", 2, 12, "float tensor"),
+    ("let t = trit(2)\n", "E0701", 1, 9, "trit(2) is out of range"),
+    ("let t = trit(-3)\n", "E0701", 1, 9, "trit(-3) is out of range"),
+    ("fn f(x: int32) -> int32 {\n    if x > 0 { return 1 }\n}\n", "E0601", 1, 4,
+     "function `f` must return a value of type `int32` on every path"),
+    ("fn f() {\n    break\n}\n", "E0602", 2, 5, "`break` outside of a loop"),
+    ("continue\n", "E0603", 1, 1, "`continue` outside of a loop"),
+    ("let a = randn([3])\nlet s = a.shap\n", "E0304", 2, 9, "has no field `shap`"),
+    ("let a = randn([3])\nlet u = a.unsqeeze(0)\n", "E0304", 2, 9, "has no method `unsqeeze`"),
+    ("struct P {\n    w: float32\n}\nlet p = P(w=1.0)\nlet v = p.ww\n", "E0304", 5, 9,
+     "`P` has no field `ww`"),
+    ("struct P {\n    w: float32\n}\nlet p = P(w=1.0)\np.scale()\n", "E0304", 5, 1,
+     "`P` has no method `scale`"),
+    ("fn f(m: Modle) {\n}\n", "E0202", 1, 9, "unknown type `Modle`"),
+    ("let x = randn([3])\nif x { print(1) }\n", "E0302", 2, 4, "a condition must be a `bool`"),
+    ("fn f(x: float32?) -> float32 {\n    return x\n}\n", "E0303", 2, 12, "may be None"),
+    ("let (a, b) = (1, 2, 3)\n", "E0305", 1, 5, "cannot destructure a tuple of 3 into 2 names"),
+    ("let y = max(randn([3, 4]), dim=2)\n", "E0403", 1, 32, "dimension 2 is out of range"),
+    ("let y = reshape(randn([3, 4]), [5, 2])\n", "E0404", 1, 9, "cannot reshape [3, 4]"),
+    ("let y = conv2d(randn([1, 3, 8, 8]), randn([4, 2, 3, 3]))\n", "E0407", 1, 9, "channels do not match"),
+    ("let y = randn([3])\nlet z = y[0, 1]\n", "E0406", 2, 9, "too many indices"),
+    ("let d = dequantize(ternary_quantize(randn([2])), dtype=\"f\")\n", "E0501", 1, 56,
+     "dtype constant"),
+    ("return 1\n", "E0604", 1, 1, "`return` outside of a function"),
+    ("fn f() {\n    return 1\n}\n", "E0606", 2, 12, "has no return type but returns"),
+]
+
+
+@pytest.mark.parametrize("src,code,line,col,words", CASES,
+                         ids=[c[1] + "-" + str(i) for i, c in enumerate(CASES)])
+def test_diagnostic_is_pinned(src, code, line, col, words):
+    errs = errors_of(src)
+    assert errs, "expected an error"
+    first = errs[0]
+    assert (first.code, first.line, first.col) == (code, line, col), first.render()
+    assert words in first.message, first.message
+
+
+def test_non_constant_trit_is_allowed():
+    src = "fn f(k: int32) -> trit {\n    return trit(k)\n}\nlet t = trit(1)\nlet u = trit(-1)\n"
+    assert errors_of(src) == []
+
+
+def test_did_you_mean_note():
+    errs = errors_of("let weights = randn([4])\nlet q = threshold_quantize(weigths)\n")
+    assert errs[0].notes[0].message.startswith("did you mean `weights`")
+
+
+def test_named_dim_conflict_notes_where_it_was_bound():
+    errs = errors_of(LIN + "let r = lin(randn([2, 3]), randn([4, 5]))\n")
+    notes = errs[0].notes
+    assert notes[0].message == "'n' was bound here" and (notes[0].span.line, notes[0].span.col) == (4, 13)
+    assert "declared as `Tensor<float32, [n, m]>`" in notes[1].message
+
+
+def test_wrong_argument_notes_the_declared_parameter():
+    errs = errors_of(LIN + "let r = lin(randn([2, 3]), true)\n")
+    assert errs[0].code == "E0301"
+    assert errs[0].notes[0].message == "parameter `w` is declared as `Tensor<float32, [n, m]>`"
+    assert errs[0].notes[0].span.line == 1
+
+
+def test_independent_errors_are_all_reported_without_cascades():
+    src = ("let a = undefined_one\nlet b = a @ a\nlet c = a.foo\nlet d = undefined_two + 1\n"
+           "fn f() {\n    break\n}\n")
+    errs = errors_of(src)
+    assert [(d.code, d.line) for d in errs] == [("E0201", 1), ("E0201", 4), ("E0602", 6)]
+
+
+def test_user_definition_shadowing_stdlib_is_a_warning():
+    sink = DiagnosticSink()
+    src = "fn ternary_quantize(x: Tensor<float32, [?]>) -> Tensor<float32, [?]> {\n    return x\n}\n"
+    check_program(parse_program(Source("t.triton", src), sink), sink)
+    assert [(d.severity, d.code) for d in sink.diagnostics] == [("warning", "W0201")]
