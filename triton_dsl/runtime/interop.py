@@ -56,15 +56,15 @@ def shape_of(addr: int) -> tuple[int, ...]:
 # -- ctypes access to runtime functions --------------------------------------------------------------
 
 _CTYPES = {"i8": ctypes.c_int8, "i16": ctypes.c_int16, "i32": ctypes.c_int32, "i64": ctypes.c_int64,
-           "float": ctypes.c_float, "double": ctypes.c_double, "ptr": ctypes.c_void_p, "void": None,
-           "half": ctypes.c_uint16}
+           "float": ctypes.c_float, "double": ctypes.c_double, "ptr": ctypes.c_void_p, "void": None}
 _funcs: dict[str, object] = {}
 
 
 def func(name: str):
     """A ctypes function calling the runtime function `name` (compiles the runtime on first use).
 
-    `half` values cross as their 16-bit pattern (`np.float16(x).view(np.uint16)`).
+    Functions taking or returning `half` scalars cannot be called this way (ctypes has no half type and
+    the C ABI passes them in SSE registers); use tensors for float16.
     """
     f = _funcs.get(name)
     if f is None:

@@ -56,6 +56,7 @@ _LIBC = {
     "snprintf": (I32, [PTR, I64, PTR], True),
     "strtod": (F64, [PTR, PTR], False),
     "strtof": (F32, [PTR, PTR], False),
+    "strtol": (I64, [PTR, PTR, I32], False),
     "write": (I64, [I32, PTR, I64], False),
     "log": (F64, [F64], False),
     "exp": (F64, [F64], False),
@@ -102,6 +103,7 @@ class Emitter:
             gv.global_constant = True
             gv.linkage = "private"
             gv.unnamed_addr = True
+            gv.type = PTR  # referenced as an opaque `ptr` (llvmlite would print a typed pointer)
             self._strings[data] = gv
         return gv
 
@@ -109,6 +111,7 @@ class Emitter:
         gv = ir.GlobalVariable(self.module, ty, name)
         gv.initializer = ir.Constant(ty, init)
         gv.linkage = "internal"
+        gv.type = PTR
         return gv
 
     def define(self, name: str, ret: ir.Type, args: list[ir.Type], public: bool = True) -> FnBuilder:
@@ -128,6 +131,13 @@ class Emitter:
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
         return fn
+
+
+def opaque(value):
+    """Give an address an opaque `ptr` type: llvmlite infers typed pointers for allocas and geps and
+    would then refuse stores of other types through them (the IR text is `ptr` either way)."""
+    value.type = PTR
+    return value
 
 
 class _Callee:
@@ -151,6 +161,7 @@ class FnBuilder:
         self.args = fn.args
         self._entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(self._entry)
+        self._exits: list[ir.Block] = []
 
     # -- values ---------------------------------------------------------------------------------------
     def var(self, ty: ir.Type, init=None, count: int | None = None):
@@ -158,7 +169,7 @@ class FnBuilder:
         with self.b.goto_block(self._entry):
             if self._entry.instructions:
                 self.b.position_before(self._entry.instructions[0])
-            slot = self.b.alloca(ty, size=None if count is None else c64(count))
+            slot = opaque(self.b.alloca(ty, size=None if count is None else c64(count)))
         if init is not None:
             self.b.store(init if isinstance(init, ir.Value) else ir.Constant(ty, init), slot)
         return slot
@@ -170,12 +181,12 @@ class FnBuilder:
         """Address of element `index` (i64) of type `ty` in the array at `ptr`."""
         if isinstance(index, int):
             index = c64(index)
-        return self.b.gep(ptr, [index], source_etype=ty)
+        return opaque(self.b.gep(ptr, [index], source_etype=ty))
 
     def byte_at(self, ptr, offset):
         if isinstance(offset, int):
             offset = c64(offset)
-        return self.b.gep(ptr, [offset], source_etype=I8)
+        return opaque(self.b.gep(ptr, [offset], source_etype=I8))
 
     def field_ptr(self, obj, name: str):
         off, _ = layout.FIELDS[name]
@@ -228,11 +239,17 @@ class FnBuilder:
         iv = b.load(slot, typ=I64)
         b.cbranch(b.icmp_signed("<", iv, stop), body, end)
         b.position_at_end(body)
+        self._exits.append(end)
         yield iv
+        self._exits.pop()
         if not b.block.is_terminated:
             b.store(b.add(iv, step), slot)
             b.branch(cond)
         b.position_at_end(end)
+
+    def break_(self) -> None:
+        """Leave the innermost `loop` (emit inside an `if_then`)."""
+        self.b.branch(self._exits[-1])
 
     def if_then(self, cond, likely=None):
         return self.b.if_then(cond, likely=likely)

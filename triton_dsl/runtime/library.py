@@ -15,11 +15,11 @@ from functools import lru_cache
 from llvmlite import ir
 
 from .. import jit
-from . import rt_errors, rt_memory
+from . import rt_errors, rt_memory, rt_print, rt_text
 from .irgen import Emitter
 
 # Order matters only for readability: functions used before their definition are declared first.
-_EMITTERS = (rt_errors.emit, rt_memory.emit)
+_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit)
 
 _lock = threading.Lock()
 _loaded: jit.JitModule | None = None
@@ -76,6 +76,7 @@ def compile_seconds() -> float | None:
 
 def _install_python_callbacks(lib: jit.JitModule) -> None:
     # Late import: interop needs the loaded library's function addresses.
-    from . import interop
+    from . import interop, output
 
     interop.install_release_callback(lib)
+    output.install_python_output(lib)
