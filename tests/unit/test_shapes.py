@@ -23,6 +23,7 @@ from triton_dsl.check.shapes import (
     broadcast_shapes,
     concat_shape,
     conv2d_shape,
+    flatten_shape,
     format_shape,
     index_shape,
     matmul_shape,
@@ -300,6 +301,35 @@ def test_axis_rules_match_numpy(shape, data):
     assert rule_shape(unsqueeze_shape, shape, axis) == numpy_shape(lambda: np.expand_dims(x, axis))
     assert rule_shape(squeeze_shape, shape, axis) == numpy_shape(lambda: np.squeeze(x, axis))
     assert rule_shape(squeeze_shape, shape) == numpy_shape(lambda: np.squeeze(x))
+
+
+@MANY
+@given(static_shapes, st.data())
+def test_flatten_matches_numpy_reshape(shape, data):
+    rank = len(shape)
+    start, end = data.draw(st.integers(-rank - 1, rank)), data.draw(st.integers(-rank - 1, rank))
+
+    def numpy_flatten():  # flatten is the reshape that merges axes start..end (a scalar becomes [1])
+        x = z(shape)
+        if x.ndim == 0:
+            return x.reshape(1)
+        if not (-x.ndim <= start < x.ndim and -x.ndim <= end < x.ndim):
+            raise IndexError("axis out of range")
+        a, b = start % x.ndim, end % x.ndim
+        if a > b:
+            raise ValueError("start after end")
+        return x.reshape(shape[:a] + (int(np.prod(shape[a:b + 1])),) + shape[b + 1:])
+
+    assert rule_shape(flatten_shape, shape, start, end) == numpy_shape(numpy_flatten)
+
+
+def test_flatten_named_dims():
+    assert flatten_shape(("batch", 3, 4), 1) == ("batch", 12)
+    assert flatten_shape(("batch", "n", 4), 1) == ("batch", None)
+    assert flatten_shape(("batch", "n"), 1) == ("batch", "n")
+    assert flatten_shape(()) == (1,)
+    with pytest.raises(ShapeError, match="start_dim 1 comes after end_dim 0"):
+        flatten_shape((2, 3), 1, 0)
 
 
 def test_axis_rules_on_named_and_unknown_dims():

@@ -44,6 +44,7 @@ from .core import (
 from .indexing import UNKNOWN_INDEX, Index, conv2d_shape, index_shape, slice_length
 from .layout import (
     concat_shape,
+    flatten_shape,
     permute_shape,
     reshape_shape,
     squeeze_shape,
@@ -55,8 +56,8 @@ from .layout import (
 __all__ = [
     "ANY_RANK", "E_AXIS", "E_BINDING", "E_BROADCAST", "E_CONV", "E_INDEX", "E_JOIN", "E_MATMUL", "E_RANK",
     "E_RESHAPE", "UNKNOWN", "UNKNOWN_INDEX", "Dim", "DimBinding", "Index", "Shape", "ShapeError",
-    "broadcast_dims", "broadcast_shapes", "concat_shape", "conv2d_shape", "dims_agree", "format_dim",
-    "format_shape", "index_shape", "is_static", "matmul_shape", "merge_dims", "normalize_axis",
+    "broadcast_dims", "broadcast_shapes", "concat_shape", "conv2d_shape", "dims_agree", "flatten_shape",
+    "format_dim", "format_shape", "index_shape", "is_static", "matmul_shape", "merge_dims", "normalize_axis",
     "permute_shape", "reduce_shape", "reshape_shape", "slice_length", "squeeze_shape", "stack_shape",
     "static_numel", "substitute_shape", "transpose_shape", "unify", "unsqueeze_shape",
 ]

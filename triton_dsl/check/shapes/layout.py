@@ -93,6 +93,26 @@ def _reshape_count_error(shape: Shape, target: tuple[Dim, ...], total: _Product,
                       f"{' times the -1 dimension' if -1 in target else ''})", E_RESHAPE)
 
 
+def flatten_shape(shape: Shape, start_dim: int = 0, end_dim: int = -1) -> Shape:
+    """Shape of `flatten(x, start_dim, end_dim)`: the axes start..end merged into one (a scalar gives [1])."""
+    if not isinstance(shape, tuple):
+        return ANY_RANK
+    if not shape:
+        return (1,)  # as PyTorch: flattening a scalar gives a vector of one element
+    start, end = normalize_axis(start_dim, len(shape)), normalize_axis(end_dim, len(shape))
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}", E_AXIS)
+    merged = shape[start:end + 1]
+    count = _Product.of(merged)
+    if len(merged) == 1:
+        size = merged[0]  # nothing to merge: a named dim keeps its name
+    elif count is not None and not count.names:
+        size = count.factor
+    else:
+        size = UNKNOWN
+    return shape[:start] + (size,) + shape[end + 1:]
+
+
 # ---------------------------------------------------------------- axis permutations and insertions
 
 
