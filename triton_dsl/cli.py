@@ -9,6 +9,8 @@ Each subcommand lives in `triton_dsl/commands/<name>.py`; adding one is one modu
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 import traceback
 
@@ -63,6 +65,15 @@ def _internal_error_summary(exc: BaseException) -> str:
     return text[0] if text else "unexpected failure"
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -77,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tritonc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`tritonc check x --emit=types | head`): stop quietly, like a tool killed by
+        # SIGPIPE, instead of reporting an internal error.
+        _silence_stdout()
+        return 141
     except Exception as exc:
         if args.debug:
             traceback.print_exc()

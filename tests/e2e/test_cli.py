@@ -181,3 +181,12 @@ def test_python_dash_m_runs_the_same_cli(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "cannot read" in proc.stderr and "No such file or directory" in proc.stderr
+
+
+def test_closed_output_pipe_is_not_an_internal_error(tritonc, program, monkeypatch):
+    def reader_went_away(source: Source):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(check_command, "check_source", reader_went_away)
+    code, _, err = tritonc("check", str(program))
+    assert code == 141 and err == ""
