@@ -85,3 +85,13 @@ def test_every_stdlib_declaration_is_marked_as_such():
             before = text[:fn.span.start]
             comment = before[before.rfind("\n\n", 0, len(before) - 1):]
             assert DECLARATION_NOTE in comment, f"{path.name}: {name} lacks the declaration note"
+
+
+def test_stdlib_files_check_without_diagnostics():
+    pytest.importorskip("triton_dsl.check.checker")
+    from triton_dsl.pipeline import check_source
+
+    for path in stdlib_paths():
+        result = check_source(Source.from_path(path))
+        assert result.diagnostics == [], "\n".join(d.render() for d in result.diagnostics)
+        assert result.checked is not None
