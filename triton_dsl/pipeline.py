@@ -55,10 +55,9 @@ def read_source(path: str | Path) -> Source:
 
 
 def check_source(source: Source) -> CheckResult:
-    """Parse and check one source. Later stages run only when the earlier ones found no errors."""
+    """Parse and check one source. Checking runs only when parsing found no errors."""
     sink = DiagnosticSink()
     result = CheckResult(source, sink.diagnostics)
-    missing: list[str] = []
 
     parse_program = _load_stage("triton_dsl.syntax.parser", "parse_program")
     if parse_program is None:
@@ -70,14 +69,54 @@ def check_source(source: Source) -> CheckResult:
 
     check_program = _load_stage("triton_dsl.check.checker", "check_program")
     if check_program is None:
-        missing.append("checker")
-    else:
-        result.checked = check_program(result.program, sink)
-
-    result.missing_stages = tuple(missing)
+        result.missing_stages = ("checker",)
+        return result
+    result.checked = check_program(result.program, sink)
     return result
 
 
 def check_files(paths: Iterable[str | Path]) -> list[CheckResult]:
     """Check several files independently (one result each); unreadable files raise."""
     return [check_source(read_source(path)) for path in paths]
+
+
+# -- back end (run/build side) ---------------------------------------------------------------------------
+
+@dataclass
+class CompileResult:
+    """What compiling one source to LLVM IR produced (`llvm_ir` is None when there were errors)."""
+
+    check: CheckResult
+    ir_module: Any | None = None  # ir.Module after passes
+    llvm_ir: str | None = None
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return self.check.diagnostics
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok and self.llvm_ir is not None
+
+
+def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = None,
+                   parallel: bool = False) -> CompileResult:
+    """Parse, check, lower, optimize the IR and emit LLVM IR for one source."""
+    from .codegen.module import emit_module
+    from .ir.lowering import lower_program
+    from .ir.verifier import verify_module
+    from .passes import run_passes
+
+    checked = check_source(source)
+    result = CompileResult(checked)
+    if not checked.ok or checked.checked is None:
+        return result
+    sink = DiagnosticSink(checked.diagnostics)
+    module = lower_program(checked.checked, sink)
+    if sink.has_errors:
+        return result
+    verify_module(module)
+    run_passes(module)
+    result.ir_module = module
+    result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
+    return result
