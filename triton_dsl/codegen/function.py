@@ -202,14 +202,52 @@ class FunctionEmitter:
         fn = rtabi.declare(self.b.module, op.attrs["fn"])
         params = fn.function_type.args
         args: list[ir.Value] = [] if op.attrs.get("no_ctx") else [self.ctx]
-        args += [self.get(v) for v in op.operands]
-        args += [ir.Constant(params[len(args) + i], c) for i, c in enumerate(op.attrs.get("consts", ()))]
+        template = op.attrs.get("args")
+        if template is None:
+            args += [self.get(v) for v in op.operands]
+            args += [ir.Constant(params[len(args) + i], c) for i, c in enumerate(op.attrs.get("consts", ()))]
+        else:
+            # ("v", i): operand i; ("c", x): a constant; ("array", [i...], bits): operands packed in memory
+            for item in template:
+                if item[0] == "v":
+                    args.append(self.get(op.operands[item[1]]))
+                elif item[0] == "c":
+                    args.append(ir.Constant(params[len(args)], item[1]))
+                else:
+                    args.append(self.stack_array([self.get(op.operands[i]) for i in item[1]], item[2]))
         args = [self.m.coerce(self.b, a, t) for a, t in zip(args, params, strict=True)]
         result = self.b.call(fn, args)
         if op.attrs.get("fallible", True) and not op.attrs.get("no_ctx"):
             self.check_error(op.span)
         if op.results:
             self.bind(op.results, [self.m.coerce(self.b, result, llvm_type(op.result.type))])
+
+    def stack_array(self, values: list[ir.Value], bits: int) -> ir.Value:
+        """A stack array holding `values` as integers of `bits` bits (shapes, axes, index specs)."""
+        ty = ir.IntType(bits)
+        with self.b.goto_entry_block():
+            entry = self.llfn.entry_basic_block
+            if entry.instructions:
+                self.b.position_before(entry.instructions[0])
+            arr = self.b.alloca(ty, size=ir.Constant(I32, max(1, len(values))))
+        for i, v in enumerate(values):
+            slot = self.b.gep(arr, [ir.Constant(I32, i)], source_etype=ty)
+            self.b.store(self.m.coerce(self.b, v, ty), slot)
+        return arr
+
+    def op_buf(self, op: Op) -> None:
+        """A zeroed text buffer `trt_buf` on the stack (print, f-strings)."""
+        with self.b.goto_entry_block():
+            entry = self.llfn.entry_basic_block
+            if entry.instructions:
+                self.b.position_before(entry.instructions[0])
+            buf = self.b.alloca(I64, size=ir.Constant(I32, 3))
+        for i in range(3):
+            self.b.store(ir.Constant(I64, 0), self.b.gep(buf, [ir.Constant(I32, i)], source_etype=I64))
+        self.bind(op.results, [buf])
+
+    def op_numel(self, op: Op) -> None:
+        self.bind(op.results, [rtabi.load_numel(self.b, self.get(op.operands[0]))])
 
     def op_panic(self, op: Op) -> None:
         s = self.get(op.operands[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..ir.types import IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import BufTy, IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
 
 PTR = ir.PointerType()
 I1 = ir.IntType(1)
@@ -39,7 +39,7 @@ def memory_type(dtype: str) -> ir.Type:
 def llvm_type(ty: IRType) -> ir.Type:
     if isinstance(ty, ScalarTy):
         return _SCALAR[ty.dtype]
-    if isinstance(ty, (TensorTy, StrTy)):
+    if isinstance(ty, (TensorTy, StrTy, BufTy)):
         return PTR
     if isinstance(ty, TupleTy):
         return ir.LiteralStructType([llvm_type(t) for t in ty.items])

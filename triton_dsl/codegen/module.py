@@ -102,9 +102,12 @@ class ModuleEmitter:
 
 
 def emit_module(module: Module, *, name: str = "triton_module", c_abi: bool = False,
-                triple: str | None = None) -> str:
-    """LLVM IR text of an IR module; `c_abi` adds the C entry points of a shared library."""
-    return str(ModuleEmitter(module, name, triple).emit(c_abi=c_abi))
+                triple: str | None = None, parallel: bool = False) -> str:
+    """LLVM IR text of an IR module; `c_abi` adds the C entry points of a shared library;
+    `parallel` splits large fused loops with `trk_parallel_for` (the kernel library must be loaded)."""
+    emitter = ModuleEmitter(module, name, triple)
+    emitter.parallel = parallel
+    return str(emitter.emit(c_abi=c_abi))
 
 
 def returns_value(fn) -> bool:

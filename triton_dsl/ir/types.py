@@ -88,8 +88,19 @@ class TupleTy(IRType):
 
 @dataclass(frozen=True)
 class StrTy(IRType):
+    def is_refcounted(self) -> bool:
+        return True  # literals are immortal; f-strings build counted strings
+
     def __str__(self) -> str:
         return "str"
+
+
+@dataclass(frozen=True)
+class BufTy(IRType):
+    """A growable text buffer on the stack (`trt_buf`), used while printing and formatting."""
+
+    def __str__(self) -> str:
+        return "buf"
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ I64 = ScalarTy("int64")
 F32 = ScalarTy("float32")
 F64 = ScalarTy("float64")
 STR = StrTy()
+BUF = BufTy()
 UNIT = UnitTy()
 
 

@@ -1,0 +1,27 @@
+"""IR passes, run in order by `run_passes` between lowering and code generation.
+
+In: a verified `ir.Module`. Out: the same module, rewritten in place and verified after each pass:
+constant folding and dead-code removal (`passes.simplify`), fusion of elementwise chains into single
+loops (`passes.fusion`), then explicit reference counting (`passes.refcount`, always last: it needs the
+final op order).
+"""
+
+from __future__ import annotations
+
+from ..ir.nodes import Module
+from ..ir.verifier import verify_module
+
+
+def run_passes(module: Module, *, fuse: bool = True) -> Module:
+    from .fusion import run_fusion
+    from .refcount import run_refcount_pass
+    from .simplify import run_simplify
+
+    run_simplify(module)
+    verify_module(module)
+    if fuse:
+        run_fusion(module)
+        verify_module(module)
+    run_refcount_pass(module)
+    verify_module(module)
+    return module

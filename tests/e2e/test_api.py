@@ -1,0 +1,103 @@
+"""The Python API end to end: compile source, call functions on numpy arrays, errors, threads, cache."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import triton_dsl
+from triton_dsl import api
+
+SOURCE = """
+fn scale(x: Tensor<float32, [n]>, s: float32 = 2.0) -> Tensor<float32, [n]> {
+    return tanh(x / s) + 1.0
+}
+fn sqdiff(a: Tensor<float32, [r, c]>, b: Tensor<float32, [c]>) -> Tensor<float32, [r, c]> {
+    return (a - b) ** 2
+}
+fn fib(k: int32) -> int32 {
+    let a = 0
+    let b = 1
+    for i in 0..k {
+        let t = a + b
+        a = b
+        b = t
+    }
+    return a
+}
+fn collatz(n: int64) -> int32 {
+    let steps = 0
+    let x = n
+    while x != 1 {
+        if x % 2 == 0 { x = x // 2 } else { x = 3 * x + 1 }
+        steps = steps + 1
+    }
+    return steps
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def module(tmp_path_factory):
+    import os
+    os.environ.setdefault("TRITON_DSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    return api.compile(SOURCE, name="api_test.triton")
+
+
+def test_fused_function_matches_numpy_with_defaults_and_keywords(module):
+    x = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    np.testing.assert_allclose(module.scale(x), np.tanh(x / np.float32(2)) + 1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(module.scale(x, s=0.5), np.tanh(x / np.float32(0.5)) + 1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(module.scale([1.0, 2.0], 4.0), np.tanh(np.float32([1, 2]) / 4) + 1, rtol=1e-6)
+    assert "fused" in module.ir("scale")
+
+
+def test_broadcasting_pow(module):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    np.testing.assert_allclose(module.sqdiff(a, b), (a - b) ** 2, rtol=1e-6)
+
+
+def test_scalar_loops(module):
+    assert [module.fib(k) for k in range(10)] == [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]
+    assert module.collatz(27) == 111
+
+
+def test_argument_errors_name_the_parameter(module):
+    with pytest.raises(TypeError, match="'x'"):
+        module.scale(np.zeros(3, np.float64))
+    with pytest.raises(ValueError, match="'x'"):
+        module.scale(np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="dimension 'c'"):
+        module.sqdiff(np.zeros((2, 3), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(TypeError, match="no parameter named 'q'"):
+        module.scale(np.zeros(3, np.float32), q=1.0)
+
+
+def test_threads_call_at_once(module):
+    x = np.linspace(-3, 3, 4097, dtype=np.float32)
+    want = np.tanh(x / 2) + 1
+    failures = []
+
+    def work():
+        for _ in range(20):
+            if not np.allclose(module.scale(x), want, rtol=1e-5, atol=1e-6):
+                failures.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_compile_error_and_cache_reuse(module):
+    with pytest.raises(triton_dsl.CompileError):
+        api.compile("fn f(x: int32) -> int32 { return y }")
+    again = api.compile(SOURCE, name="api_test.triton")
+    assert again.from_cache
+    assert again.fib(12) == 144

@@ -1,0 +1,159 @@
+"""The Python API: compile Triton DSL source to native code and call its functions on numpy arrays.
+
+In: source text or a file path. Out: a `Module` whose public functions are callable:
+`module.fn(*args, **kwargs)` takes numpy arrays, Python scalars and lists; applies the language's
+defaults and keyword arguments; checks dtypes and shapes against the signature (TypeError/ValueError
+naming the parameter); runs native code with a fresh context per call (so several threads may call at
+once); returns numpy arrays, Python scalars or tuples. Run-time errors raise `TritonRuntimeError`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from . import jit
+from .diagnostics import CompileError
+from .source import Source
+
+_SLOT = ctypes.c_uint64
+_runtime_lock = threading.Lock()
+
+
+def _load_runtime() -> None:
+    from .runtime import library
+
+    with _runtime_lock:
+        library.load_runtime()  # also routes program output to sys.stdout
+
+
+def compile(source_text: str, *, opt_level: int = 2, cache: bool = True, name: str = "<string>") -> Module:
+    """Compile a program; raises `CompileError` (with `.diagnostics`) when it has errors."""
+    from .pipeline import compile_source
+
+    result = compile_source(Source(name, source_text))
+    if not result.ok:
+        raise CompileError([d for d in result.diagnostics if d.severity == "error"] or result.diagnostics)
+    return Module(result, opt_level, cache)
+
+
+def compile_file(path: str | Path, *, opt_level: int = 2, cache: bool = True) -> Module:
+    return compile(Path(path).read_text(encoding="utf-8"), opt_level=opt_level, cache=cache, name=str(path))
+
+
+class Module:
+    """A compiled program loaded into this process."""
+
+    def __init__(self, result, opt_level: int, cache: bool):
+        _load_runtime()
+        self._result = result
+        self._ir = result.ir_module
+        self._jit = jit.JitModule(result.llvm_ir, opt_level, jit.ObjectCache() if cache else None)
+        self.from_cache = self._jit.from_cache
+        self._functions: dict[str, BoundFunction] = {}
+        by_name: dict[str, list] = {}
+        for fn in self._ir.functions.values():
+            if fn.public:
+                by_name.setdefault(fn.source_name, []).append(fn)
+        self._by_name = by_name
+
+    def __getattr__(self, name: str) -> BoundFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._functions:
+            fns = self.__dict__.get("_by_name", {}).get(name)
+            if not fns:
+                raise AttributeError(f"the program has no public function '{name}'")
+            self._functions[name] = BoundFunction(self, name, fns)
+        return self._functions[name]
+
+    def functions(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def run_main(self) -> None:
+        """Run the top-level statements, then `main` (what `tritonc run` does)."""
+        from .ir.lowering import ENTRY_NAME
+
+        if self._ir.entry is None:
+            return
+        _call_entry(self._jit, ENTRY_NAME, [], [])
+
+    # -- inspection -----------------------------------------------------------------------------------
+    def ir(self, name: str) -> str:
+        from .ir.printer import print_function
+        return "\n\n".join(print_function(fn) for fn in self._instances(name))
+
+    def llvm_ir(self, name: str) -> str:
+        text = self._jit.optimized()
+        return "\n\n".join(_extract(text, rf'define[^\n]*@"?tdsl\.{re.escape(fn.name)}"?\(', "\n}\n")
+                           for fn in self._instances(name))
+
+    def asm(self, name: str) -> str:
+        text = self._jit.asm()
+        return "\n\n".join(_extract(text, rf'^"?tdsl\.{re.escape(fn.name)}"?:', "\n.Lfunc_end")
+                           for fn in self._instances(name))
+
+    def _instances(self, name: str) -> list:
+        fns = [fn for fn in self._ir.functions.values() if fn.source_name == name or fn.name == name]
+        if not fns:
+            raise KeyError(f"the program has no function '{name}'")
+        return fns
+
+
+def _extract(text: str, start_pattern: str, end_marker: str) -> str:
+    m = re.search(start_pattern, text, re.M)
+    if m is None:
+        return ""
+    end = text.find(end_marker, m.start())
+    return text[m.start(): end + len(end_marker) if end >= 0 else len(text)].strip()
+
+
+class BoundFunction:
+    """A public DSL function callable from Python."""
+
+    def __init__(self, module: Module, name: str, instances: list):
+        self._module = module
+        self.name = name
+        self._instances = instances
+
+    def __call__(self, *args, **kwargs):
+        from .api_args import bind_arguments
+
+        errors = []
+        for fn in self._instances:
+            try:
+                slots, keep = bind_arguments(fn, self._module._result, args, kwargs)
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+                continue
+            return _call_entry(self._module._jit, fn.name, slots, keep, fn)
+        raise errors[0]
+
+
+def _call_entry(jm: jit.JitModule, name: str, slots: list[int], owned: list[int], fn=None):
+    from .codegen.entry import flatten_type
+    from .runtime import interop
+    from .runtime.errors import Context, raise_if_error
+
+    entry = jm.cfunc(f"tdsl_call.{name}", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+    leaves = flatten_type(fn.ret_type) if fn is not None else []
+    argv = (_SLOT * max(1, len(slots)))(*slots)
+    results = (_SLOT * max(1, len(leaves)))()
+    ctx = Context()
+    try:
+        entry(ctypes.addressof(ctx), ctypes.addressof(argv), ctypes.addressof(results))
+    finally:
+        for h in owned:
+            interop.func("trt_decref")(h)
+    raise_if_error(ctx)
+    if fn is None:
+        return None
+    from .api_args import convert_results
+    return convert_results(fn.ret_type, list(results)[:len(leaves)])
+
+
+__all__ = ["compile", "compile_file", "Module", "np"]

@@ -1,0 +1,223 @@
+"""Lowering of expressions: literals, names, operators, calls, implicit conversions.
+
+In: typed AST expressions (`.ty` from the checker, `.target` on calls). Out: IR values appended to the
+current block. Tensor arithmetic becomes elementwise IR ops (fused later); everything else on tensors
+is a runtime-library call (`rt` op) named after docs/runtime.md; compiler primitives are in
+`ir.lower_prims`.
+"""
+
+from __future__ import annotations
+
+from ..check import types as ct
+from ..syntax import ast
+from .lowering import NotAvailable, ir_type
+from .nodes import Value
+from .types import BOOL, I64, STR, IRType, ScalarTy, TensorTy
+
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
+           "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "&&": "and", "||": "or"}
+_RT = {"bool": "b", "trit": "i8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+       "float16": "f16", "float32": "f32", "float64": "f64"}
+
+
+def is_literal(e) -> bool:
+    if isinstance(e, ast.Unary) and e.op == "-":
+        return is_literal(e.operand)
+    return isinstance(e, (ast.IntLit, ast.FloatLit, ast.BoolLit))
+
+
+class ExprLowerer:
+    """Mixin of `FunctionLowerer`: needs `self.b` (Builder), `self.scopes`, `self.program`."""
+
+    def lower_expr(self, e) -> Value:
+        method = getattr(self, f"expr_{type(e).__name__}", None)
+        if method is None:
+            raise NotAvailable(f"the expression '{e.span.text()[:40]}'", e.span)
+        return method(e)
+
+    # -- literals and names ---------------------------------------------------------------------------
+    def expr_IntLit(self, e) -> Value:
+        ty = ir_type(e.ty, e.span)
+        return self.b.const(float(e.value) if ty.is_float else int(e.value), ty, e.span)
+
+    def expr_FloatLit(self, e) -> Value:
+        return self.b.const(float(e.value), ir_type(e.ty, e.span), e.span)
+
+    def expr_BoolLit(self, e) -> Value:
+        return self.b.const(bool(e.value), BOOL, e.span)
+
+    def expr_StrLit(self, e) -> Value:
+        return self.b.const(e.value, STR, e.span)
+
+    def expr_Name(self, e) -> Value:
+        v = self.scopes.lookup(e.name)
+        if v is None:
+            raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+        return v
+
+    def expr_FString(self, e) -> Value:
+        from .lower_prims import lower_fstring
+        return lower_fstring(self, e)
+
+    def expr_TupleLit(self, e) -> Value:
+        return self.b.tuple([self.lower_expr(x) for x in e.elems], e.span)
+
+    # -- operators ------------------------------------------------------------------------------------
+    def expr_Unary(self, e) -> Value:
+        x = self.lower_expr(e.operand)
+        want = ir_type(e.ty, e.span)
+        if e.op == "!":
+            return self.b.unary("not", self.as_bool(x, e.span), e.span)
+        x = self.coerce(x, want, e.span)
+        return self.b.unary("neg", x, e.span)
+
+    def expr_Binary(self, e) -> Value:
+        if e.op == "@":
+            return self.matmul(e)
+        result = e.ty
+        a, b = self.lower_expr(e.left), self.lower_expr(e.right)
+        op = _BINARY[e.op]
+        if op in ("and", "or"):
+            return self.b.binary(op, self.as_bool(a, e.span), self.as_bool(b, e.span), e.span)
+        if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+            from ..check.operators import combine_dtypes
+            da, db = _dtype(e.left.ty), _dtype(e.right.ty)
+            common = combine_dtypes(da, db, is_literal(e.left), is_literal(e.right))
+            if common == "trit":
+                common = "int8"
+            a, b = self.to_dtype(a, common, e.span), self.to_dtype(b, common, e.span)
+            return self.b.binary(op, a, b, e.span)
+        dtype = _dtype(result)
+        return self.b.binary(op, self.to_dtype(a, dtype, e.span), self.to_dtype(b, dtype, e.span), e.span)
+
+    def matmul(self, e) -> Value:
+        a, b = self.lower_expr(e.left), self.lower_expr(e.right)
+        if any(isinstance(v.type, TensorTy) and v.type.ternary for v in (a, b)):
+            raise NotAvailable("matmul with a packed ternary operand", e.span)
+        dtype = _dtype(e.ty)
+        if dtype not in ("float32", "float64"):
+            raise NotAvailable(f"matmul of {dtype} tensors", e.span)
+        a, b = self.to_dtype(a, dtype, e.span), self.to_dtype(b, dtype, e.span)
+        return self.rt(f"trt_matmul_{_RT[dtype]}", [a, b], ir_type(e.ty, e.span), e.span)
+
+    # -- conversions ----------------------------------------------------------------------------------
+    def rt(self, fn: str, args: list[Value], ret: IRType | None, span, **attrs) -> Value | None:
+        from .lower_prims import require_runtime
+        require_runtime(fn, span)
+        op = self.b.rt(fn, args, ret, span, **attrs)
+        return op.results[0] if op.results else None
+
+    def to_dtype(self, v: Value, dtype: str, span) -> Value:
+        """Cast scalars/tensors elementwise to `dtype` (ternary tensors are dequantized first)."""
+        ty = v.type
+        if isinstance(ty, TensorTy) and ty.ternary:
+            if dtype in ("trit", "int8"):
+                return v  # trits compare as small integers (the fused loop unpacks them)
+            v = self.dequantize(v, span)
+            ty = v.type
+        if isinstance(ty, (ScalarTy, TensorTy)) and ty.dtype != dtype:
+            return self.b.cast(v, dtype, span)
+        return v
+
+    def dequantize(self, v: Value, span) -> Value:
+        return self.rt("trt_dequantize", [v], TensorTy("float32", v.type.rank), span)
+
+    def as_bool(self, v: Value, span) -> Value:
+        if v.type == BOOL:
+            return v
+        if isinstance(v.type, TensorTy):
+            return self.item(v, "bool", span)
+        return self.b.cast(v, "bool", span)
+
+    def to_i64(self, v: Value, span) -> Value:
+        if isinstance(v.type, TensorTy):
+            v = self.item(v, v.type.dtype, span)
+        return v if v.type == I64 else self.b.cast(v, "int64", span)
+
+    def item(self, v: Value, dtype: str, span) -> Value:
+        """The single element of a one-element tensor, as a scalar of `dtype`."""
+        src = v.type.dtype
+        out = self.rt(f"trt_item_{_RT[src]}", [v], ScalarTy("int8" if src == "trit" else src), span)
+        return out if out.type.dtype == dtype else self.b.cast(out, dtype, span)
+
+    def coerce(self, v: Value, want: IRType, span) -> Value:
+        """Make `v` of IR type `want` (implicit conversions the checker allowed)."""
+        have = v.type
+        if have == want:
+            return v
+        if isinstance(want, ScalarTy) and isinstance(have, TensorTy):
+            return self.item(v, want.dtype, span)
+        if isinstance(want, TensorTy) and isinstance(have, ScalarTy):
+            v = self.to_dtype(v, want.dtype, span)
+            return self.rt(f"trt_scalar_{_RT[want.dtype]}", [v], TensorTy(want.dtype, 0), span)
+        if isinstance(want, TensorTy) and isinstance(have, TensorTy):
+            if have.ternary and not want.ternary:
+                v = self.dequantize(v, span)
+            v = self.to_dtype(v, want.dtype, span)
+            if v.type.rank != want.rank:
+                if want.rank == 0:
+                    return self.rt("trt_reshape", [v], want, span, consts=(0, None))
+                raise NotAvailable(f"passing a rank-{v.type.rank} tensor where rank {want.rank} is expected",
+                                   span)
+            return v
+        if isinstance(want, ScalarTy) and isinstance(have, ScalarTy):
+            return self.b.cast(v, want.dtype, span)
+        raise NotAvailable(f"converting {have} to {want}", span)
+
+    def convert_to(self, v: Value, checker_type, span) -> Value:
+        return self.coerce(v, ir_type(checker_type, span), span)
+
+    def bound_arg(self, arg) -> Value:
+        """The value filling one bound parameter (the written argument or its default), converted."""
+        from .lower_prims import constant_value
+        if arg.expr is not None:
+            v = self.lower_expr(arg.expr)
+        elif arg.default_expr is not None:
+            v = self.lower_expr(arg.default_expr)
+        else:
+            return constant_value(self, arg.default_value, arg.param_type, None)
+        if arg.param_type is not None and _is_value_type(arg.param_type):
+            steps = arg.conversion.steps if arg.conversion is not None else ()
+            if any(s in ("some", "none") for s in steps):
+                raise NotAvailable("optional values at run time", arg.expr.span if arg.expr else None)
+            try:
+                return self.convert_to(v, arg.param_type, arg.expr.span if arg.expr else None)
+            except NotAvailable:
+                return v
+        return v
+
+    # -- calls ----------------------------------------------------------------------------------------
+    def expr_Call(self, e) -> Value:
+        from ..check import targets as tg
+        from .lower_prims import lower_primitive
+
+        target = e.target
+        if isinstance(target, tg.PrimitiveTarget):
+            return lower_primitive(self, e, target)
+        if isinstance(target, tg.FunctionTarget):
+            inst = target.instance
+            if inst.body is None:
+                raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
+            callee = self.program.module.functions.get(inst.mangled())
+            args = [self.bound_arg(a) for a in target.args]
+            if callee is not None:
+                args = [self.coerce(a, p.type, e.span) for a, p in zip(args, callee.params, strict=True)]
+                ret = callee.ret_type
+            else:
+                ret = ir_type(inst.ret, e.span)
+            op = self.b.call(inst.mangled(), args, ret, e.span)
+            return op.results[0] if op.results else self.b.tuple([], e.span)
+        kinds = {tg.MethodTarget: "methods of structs", tg.StructTarget: "structs as run-time values",
+                 tg.ClosureTarget: "closures", tg.TraitMethodTarget: "traits"}
+        raise NotAvailable(kinds.get(type(target), "this call"), e.span)
+
+
+def _dtype(t) -> str:
+    d = ct.dtype_of(t)
+    if d is None:
+        return "float32"
+    return "float32" if isinstance(t, ct.TensorType) and t.ternary else d
+
+
+def _is_value_type(t) -> bool:
+    return isinstance(t, (ct.Scalar, ct.TensorType, ct.TupleType, ct.StrType))

@@ -1,0 +1,220 @@
+"""Lowering of one function body's statements: let/assign, if, while, for, return, break, continue.
+
+In: a `FunctionInstance` (or the top-level statements) and the IR function to fill. Out: the body
+ops, in SSA with structured regions (see `ir.lowering` for the variable rules).
+"""
+
+from __future__ import annotations
+
+from ..syntax import ast
+from .builder import Builder
+from .lower_expr import ExprLowerer
+from .lowering import NotAvailable, Scopes, assigned_names, ir_type
+from .nodes import Function
+from .types import BOOL, I32, I64, ScalarTy, TensorTy
+
+
+class _LoopFrame:
+    def __init__(self, carried: list[str]):
+        self.carried = carried
+
+
+class FunctionLowerer(ExprLowerer):
+    def __init__(self, program, fn: Function, inst):
+        self.program = program
+        self.fn = fn
+        self.inst = inst
+        self.b = Builder(fn.body, fn.span)
+        self.scopes = Scopes()
+        self.loops: list[_LoopFrame] = []
+
+    # -- entry points ---------------------------------------------------------------------------------
+    def lower_instance(self) -> None:
+        for p, v in zip(self.inst.params, self.fn.params, strict=True):
+            self.scopes.define(p.name, v)
+        # Named dims are int32 values read from the tensor argument that carries them.
+        for name, (pi, axis) in self.inst.dim_sources.items():
+            d = self.b.dim(self.fn.params[pi], axis, self.fn.span)
+            self.scopes.define(name, self.b.cast(d, "int32", self.fn.span))
+        self.lower_body(self.inst.body.stmts)
+
+    def lower_entry(self, stmts: list) -> None:
+        self.lower_body(stmts)
+
+    def lower_body(self, stmts: list) -> None:
+        self.lower_stmts(stmts)
+        if self.b.block.terminator is None:
+            if self.fn.returns_value:
+                # The checker guarantees a return on every path; this point is unreachable.
+                self.b.panic(self.b.const("missing return", _str()), self.fn.span)
+            else:
+                self.b.ret(None, self.fn.span)
+
+    def lower_stmts(self, stmts: list) -> None:
+        for s in stmts:
+            if self.b.block.terminator is not None:
+                return  # code after return/break/continue is unreachable
+            try:
+                self.lower_stmt(s)
+            except NotAvailable as exc:
+                self.program.not_available(exc)
+                if self.b.block.terminator is None:
+                    self.b.panic(self.b.const(f"{exc.what} is not available yet", _str()), exc.span or s.span)
+
+    # -- statements -----------------------------------------------------------------------------------
+    def lower_stmt(self, s) -> None:
+        if isinstance(s, ast.ExprStmt):
+            self.lower_expr(s.expr)
+        elif isinstance(s, ast.Let):
+            value = self.lower_expr(s.value)
+            if s.type is not None and s.value.ty is not None:
+                value = self.convert_to(value, self.declared_type(s), s.value.span)
+            self.bind_pattern(s.target, value)
+        elif isinstance(s, ast.Assign):
+            if not isinstance(s.target, ast.Name):
+                raise NotAvailable("assignment to fields and elements", s.span)
+            old = self.scopes.lookup(s.target.name)
+            value = self.lower_expr(s.value)
+            if old is not None and old.type != value.type:
+                value = self.coerce(value, old.type, s.value.span)
+            self.scopes.assign(s.target.name, value)
+        elif isinstance(s, ast.Return):
+            value = self.lower_expr(s.value) if s.value is not None else None
+            if value is not None and value.type != self.fn.ret_type:
+                value = self.coerce(value, self.fn.ret_type, s.value.span)
+            self.b.ret(value, s.span)
+        elif isinstance(s, ast.If):
+            self.lower_if(s)
+        elif isinstance(s, ast.While):
+            self.lower_while(s)
+        elif isinstance(s, ast.For):
+            self.lower_for(s)
+        elif isinstance(s, (ast.Break, ast.Continue)):
+            carried = [self.scopes.lookup(n) for n in self.loops[-1].carried]
+            self.b.op("break" if isinstance(s, ast.Break) else "continue", carried, span=s.span)
+        elif isinstance(s, ast.Block):
+            self.scopes.push()
+            self.lower_stmts(s.stmts)
+            self.scopes.pop()
+        else:
+            raise NotAvailable(f"the statement '{type(s).__name__.lower()}'", s.span)
+
+    def declared_type(self, s: ast.Let):
+        return s.value.ty if getattr(s, "declared", None) is None else s.declared
+
+    def bind_pattern(self, target, value) -> None:
+        if isinstance(target, ast.NamePattern):
+            self.scopes.define(target.name, value)
+        elif isinstance(target, ast.TuplePattern):
+            for i, t in enumerate(target.elems):
+                self.bind_pattern(t, self.b.get(value, i, target.span))
+        else:
+            raise NotAvailable("this binding pattern", target.span)
+
+    def visible_assigned(self, stmts: list) -> list[str]:
+        return sorted(n for n in assigned_names(stmts) if self.scopes.lookup(n) is not None)
+
+    def lower_region(self, block, stmts: list, names: list[str], snap) -> None:
+        """Lower `stmts` into `block`, ending with a yield of `names`' values (unless it left early)."""
+        self.scopes.restore(snap)
+        with self.b.at(block):
+            self.scopes.push()
+            self.lower_stmts(stmts)
+            self.scopes.pop()
+            if block.terminator is None:
+                self.b.yield_([self.scopes.lookup(n) for n in names])
+
+    def lower_if(self, s: ast.If) -> None:
+        if getattr(s, "static", None) is not None:  # the checker resolved `x is T`: one branch only
+            taken = s.then if s.static else s.orelse
+            if taken is not None:
+                self.lower_stmt(taken)
+            return
+        cond = self.as_bool(self.lower_expr(s.cond), s.cond.span)
+        then_stmts = s.then.stmts
+        else_stmts = [] if s.orelse is None else (s.orelse.stmts if isinstance(s.orelse, ast.Block)
+                                                  else [s.orelse])
+        names = self.visible_assigned(then_stmts + else_stmts)
+        snap = self.scopes.snapshot()
+        op = self.b.if_(cond, [self.scopes.lookup(n).type for n in names], s.span)
+        self.lower_region(op.regions[0], then_stmts, names, snap)
+        self.lower_region(op.regions[1], else_stmts, names, snap)
+        self.scopes.restore(snap)
+        for n, r in zip(names, op.results, strict=True):
+            r.hint = n
+            self.scopes.assign(n, r)
+
+    def lower_while(self, s: ast.While) -> None:
+        names = self.visible_assigned(s.body.stmts)
+        inits = [self.scopes.lookup(n) for n in names]
+        op = self.b.while_(inits, s.span)
+        snap = self.scopes.snapshot()
+        before, after = op.regions
+        with self.b.at(before):
+            for n, a in zip(names, before.args, strict=True):
+                self.scopes.assign(n, a)
+            self.b.condition(self.as_bool(self.lower_expr(s.cond), s.cond.span))
+        self.scopes.restore(snap)
+        for n, a in zip(names, after.args, strict=True):
+            self.scopes.assign(n, a)
+        self.loops.append(_LoopFrame(names))
+        self.lower_region(after, s.body.stmts, names, self.scopes.snapshot())
+        self.loops.pop()
+        self.scopes.restore(snap)
+        for n, r in zip(names, op.results, strict=True):
+            self.scopes.assign(n, r)
+
+    def range_bounds(self, it):
+        """(start, stop, step) as int64 values for `a..b` and `range(...)`."""
+        if isinstance(it, ast.Range):
+            lo, hi = self.lower_expr(it.start), self.lower_expr(it.end)
+            return self.to_i64(lo, it.span), self.to_i64(hi, it.span), self.b.const(1, I64, it.span)
+        target = getattr(it, "target", None)
+        if isinstance(it, ast.Call) and getattr(target, "name", None) == "range":
+            args = {a.name: a for a in target.args}
+            start = self.bound_arg(args["start"])
+            end = args["end"]
+            if end.expr is None and end.default_expr is None:
+                lo, hi = self.b.const(0, I64, it.span), self.to_i64(start, it.span)
+            else:
+                lo, hi = self.to_i64(start, it.span), self.to_i64(self.bound_arg(end), it.span)
+            step = self.to_i64(self.bound_arg(args["step"]), it.span)
+            self.b.check_eq(self.b.binary("eq", step, self.b.const(0, I64)), self.b.const(False, BOOL),
+                            "range() step must not be zero", it.span)
+            return lo, hi, step
+        raise NotAvailable("for loops over lists and tensors", it.span)
+
+    def lower_for(self, s: ast.For) -> None:
+        lo, hi, step = self.range_bounds(s.iter)
+        if not isinstance(s.target, ast.NamePattern):
+            raise NotAvailable("this loop pattern", s.target.span)
+        names = self.visible_assigned(s.body.stmts)
+        op = self.b.for_(lo, hi, step, [self.scopes.lookup(n) for n in names], s.span)
+        body = op.regions[0]
+        snap = self.scopes.snapshot()
+        for n, a in zip(names, body.args[1:], strict=True):
+            self.scopes.assign(n, a)
+        inner = self.scopes.snapshot()
+        self.loops.append(_LoopFrame(names))
+        self.scopes.restore(inner)
+        with self.b.at(body):
+            self.scopes.push()
+            var_ty = ir_type(s.target.ty, s.span) if getattr(s.target, "ty", None) is not None else I32
+            i = body.args[0] if var_ty == I64 else self.b.cast(body.args[0], var_ty.dtype, s.span)
+            self.scopes.define(s.target.name, i)
+            self.lower_stmts(s.body.stmts)
+            self.scopes.pop()
+            if body.terminator is None:
+                self.b.yield_([self.scopes.lookup(n) for n in names])
+        self.loops.pop()
+        self.scopes.restore(snap)
+        for n, r in zip(names, op.results, strict=True):
+            self.scopes.assign(n, r)
+
+
+def _str():
+    from .types import STR
+    return STR
+
+
+__all__ = ["FunctionLowerer", "ScalarTy", "TensorTy"]

@@ -1,0 +1,154 @@
+"""Lowering of the checked program to IR: functions, statements, variables in SSA, control flow.
+
+In: a `check.checker.CheckedProgram` (typed AST, resolved call targets, function instances) and a
+`DiagnosticSink`. Out: `lower_program(checked, sink) -> ir.Module` with one IR function per function
+instance (named by `instance.mangled()`) and, when the program has top-level statements or `main`,
+an entry function `__main__` running them in order.
+
+Variables become SSA values: `if` yields the variables either branch assigns, loops carry the
+variables their body assigns (found by a pre-scan of the body), `break`/`continue` carry the current
+values. Constructs this version cannot compile are reported as E0901 "... is not available yet"
+naming the feature; lowering then continues so that several are reported at once.
+"""
+
+from __future__ import annotations
+
+from ..check import types as ct
+from ..diagnostics import DiagnosticSink
+from ..syntax import ast
+from .builder import Builder
+from .nodes import Block, Function, Module, Value
+from .types import UNIT, IRType, ScalarTy, StrTy, TensorTy, TupleTy
+
+ENTRY_NAME = "__main__"
+
+
+class NotAvailable(Exception):
+    """A construct the back end cannot compile yet (reported as E0901 at `span`)."""
+
+    def __init__(self, what: str, span):
+        super().__init__(what)
+        self.what = what
+        self.span = span
+
+
+def ir_type(t: ct.Type, span=None) -> IRType:
+    """The IR type of a checker type (a value of this type at run time)."""
+    if isinstance(t, ct.Scalar):
+        return ScalarTy(t.name)
+    if isinstance(t, ct.TensorType):
+        if not isinstance(t.shape, tuple):
+            raise NotAvailable("tensors of unknown rank", span)
+        return TensorTy(t.dtype, len(t.shape), t.ternary)
+    if isinstance(t, ct.TupleType):
+        return TupleTy(tuple(ir_type(x, span) for x in t.items))
+    if isinstance(t, ct.StrType):
+        return StrTy()
+    if isinstance(t, (ct.UnitType, ct.NeverType)):
+        return UNIT
+    names = {ct.ListType: "lists as run-time values", ct.OptionalType: "optional values at run time",
+             ct.StructType: "structs as run-time values", ct.FnType: "closures and functions as values",
+             ct.TraitType: "trait objects", ct.NoneType: "None as a run-time value",
+             ct.UnionType: "union values at run time"}
+    raise NotAvailable(names.get(type(t), f"values of type {t}"), span)
+
+
+def assigned_names(stmts: list) -> set[str]:
+    """Names assigned (`x = e`) anywhere in these statements, nested blocks included."""
+    out: set[str] = set()
+    for node in stmts:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and isinstance(n.target, ast.Name):
+                out.add(n.target.name)
+    return out
+
+
+class Scopes:
+    """Lexical scopes of SSA values; assignment updates the scope that declared the name."""
+
+    def __init__(self) -> None:
+        self.stack: list[dict[str, Value]] = [{}]
+
+    def push(self) -> None:
+        self.stack.append({})
+
+    def pop(self) -> None:
+        self.stack.pop()
+
+    def lookup(self, name: str) -> Value | None:
+        for scope in reversed(self.stack):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def define(self, name: str, v: Value) -> None:
+        self.stack[-1][name] = v
+
+    def assign(self, name: str, v: Value) -> None:
+        for scope in reversed(self.stack):
+            if name in scope:
+                scope[name] = v
+                return
+        self.stack[-1][name] = v
+
+    def snapshot(self) -> list[dict[str, Value]]:
+        return [dict(s) for s in self.stack]
+
+    def restore(self, snap: list[dict[str, Value]]) -> None:
+        self.stack = [dict(s) for s in snap]
+
+
+class ProgramLowerer:
+    def __init__(self, checked, sink: DiagnosticSink):
+        self.checked = checked
+        self.sink = sink
+        self.module = Module()
+        self.reported: set[tuple] = set()
+
+    def not_available(self, exc: NotAvailable) -> None:
+        key = (exc.what, exc.span.start if exc.span else None)
+        if key not in self.reported:
+            self.reported.add(key)
+            self.sink.error("E0901", f"{exc.what} is not available yet", exc.span)
+
+    def lower(self) -> Module:
+        from .lower_stmt import FunctionLowerer
+
+        pending = []
+        for inst in self.checked.instances:
+            if inst.body is None:
+                continue  # a declaration: calling it is reported at the call
+            try:
+                params = [ir_type(t, p.span) for t, p in zip(inst.param_types, inst.params, strict=True)]
+                ret = ir_type(inst.ret, inst.fn.span)
+            except NotAvailable as exc:
+                self.not_available(exc)
+                continue
+            body = Block([Value(t, p.name) for t, p in zip(params, inst.params, strict=True)])
+            fn = Function(inst.mangled(), body, ret, span=inst.fn.span, source_name=inst.fn.name,
+                          param_names=[p.name for p in inst.params],
+                          public=inst.fn.origin == "user" and inst.fn.owner is None,
+                          generic=bool(inst.fn.generic))
+            self.module.add(fn)
+            pending.append((fn, inst))
+        # Bodies after every signature exists, so calls see their callee's parameter types.
+        for fn, inst in pending:
+            FunctionLowerer(self, fn, inst).lower_instance()
+        toplevel = list(self.checked.toplevel)
+        main = self.checked.main
+        if toplevel or main is not None:
+            span = (toplevel[0].span if toplevel else main.span)
+            fn = Function(ENTRY_NAME, Block(), UNIT, span=span, source_name="main", public=False)
+            self.module.add(fn)
+            self.module.entry = ENTRY_NAME
+            stmts = toplevel + (list(main.body.stmts) if main is not None else [])
+            FunctionLowerer(self, fn, None).lower_entry(stmts)
+        return self.module
+
+
+def lower_program(checked, sink: DiagnosticSink) -> Module:
+    """IR of every function instance of a checked program (plus its entry function)."""
+    return ProgramLowerer(checked, sink).lower()
+
+
+__all__ = ["lower_program", "ir_type", "NotAvailable", "Scopes", "assigned_names", "Builder", "ENTRY_NAME"]

@@ -1,0 +1,138 @@
+"""Make ownership explicit: insert `retain`/`release` ops so that memory goes when the last reference goes.
+
+In: an `ir.Module` where every op returns fresh references and borrows its operands. Out: the same
+module with `retain`/`release` ops, under these rules (the runtime's, docs/runtime.md):
+
+- an op's results are owned by the block that defines them; function parameters are borrowed;
+- a value is released right after its last use in its block (a use inside a nested region counts as a
+  use by the op owning the region) — or right after its definition when it is never used;
+- `yield`, `return`, `break`, `continue` and a loop's initial values *consume* their operands: a
+  value owned by the current block at its last use is handed over; anything else is retained first;
+- leaving early (`return`, `break`, `continue`) releases what the enclosing blocks (up to the function,
+  or up to the loop) still own at that point; the `panic`/error paths leak nothing either, except the
+  temporaries of the failing call (the program is stopping);
+- loop-carried values are owned by the loop body (`for` body, `while` body), borrowed by the `while`
+  condition region; `tuple` retains the items it packs and `get` retains the item it extracts.
+"""
+
+from __future__ import annotations
+
+from ..ir.nodes import Block, Function, Module, Op, Value
+
+_CONSUMING_TERMINATORS = frozenset({"yield", "return", "break", "continue"})
+
+
+def _rc(v: Value) -> bool:
+    return v.type.is_refcounted()
+
+
+def _uses(op: Op) -> set[int]:
+    """Ids of values an op uses, including free uses inside its regions."""
+    used = {v.id for v in op.operands}
+    for region in op.regions:
+        defined = {a.id for a in region.args}
+        for inner in region.walk():
+            defined.update(r.id for r in inner.results)
+            for r in inner.regions:
+                defined.update(a.id for a in r.args)
+        for inner in region.walk():
+            used.update(v.id for v in inner.operands if v.id not in defined)
+    return used
+
+
+class _Frame:
+    """Ownership state of one block while it is being rewritten."""
+
+    def __init__(self, block: Block, owns_args: bool, is_loop_body: bool):
+        self.block = block
+        self.owned: list[Value] = [a for a in block.args if owns_args and _rc(a)]
+        self.is_loop_body = is_loop_body
+        self.released: set[int] = set()
+
+    def live(self) -> list[Value]:
+        return [v for v in self.owned if v.id not in self.released]
+
+
+def _release(v: Value) -> Op:
+    return Op("release", [v], [])
+
+
+def _retain(v: Value) -> Op:
+    return Op("retain", [v], [])
+
+
+def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
+    block = frame.block
+    ops = block.ops
+    uses = [_uses(op) for op in ops]
+    last: dict[int, int] = {}
+    for k, used in enumerate(uses):
+        for vid in used:
+            last[vid] = k
+    out: list[Op] = []
+    # Arguments never used: release at once.
+    for a in list(frame.owned):
+        if a.id not in last:
+            out.append(_release(a))
+            frame.released.add(a.id)
+    for k, op in enumerate(ops):
+        consumed: set[int] = set()
+        if op.opcode in _CONSUMING_TERMINATORS or op.opcode in ("for", "while"):
+            carried = op.operands[3:] if op.opcode == "for" else op.operands
+            if op.opcode not in ("for", "while"):
+                carried = op.operands
+            for v in carried:
+                if not _rc(v):
+                    continue
+                owned_here = any(o.id == v.id for o in frame.live())
+                if owned_here and last.get(v.id) == k and v.id not in consumed:
+                    consumed.add(v.id)  # hand over our reference
+                else:
+                    out.append(_retain(v))
+        if op.opcode in ("return", "break", "continue"):
+            # Release what this block and the enclosing ones (up to the function / the loop) still own.
+            for f in [frame, *reversed(stack)]:
+                for v in f.live():
+                    if v.id not in consumed and (f is not frame or last.get(v.id, -1) >= k):
+                        out.append(_release(v))
+                if op.opcode != "return" and f.is_loop_body:
+                    break
+        if op.opcode == "tuple":
+            out.extend(_retain(v) for v in op.operands if _rc(v))
+        # Nested regions see this block's live values as owned by an enclosing frame.
+        for i, region in enumerate(op.regions):
+            if op.opcode == "fused":
+                continue
+            owns_args = op.opcode == "for" or (op.opcode == "while" and i == 1)
+            inner = _Frame(region, owns_args, is_loop_body=owns_args)
+            _rewrite(inner, [*stack, frame])
+        out.append(op)
+        if op.opcode == "get" and _rc(op.result):
+            out.append(_retain(op.result))
+        frame.released.update(consumed)
+        # Results we own from now on; released after their last use.
+        for r in op.results:
+            if _rc(r):
+                frame.owned.append(r)
+                if r.id not in last:
+                    out.append(_release(r))
+                    frame.released.add(r.id)
+        if op.opcode in _CONSUMING_TERMINATORS or op.opcode in ("condition", "panic"):
+            continue
+        for v in frame.live():
+            if last.get(v.id) == k:
+                out.append(_release(v))
+                frame.released.add(v.id)
+    # A block ending in a non-consuming way (condition, panic, or no terminator) releases what is left
+    # only where it falls through; `condition` regions borrow, so their own temporaries were handled above.
+    block.ops = out
+
+
+def insert_refcounts(fn: Function) -> None:
+    frame = _Frame(fn.body, owns_args=False, is_loop_body=False)
+    _rewrite(frame, [])
+
+
+def run_refcount_pass(module: Module) -> None:
+    for fn in module.functions.values():
+        insert_refcounts(fn)
