@@ -535,3 +535,40 @@ def test_format_shape():
     assert format_shape((32, "batch", None)) == "[32, batch, ?]"
     assert format_shape(()) == "[]"
     assert format_shape(ANY_RANK) == "?"
+
+
+# ---------------------------------------------------------------- named dims against numpy
+
+named_dims = st.one_of(st.integers(0, 3), st.sampled_from(["n", "m"]))
+named_shapes = st.lists(named_dims, max_size=3).map(tuple)
+assignments = st.fixed_dictionaries({"n": st.integers(0, 3), "m": st.integers(0, 3)})
+
+
+def concretize(shape, sizes):
+    return tuple(sizes.get(d, d) if isinstance(d, str) else d for d in shape)
+
+
+def agrees_named(result, concrete, sizes) -> bool:
+    """A result with named dims describes numpy's shape once the names take their sizes."""
+    return agrees(tuple(sizes[d] if isinstance(d, str) else d for d in result), concrete)
+
+
+NAMED_CASES = {
+    "broadcast": (lambda a, b: broadcast_shapes(a, b), lambda a, b: z(a) + z(b)),
+    "matmul": (lambda a, b: matmul_shape(a, b), lambda a, b: z(a) @ z(b)),
+    "concat": (lambda a, b: concat_shape([a, b], 0), lambda a, b: np.concatenate([z(a), z(b)])),
+    "stack": (lambda a, b: stack_shape([a, b], -1), lambda a, b: np.stack([z(a), z(b)], axis=-1)),
+    "reshape": (lambda a, b: reshape_shape(a, b + (-1,)), lambda a, b: z(a).reshape(b + (-1,))),
+}
+
+
+@MANY
+@given(st.sampled_from(sorted(NAMED_CASES)), named_shapes, named_shapes, assignments)
+def test_named_dim_results_agree_with_numpy_for_any_sizes(case, a, b, sizes):
+    rule, numpy_op = NAMED_CASES[case]
+    result = rule_shape(rule, a, b)
+    concrete = numpy_shape(lambda: numpy_op(concretize(a, sizes), concretize(b, sizes)))
+    if result is not None and concrete is not None:
+        assert agrees_named(result, concrete, sizes)
+    if a == b and case in ("broadcast", "stack"):  # a shape always fits itself, whatever its names
+        assert result is not None
