@@ -18,7 +18,8 @@ from ..syntax import ast
 from .assign import Conversion, convert
 from .env import FunctionInfo, FunctionInstance, StructInfo
 from .generics import Binder, body_param_type, copy_tree, has_generic_parts
-from .prim_rules import EXPECTED_ARGS, is_literal
+from .prim_builtin_rules import EXPECTED_ARGS
+from .prim_rules import is_literal
 from .primitives import (
     LIST_METHODS,
     TENSOR_METHODS,

@@ -17,7 +17,8 @@ from ..syntax import ast
 from . import shapes
 from .assign import Conversion, convert
 from .operators import OpError, check_binary, check_unary
-from .prim_rules import attribute, is_literal
+from .prim_builtin_rules import attribute
+from .prim_rules import is_literal
 from .primitives import NOT_CONST, DTypeConst, lookup
 from .resolve import TypeResolver, did_you_mean
 from .types import (
@@ -346,7 +347,7 @@ class ExprMixin:
             at = attribute(t, name)
             if at is not None:
                 return at
-            from .prim_rules import TENSOR_ATTRIBUTES
+            from .prim_builtin_rules import TENSOR_ATTRIBUTES
 
             self.error("E0304", f"`{t}` has no field `{name}`", span, *did_you_mean(name, TENSOR_ATTRIBUTES))
             return ERROR

@@ -17,7 +17,7 @@ from ..syntax import ast
 from .assign import convert
 from .check_expr import is_bool_like
 from .env import VarInfo
-from .prim_rules import element_type
+from .prim_builtin_rules import element_type
 from .resolve import TypeResolver
 from .types import (
     ERROR,

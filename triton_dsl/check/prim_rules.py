@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from ..syntax import ast
 from . import shapes
-from .operators import OpError, check_binary, check_matmul, combine_dtypes
-from .primitives import NOT_CONST, Arg, DTypeConst, RuleCall, RuleError
+from .operators import OpError, check_binary, combine_dtypes
+from .primitives import NOT_CONST, DTypeConst, RuleCall, RuleError
 from .types import (
     ANY_RANK,
     BOOL,
     ERROR,
     INT32,
-    NEVER,
-    RANGE,
     STR,
     UNIT,
-    FnType,
     ListType,
     NoneType,
     Scalar,
-    StrType,
     TensorType,
-    TupleType,
     Type,
-    TypeType,
     is_error,
     is_float_dtype,
 )
@@ -45,7 +39,7 @@ def is_literal(node) -> bool:
     return isinstance(node, (ast.IntLit, ast.FloatLit))
 
 
-def _shape_err(exc: shapes.ShapeError, span) -> RuleError:
+def shape_error(exc: shapes.ShapeError, span) -> RuleError:
     return RuleError(exc.code, exc.message, span)
 
 
@@ -113,7 +107,7 @@ def require(r: RuleCall, pname: str, ok: bool, want: str) -> None:
         raise r.fail("E0501", f"argument '{pname}' of `{r.name}` must be {want}, got `{a.ty}`", a.span)
 
 
-def _int_scalar(t: Type) -> bool:
+def is_int_scalar(t: Type) -> bool:
     return isinstance(t, Scalar) and t.name.startswith("int") or is_error(t)
 
 
@@ -188,7 +182,7 @@ def tensor_literal(r: RuleCall) -> Type:
 
 
 def seed(r: RuleCall) -> Type:
-    require(r, "n", _int_scalar(r.args["n"].ty), "an integer")
+    require(r, "n", is_int_scalar(r.args["n"].ty), "an integer")
     return UNIT
 
 
@@ -250,7 +244,7 @@ def where(r: RuleCall) -> Type:
     try:
         shape = shapes.broadcast_shapes(c.shape, val.shape if isinstance(val, TensorType) else ())
     except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
+        raise shape_error(exc, r.span) from None
     a, b = r.args["a"].ty, r.args["b"].ty
     dtype = combine_dtypes(_dtype(a), _dtype(b), is_literal(r.args["a"].node), is_literal(r.args["b"].node))
     return scalar_or_tensor(r, dtype, shape, "cond", "a", "b")
@@ -271,7 +265,7 @@ def reduction(r: RuleCall) -> Type:
     try:
         shape = shapes.reduce_shape(t.shape, dim, keepdim)
     except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.args["dim"].span or r.span) from None
+        raise shape_error(exc, r.args["dim"].span or r.span) from None
     if r.name in ("argmax", "argmin"):
         dtype = "int32"
     elif r.name in ("mean", "std", "var"):
@@ -296,228 +290,6 @@ def min_max(r: RuleCall) -> Type:
 
 def _all_bool(r: RuleCall) -> bool:
     return r.args["x"].ty == BOOL and r.args["y"].ty == BOOL
-
-
-# ------------------------------------------------------------------------------------------ linalg / nn
-
-
-def matmul(r: RuleCall) -> Type:
-    try:
-        return check_matmul(as_tensor(r, "a", dequantize=False), as_tensor(r, "b", dequantize=False))
-    except OpError as exc:
-        raise r.fail(exc.code, exc.message) from None
-
-
-def _pair_const(r: RuleCall, pname: str):
-    c = r.args[pname].const
-    if isinstance(c, int) and not isinstance(c, bool):
-        return c
-    if isinstance(c, tuple) and len(c) == 2 and all(isinstance(v, int) for v in c):
-        return c
-    raise r.fail("E0501", f"argument '{pname}' of `{r.name}` must be an integer or a pair of integers "
-                 "(constants)", r.args[pname].span)
-
-
-def conv2d(r: RuleCall) -> Type:
-    x, w = as_tensor(r, "input"), as_tensor(r, "weight")
-    stride, padding = _pair_const(r, "stride"), _pair_const(r, "padding")
-    try:
-        shape = shapes.conv2d_shape(x.shape, w.shape, stride, padding)
-    except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
-    bias = r.args["bias"]
-    if not isinstance(bias.ty, NoneType):
-        b = as_tensor(r, "bias")
-        out_c = shape[1] if isinstance(shape, tuple) else None
-        if isinstance(b.shape, tuple) and (len(b.shape) != 1 or not shapes.dims_agree(b.shape[0], out_c)):
-            raise r.fail("E0407", f"conv2d bias should have shape [{shapes.format_dim(out_c)}], got "
-                         f"{shapes.format_shape(b.shape)}", bias.span)
-    r.info.update(stride=stride, padding=padding)
-    return TensorType("float32", shape)
-
-
-def batch_norm(r: RuleCall) -> Type:
-    x = as_tensor(r, "x")
-    channels = x.shape[1] if isinstance(x.shape, tuple) and len(x.shape) >= 2 else None
-    for p in ("gamma", "beta", "running_mean", "running_var"):
-        t = as_tensor(r, p)
-        if isinstance(t.shape, tuple) and (len(t.shape) != 1 or not shapes.dims_agree(t.shape[0], channels)):
-            raise r.fail("E0401", f"batch_norm: '{p}' should have shape [{shapes.format_dim(channels)}] "
-                         f"(one value per channel of {shapes.format_shape(x.shape)}), got "
-                         f"{shapes.format_shape(t.shape)}", r.args[p].span)
-    const_bool(r, "training") if r.args["training"].const is not NOT_CONST else None
-    return TensorType(x.dtype if is_float_dtype(x.dtype) else "float32", x.shape)
-
-
-def softmax(r: RuleCall) -> Type:
-    x = as_tensor(r, "x")
-    dim = const_int(r, "dim")
-    if isinstance(x.shape, tuple):
-        try:
-            shapes.normalize_axis(dim, len(x.shape))
-        except shapes.ShapeError as exc:
-            raise _shape_err(exc, r.args["dim"].span or r.span) from None
-    r.info.update(dim=dim)
-    return TensorType(x.dtype if is_float_dtype(x.dtype) else "float32", x.shape)
-
-
-def mse_loss(r: RuleCall) -> Type:
-    a, b = as_tensor(r, "input"), as_tensor(r, "target")
-    try:
-        shapes.broadcast_shapes(a.shape, b.shape)
-    except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
-    return TensorType("float32", ())
-
-
-def cross_entropy(r: RuleCall) -> Type:
-    as_tensor(r, "input")
-    as_tensor(r, "target")
-    return TensorType("float32", ())
-
-
-# ------------------------------------------------------------------------------------------ shape ops
-
-
-def _with_shape(t: TensorType, shape) -> TensorType:
-    return TensorType(t.dtype, shape, t.ternary)
-
-
-def _shape_op(r: RuleCall, fn, *args) -> TensorType:
-    t = as_tensor(r, "x", dequantize=False)
-    try:
-        return _with_shape(t, fn(t.shape, *args))
-    except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
-
-
-def reshape(r: RuleCall) -> Type:
-    a = r.args["shape"]
-    target = shape_arg(r, "shape")
-    r.info.update(shape=target)
-    if target is ANY_RANK:
-        return _with_shape(as_tensor(r, "x", dequantize=False), ANY_RANK)
-    del a
-    return _shape_op(r, shapes.reshape_shape, target)
-
-
-def transpose(r: RuleCall) -> Type:
-    d0, d1 = const_int(r, "dim0"), const_int(r, "dim1")
-    r.info.update(dim0=d0, dim1=d1)
-    return _shape_op(r, shapes.transpose_shape, d0, d1)
-
-
-def permute(r: RuleCall) -> Type:
-    dims = r.args["dims"].const
-    if not (isinstance(dims, tuple) and all(isinstance(d, int) for d in dims)):
-        raise r.fail("E0501", "argument 'dims' of `permute` must be a list of integer constants",
-                     r.args["dims"].span)
-    r.info.update(dims=dims)
-    return _shape_op(r, shapes.permute_shape, dims)
-
-
-def unsqueeze(r: RuleCall) -> Type:
-    dim = const_int(r, "dim")
-    r.info.update(dim=dim)
-    return _shape_op(r, shapes.unsqueeze_shape, dim)
-
-
-def squeeze(r: RuleCall) -> Type:
-    dim = const_int(r, "dim", optional=True)
-    r.info.update(dim=dim)
-    return _shape_op(r, shapes.squeeze_shape, dim)
-
-
-def _flatten_shape(shape, start: int, end: int):
-    if not isinstance(shape, tuple):
-        return ANY_RANK
-    if not shape:
-        return (1,)
-    a, b = shapes.normalize_axis(start, len(shape)), shapes.normalize_axis(end, len(shape))
-    if a > b:
-        raise shapes.ShapeError(f"flatten: start_dim {start} comes after end_dim {end}", shapes.E_AXIS)
-    return shape[:a] + (shapes.static_numel(shape[a:b + 1]),) + shape[b + 1:]
-
-
-def flatten(r: RuleCall) -> Type:
-    start, end = const_int(r, "start_dim"), const_int(r, "end_dim")
-    r.info.update(start_dim=start, end_dim=end)
-    return _shape_op(r, _flatten_shape, start, end)
-
-
-def _tensor_items(r: RuleCall) -> tuple[list[TensorType], int | None]:
-    a = r.args["tensors"]
-    if isinstance(a.node, ast.ListLit) and a.node.elems:
-        items = [e.ty for e in a.node.elems]
-    elif isinstance(a.ty, ListType) and a.ty.elem is not None:
-        items = [a.ty.elem]
-    else:
-        raise r.fail("E0501", f"argument 'tensors' of `{r.name}` must be a list of tensors, got `{a.ty}`",
-                     a.span)
-    out = []
-    for t in items:
-        if isinstance(t, Scalar) and t.name != "str":
-            t = TensorType(t.name, ())
-        if not isinstance(t, TensorType):
-            if is_error(t):
-                continue
-            raise r.fail("E0501", f"`{r.name}` needs a list of tensors, got an element of type `{t}`", a.span)
-        out.append(t)
-    return out, (len(items) if isinstance(a.node, ast.ListLit) else a.length)
-
-
-def _joined_dtype(items: list[TensorType]) -> tuple[str, bool]:
-    if items and all(t.ternary for t in items):
-        return "trit", True
-    dtype = "bool"
-    for t in items:
-        dtype = combine_dtypes(dtype, "float32" if t.ternary else t.dtype, False, False)
-    return dtype, False
-
-
-def stack(r: RuleCall) -> Type:
-    items, count = _tensor_items(r)
-    dim = const_int(r, "dim")
-    r.info.update(dim=dim)
-    if not items:
-        return ERROR
-    dtype, tern = _joined_dtype(items)
-    try:
-        common = shapes.stack_shape([t.shape for t in items], dim)
-    except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
-    if isinstance(common, tuple):
-        axis = shapes.normalize_axis(dim, len(common))
-        common = common[:axis] + (count,) + common[axis + 1:]
-    # Stacking ternary tensors along axis 0 keeps one scale per slice (per-channel); elsewhere dequantize.
-    tern = tern and dim == 0
-    return TensorType("trit" if tern else ("float32" if dtype == "trit" else dtype), common, tern)
-
-
-def concat(r: RuleCall) -> Type:
-    items, count = _tensor_items(r)
-    dim = const_int(r, "dim")
-    r.info.update(dim=dim)
-    if not items:
-        return ERROR
-    dtype, tern = _joined_dtype(items)
-    a = r.args["tensors"]
-    shape_list = [t.shape for t in items]
-    if not isinstance(a.node, ast.ListLit):
-        shape_list = shape_list * 2  # an unknown number of equal tensors: the dim along `dim` is unknown
-    try:
-        shape = shapes.concat_shape(shape_list, dim)
-    except shapes.ShapeError as exc:
-        raise _shape_err(exc, r.span) from None
-    if not isinstance(a.node, ast.ListLit) and isinstance(shape, tuple):
-        axis = shapes.normalize_axis(dim, len(shape))
-        shape = shape[:axis] + (None,) + shape[axis + 1:]
-    return TensorType("float32" if dtype == "trit" else dtype, shape)
-
-
-def numel(r: RuleCall) -> Type:
-    as_tensor(r, "x", dequantize=False)
-    return INT32
 
 
 # ------------------------------------------------------------------------------------------ casts
@@ -550,126 +322,3 @@ def trit_cast(r: RuleCall) -> Type:
 
 def to_str(r: RuleCall) -> Type:
     return STR
-
-
-# ------------------------------------------------------------------------------------------ io, autodiff
-
-
-def print_rule(r: RuleCall) -> Type:
-    for p in ("sep", "end"):
-        require(r, p, isinstance(r.args[p].ty, StrType) or is_error(r.args[p].ty), "a string")
-    return UNIT
-
-
-def panic(r: RuleCall) -> Type:
-    msg = r.args["message"].ty
-    require(r, "message", isinstance(msg, StrType) or is_error(msg), "a string")
-    return NEVER
-
-
-def save_weights(r: RuleCall) -> Type:
-    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
-    return UNIT
-
-
-def load_weights(r: RuleCall) -> Type:
-    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
-    return ListType(TensorType("float32", ANY_RANK))
-
-
-def stop_gradient(r: RuleCall) -> Type:
-    as_tensor(r, "x", dequantize=False)
-    return r.args["x"].ty
-
-
-def backward(r: RuleCall) -> Type:
-    as_tensor(r, "loss")
-    return UNIT
-
-
-def register_hook(r: RuleCall) -> Type:
-    as_tensor(r, "x", dequantize=False)
-    require(r, "hook", isinstance(r.args["hook"].ty, FnType) or is_error(r.args["hook"].ty),
-            "a function taking the gradient")
-    return UNIT
-
-
-def hook_type(args: dict[str, Arg]) -> Type:
-    """The expected type of `register_hook`'s function: it receives a tensor of the hooked tensor's type."""
-    t = args["x"].ty
-    grad = TensorType("float32", t.shape) if isinstance(t, TensorType) and t.ternary else t
-    return FnType((grad,), UNIT)
-
-
-# Expected types of function-valued primitive parameters, computed from the arguments before them
-# (so that a closure's parameter types can be inferred).
-EXPECTED_ARGS = {("register_hook", "hook"): hook_type}
-
-
-# ------------------------------------------------------------------------------------------ builtins
-
-
-def length(r: RuleCall) -> Type:
-    t = r.args["x"].ty
-    require(r, "x", isinstance(t, (ListType, StrType, TensorType)) or is_error(t), "a list, string or tensor")
-    return INT32
-
-
-def element_type(t: Type) -> Type | None:
-    """What a `for` loop over a value of type t yields (None: not iterable)."""
-    if isinstance(t, ListType):
-        return t.elem if t.elem is not None else ERROR
-    if t == RANGE:
-        return INT32
-    if isinstance(t, TensorType) and isinstance(t.shape, tuple) and t.shape:
-        if len(t.shape) > 1 or t.ternary:
-            return TensorType(t.dtype, t.shape[1:], t.ternary)
-        return Scalar(t.dtype)
-    if isinstance(t, TensorType):
-        return TensorType(t.dtype, ANY_RANK, t.ternary)
-    if is_error(t):
-        return ERROR
-    return None
-
-
-def enumerate_rule(r: RuleCall) -> Type:
-    elem = element_type(r.args["items"].ty)
-    if elem is None or r.args["items"].ty == RANGE:
-        raise r.fail("E0501", f"`enumerate` needs a list or a tensor, got `{r.args['items'].ty}`",
-                     r.args["items"].span)
-    return ListType(TupleType((INT32, elem)))
-
-
-def range_rule(r: RuleCall) -> Type:
-    for p in ("start", "end", "step"):
-        t = r.args[p].ty
-        require(r, p, _int_scalar(t) or isinstance(t, NoneType) or t == TensorType("int32", ()), "an integer")
-    return RANGE
-
-
-def append(r: RuleCall) -> Type:
-    return UNIT  # the checker refines/validates the list's element type itself
-
-
-def attribute(t: Type, name: str) -> Type | None:
-    """The type of a tensor attribute (`x.shape`, `x.T`, `x.grad`, …), or None if there is no such one."""
-    if not isinstance(t, TensorType):
-        return None
-    if name == "shape":
-        return ListType(INT32)
-    if name == "T":
-        return TensorType(t.dtype, shapes.transpose_shape(t.shape) if t.rank != 1 else t.shape, t.ternary)
-    if name == "grad":
-        return TensorType("float32" if t.ternary else t.dtype, t.shape)
-    if name == "requires_grad":
-        return BOOL
-    if name == "dtype":
-        return TypeType(t.dtype)
-    if name == "ndim":
-        return INT32
-    if name == "scale" and t.ternary:
-        return TensorType("float32", ANY_RANK)
-    return None
-
-
-TENSOR_ATTRIBUTES = ("shape", "T", "grad", "requires_grad", "dtype", "ndim")

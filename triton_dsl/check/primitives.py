@@ -102,7 +102,9 @@ def _p(spec: str) -> tuple[PParam, ...]:
 
 
 def _table() -> dict[str, Primitive]:
+    from . import prim_builtin_rules as b
     from . import prim_rules as r
+    from . import prim_shape_rules as sh
 
     rows = [
         # creation
@@ -132,43 +134,43 @@ def _table() -> dict[str, Primitive]:
         ("max", "reduction", "x, y=None, dim=None, keepdim=False", r.min_max),
         ("min", "reduction", "x, y=None, dim=None, keepdim=False", r.min_max),
         # linear algebra and nn
-        ("matmul", "linalg", "a, b", r.matmul),
-        ("conv2d", "nn", "input, weight, bias=None, stride=1, padding=0", r.conv2d),
+        ("matmul", "linalg", "a, b", sh.matmul),
+        ("conv2d", "nn", "input, weight, bias=None, stride=1, padding=0", sh.conv2d),
         ("batch_norm", "nn",
-         "x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5", r.batch_norm),
-        ("softmax", "nn", "x, dim=-1", r.softmax),
-        ("log_softmax", "nn", "x, dim=-1", r.softmax),
-        ("mse_loss", "nn", "input, target", r.mse_loss),
-        ("cross_entropy", "nn", "input, target", r.cross_entropy),
+         "x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5", sh.batch_norm),
+        ("softmax", "nn", "x, dim=-1", sh.softmax),
+        ("log_softmax", "nn", "x, dim=-1", sh.softmax),
+        ("mse_loss", "nn", "input, target", sh.mse_loss),
+        ("cross_entropy", "nn", "input, target", sh.cross_entropy),
         # shape ops
-        ("reshape", "shape", "x, shape", r.reshape),
-        ("transpose", "shape", "x, dim0=-2, dim1=-1", r.transpose),
-        ("permute", "shape", "x, dims", r.permute),
-        ("unsqueeze", "shape", "x, dim", r.unsqueeze),
-        ("squeeze", "shape", "x, dim=None", r.squeeze),
-        ("flatten", "shape", "x, start_dim=0, end_dim=-1", r.flatten),
-        ("stack", "shape", "tensors, dim=0", r.stack),
-        ("concat", "shape", "tensors, dim=0", r.concat),
-        ("numel", "shape", "x", r.numel),
+        ("reshape", "shape", "x, shape", sh.reshape),
+        ("transpose", "shape", "x, dim0=-2, dim1=-1", sh.transpose),
+        ("permute", "shape", "x, dims", sh.permute),
+        ("unsqueeze", "shape", "x, dim", sh.unsqueeze),
+        ("squeeze", "shape", "x, dim=None", sh.squeeze),
+        ("flatten", "shape", "x, start_dim=0, end_dim=-1", sh.flatten),
+        ("stack", "shape", "tensors, dim=0", sh.stack),
+        ("concat", "shape", "tensors, dim=0", sh.concat),
+        ("numel", "shape", "x", sh.numel),
         # casts
         *[(n, "cast", "x", r.cast) for n in ("bool", "int8", "int16", "int32", "int64", "float16", "float32",
                                              "float64", "int", "float")],
         ("trit", "cast", "x", r.trit_cast),
         ("str", "cast", "x", r.to_str),
         # io and control
-        ("print", "io", "sep=' ', end='\\n'", r.print_rule),
-        ("panic", "io", "message", r.panic),
-        ("save_weights", "io", "path, weights", r.save_weights),
-        ("load_weights", "io", "path", r.load_weights),
+        ("print", "io", "sep=' ', end='\\n'", b.print_rule),
+        ("panic", "io", "message", b.panic),
+        ("save_weights", "io", "path, weights", b.save_weights),
+        ("load_weights", "io", "path", b.load_weights),
         # autodiff
-        ("stop_gradient", "autodiff", "x", r.stop_gradient),
-        ("backward", "autodiff", "loss", r.backward),
-        ("register_hook", "autodiff", "x, hook", r.register_hook),
+        ("stop_gradient", "autodiff", "x", b.stop_gradient),
+        ("backward", "autodiff", "loss", b.backward),
+        ("register_hook", "autodiff", "x, hook", b.register_hook),
         # builtins on lists and ranges
-        ("length", "builtin", "x", r.length),
-        ("enumerate", "builtin", "items", r.enumerate_rule),
-        ("range", "builtin", "start, end=None, step=1", r.range_rule),
-        ("append", "builtin", "items, value", r.append),
+        ("length", "builtin", "x", b.length),
+        ("enumerate", "builtin", "items", b.enumerate_rule),
+        ("range", "builtin", "start, end=None, step=1", b.range_rule),
+        ("append", "builtin", "items, value", b.append),
     ]
     table = {}
     for name, cat, spec, rule in rows:

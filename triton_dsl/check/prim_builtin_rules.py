@@ -1,0 +1,158 @@
+"""Typing rules of the io, autodiff and builtin primitives (print, panic, save/load_weights,
+stop_gradient, backward, register_hook, length, enumerate, range, append), tensor attributes
+(`x.shape`, `x.T`, `x.grad`, …), and what a `for` loop yields over a value.
+
+In: a `RuleCall` (see `primitives.py`), or a type and an attribute name. Out: the result type.
+"""
+
+from __future__ import annotations
+
+from . import shapes
+from .prim_rules import (
+    as_tensor,
+    is_int_scalar,
+    require,
+)
+from .primitives import Arg, RuleCall
+from .types import (
+    ANY_RANK,
+    BOOL,
+    ERROR,
+    INT32,
+    NEVER,
+    RANGE,
+    UNIT,
+    FnType,
+    ListType,
+    NoneType,
+    Scalar,
+    StrType,
+    TensorType,
+    TupleType,
+    Type,
+    TypeType,
+    is_error,
+)
+
+# ------------------------------------------------------------------------------------------ io, autodiff
+
+
+def print_rule(r: RuleCall) -> Type:
+    for p in ("sep", "end"):
+        require(r, p, isinstance(r.args[p].ty, StrType) or is_error(r.args[p].ty), "a string")
+    return UNIT
+
+
+def panic(r: RuleCall) -> Type:
+    msg = r.args["message"].ty
+    require(r, "message", isinstance(msg, StrType) or is_error(msg), "a string")
+    return NEVER
+
+
+def save_weights(r: RuleCall) -> Type:
+    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
+    return UNIT
+
+
+def load_weights(r: RuleCall) -> Type:
+    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
+    return ListType(TensorType("float32", ANY_RANK))
+
+
+def stop_gradient(r: RuleCall) -> Type:
+    as_tensor(r, "x", dequantize=False)
+    return r.args["x"].ty
+
+
+def backward(r: RuleCall) -> Type:
+    as_tensor(r, "loss")
+    return UNIT
+
+
+def register_hook(r: RuleCall) -> Type:
+    as_tensor(r, "x", dequantize=False)
+    require(r, "hook", isinstance(r.args["hook"].ty, FnType) or is_error(r.args["hook"].ty),
+            "a function taking the gradient")
+    return UNIT
+
+
+def hook_type(args: dict[str, Arg]) -> Type:
+    """The expected type of `register_hook`'s function: it receives a tensor of the hooked tensor's type."""
+    t = args["x"].ty
+    grad = TensorType("float32", t.shape) if isinstance(t, TensorType) and t.ternary else t
+    return FnType((grad,), UNIT)
+
+
+# Expected types of function-valued primitive parameters, computed from the arguments before them
+# (so that a closure's parameter types can be inferred).
+EXPECTED_ARGS = {("register_hook", "hook"): hook_type}
+
+
+# ------------------------------------------------------------------------------------------ builtins
+
+
+def length(r: RuleCall) -> Type:
+    t = r.args["x"].ty
+    require(r, "x", isinstance(t, (ListType, StrType, TensorType)) or is_error(t), "a list, string or tensor")
+    return INT32
+
+
+def element_type(t: Type) -> Type | None:
+    """What a `for` loop over a value of type t yields (None: not iterable)."""
+    if isinstance(t, ListType):
+        return t.elem if t.elem is not None else ERROR
+    if t == RANGE:
+        return INT32
+    if isinstance(t, TensorType) and isinstance(t.shape, tuple) and t.shape:
+        if len(t.shape) > 1 or t.ternary:
+            return TensorType(t.dtype, t.shape[1:], t.ternary)
+        return Scalar(t.dtype)
+    if isinstance(t, TensorType):
+        return TensorType(t.dtype, ANY_RANK, t.ternary)
+    if is_error(t):
+        return ERROR
+    return None
+
+
+def enumerate_rule(r: RuleCall) -> Type:
+    elem = element_type(r.args["items"].ty)
+    if elem is None or r.args["items"].ty == RANGE:
+        raise r.fail("E0501", f"`enumerate` needs a list or a tensor, got `{r.args['items'].ty}`",
+                     r.args["items"].span)
+    return ListType(TupleType((INT32, elem)))
+
+
+def range_rule(r: RuleCall) -> Type:
+    for p in ("start", "end", "step"):
+        t = r.args[p].ty
+        ok = is_int_scalar(t) or isinstance(t, NoneType) or t == TensorType("int32", ())
+        require(r, p, ok, "an integer")
+    return RANGE
+
+
+def append(r: RuleCall) -> Type:
+    return UNIT  # the checker refines/validates the list's element type itself
+
+
+def attribute(t: Type, name: str) -> Type | None:
+    """The type of a tensor attribute (`x.shape`, `x.T`, `x.grad`, …), or None if there is no such one."""
+    if not isinstance(t, TensorType):
+        return None
+    if name == "shape":
+        return ListType(INT32)
+    if name == "T":
+        return TensorType(t.dtype, shapes.transpose_shape(t.shape) if t.rank != 1 else t.shape, t.ternary)
+    if name == "grad":
+        return TensorType("float32" if t.ternary else t.dtype, t.shape)
+    if name == "requires_grad":
+        return BOOL
+    if name == "dtype":
+        return TypeType(t.dtype)
+    if name == "ndim":
+        return INT32
+    if name == "scale" and t.ternary:
+        return TensorType("float32", ANY_RANK)
+    return None
+
+
+TENSOR_ATTRIBUTES = ("shape", "T", "grad", "requires_grad", "dtype", "ndim")
