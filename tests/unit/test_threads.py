@@ -48,6 +48,9 @@ def _emit_nested_body(module: ir.Module) -> None:
     b.ret_void()
 
 
+_KEEP_ALIVE = []  # the pool's threads run code of this module: it must never be freed
+
+
 @pytest.fixture(scope="module")
 def pool():
     module = ir.Module(name="test_threads")
@@ -55,6 +58,7 @@ def pool():
     _emit_count_body(module)
     _emit_nested_body(module)
     jm = jit.JitModule(str(module))
+    _KEEP_ALIVE.append(jm)
     pf = jm.cfunc("trk_parallel_for", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
     return jm, pf
 

@@ -204,3 +204,24 @@ def cpu_relax(b: ir.IRBuilder, triple: str) -> None:
     """A spin-wait hint: `pause` on x86, nothing elsewhere (correct, just less polite)."""
     if triple.startswith(("x86_64", "i386", "i686")):
         b.call(intrinsic(b.module, "llvm.x86.sse2.pause", VOID, []), [])
+
+
+def pack_ctx(b: ir.IRBuilder, values: list[ir.Value]) -> tuple[ir.Value, ir.LiteralStructType]:
+    """Store `values` into a stack struct (entry-block alloca); returns (i8* to it, its type)."""
+    ty = ir.LiteralStructType([v.type for v in values])
+    slot = entry_alloca(b, ty, "ctx")
+    for i, v in enumerate(values):
+        b.store(v, b.gep(slot, [i32(0), i32(i)]))
+    return b.bitcast(slot, PTR), ty
+
+
+def unpack_ctx(b: ir.IRBuilder, ctx: ir.Value, ty: ir.LiteralStructType) -> list[ir.Value]:
+    """The fields of a struct written by `pack_ctx`."""
+    typed = b.bitcast(ctx, ty.as_pointer())
+    return [b.load(b.gep(typed, [i32(0), i32(i)])) for i in range(len(ty.elements))]
+
+
+def call_parallel(b: ir.IRBuilder, body: ir.Function, ctx: ir.Value, n: ir.Value, grain: ir.Value) -> None:
+    """trk_parallel_for(body, ctx, n, grain) — the pool must be built into the same module."""
+    pf = declare(b.module, "trk_parallel_for", ir.FunctionType(VOID, [PTR, PTR, I64, I64]))
+    b.call(pf, [b.bitcast(body, PTR), ctx, n, grain])

@@ -1,0 +1,91 @@
+"""Exact float32 × packed-ternary matmul (GEMV and GEMM) against the dequantized float matmul.
+
+In: random activations and trits at awkward sizes, every scale kind. Out: agreement within float32
+summation-order error (relative 1e-5), exact zeros for empty reductions, shape/argument errors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_matmul_reference import assert_close, dequantize, make_ternary, random_trits
+
+from triton_dsl.runtime import matmul_api as mm
+
+SIZES = [  # (M, K, N): 1, 3, 37, 257, 4099 in each dimension, not all combinations
+    (1, 1, 1), (1, 3, 37), (1, 4099, 3), (1, 257, 257), (1, 37, 4099),
+    (3, 37, 1), (3, 4099, 37), (37, 257, 3), (37, 3, 257), (257, 37, 37), (4, 4, 32), (12, 16, 64),
+    (13, 17, 33), (97, 5, 31),
+]
+
+
+@pytest.mark.parametrize("M,K,N", SIZES)
+@pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric"])
+def test_matmul_matches_dequantized(M, K, N, kind):
+    rng = np.random.default_rng(M * 7919 + K * 31 + N)
+    trits = random_trits(rng, (K, N))
+    w = make_ternary(trits, kind, rng=rng)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    assert_close(mm.matmul(x, w), x.astype(np.float64) @ dequantize(w, trits))
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 257, 37), (37, 37, 257), (5, 3, 1)])
+def test_out_scales_per_output_channel(M, K, N):
+    rng = np.random.default_rng(K)
+    trits = random_trits(rng, (K, N))
+    w = make_ternary(trits, "tensor", rng=rng)
+    out_scales = (rng.random(N) + 0.5).astype(np.float32)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    expected = (x.astype(np.float64) @ dequantize(w, trits)) * out_scales
+    assert_close(mm.matmul(x, w, out_scales=out_scales), expected)
+
+
+def test_vector_input_and_prepared_weights_reuse():
+    rng = np.random.default_rng(1)
+    trits = random_trits(rng, (100, 70))
+    tw = mm.prepare_weights(make_ternary(trits, "tensor", [1.0]))
+    for _ in range(3):
+        x = rng.standard_normal(100).astype(np.float32)
+        y = mm.matmul(x, tw)
+        assert y.shape == (70,)
+        assert_close(y, x.astype(np.float64) @ trits)
+
+
+def test_all_zero_and_all_one_weights_and_dense_inputs():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 65)).astype(np.float32)
+    zero = np.zeros((65, 40), np.int8)
+    assert np.array_equal(mm.matmul(x, make_ternary(zero, "tensor", [1.0])), np.zeros((3, 40), np.float32))
+    ones = -np.ones((65, 40), np.int8)
+    assert_close(mm.matmul(x, make_ternary(ones, "tensor", [2.0])), -2.0 * x.astype(np.float64).sum(1,
+                 keepdims=True).repeat(40, 1))
+
+
+def test_empty_dimensions():
+    rng = np.random.default_rng(3)
+    w0 = make_ternary(np.zeros((0, 5), np.int8), "tensor", [1.0])
+    assert np.array_equal(mm.matmul(np.zeros((4, 0), np.float32), w0), np.zeros((4, 5), np.float32))
+    w = make_ternary(random_trits(rng, (6, 5)), "tensor", [1.0])
+    assert mm.matmul(np.zeros((0, 6), np.float32), w).shape == (0, 5)
+    wn = make_ternary(np.zeros((6, 0), np.int8), "tensor", [1.0])
+    assert mm.matmul(np.ones((2, 6), np.float32), wn).shape == (2, 0)
+
+
+def test_shape_mismatch_is_reported():
+    w = make_ternary(np.zeros((6, 5), np.int8), "tensor", [1.0])
+    with pytest.raises(ValueError, match="input features"):
+        mm.matmul(np.ones((2, 7), np.float32), w)
+
+
+def test_one_thread_gives_same_result():
+    rng = np.random.default_rng(4)
+    trits = random_trits(rng, (300, 200))
+    w = mm.prepare_weights(make_ternary(trits, "tensor", [1.0]))
+    x = rng.standard_normal((40, 300)).astype(np.float32)
+    total = mm.num_threads()
+    try:
+        mm.set_num_threads(1)
+        one = mm.matmul(x, w)
+    finally:
+        mm.set_num_threads(total)
+    assert np.array_equal(one, mm.matmul(x, w))  # same per-output order whatever the split

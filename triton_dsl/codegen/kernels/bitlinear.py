@@ -1,0 +1,241 @@
+"""int8-activation × packed-ternary matmul (BitNet b1.58 style `bitlinear`), with its quantizer.
+
+In: float32 activations x (M × K, row stride `lda`), optional per-k scales, weights relaid by
+`trk_relayout_t2_vnni` (16-column panels; per 16-k block 64 bytes of 2-bit codes, see relayout.py),
+per-output-column scales `nscale`, and caller-allocated scratch `xq` (M × Kp int8, Kp = K rounded up to
+16), `gamma` (M float32), `xsum` (M int32).
+Out:
+- `void trk_quantize_absmax_i8(x, lda, M, K, kscale|null, xq, Kp, gamma, xsum)`: per row
+  γ = max|x·ks|, x_q = clip(roundeven(x·ks · (127/γ)), −127, 127) (0 where γ = 0), zero padding to Kp,
+  Σ x_q.
+- `void trk_bitlinear_t2(x, lda, M, K, N, kscale|null, w, nscale, y, ldy, xq, gamma, xsum)`: quantizes,
+  then y[m,n] = (Σ_k code[k,n]·x_q[m,k] − Σ_k x_q[m,k]) · γ_m/127 · nscale[n], code = trit + 1 ∈ {0,1,2}.
+
+Why: codes are unsigned, so one `vpdpbusd` (u8 × s8 → 4 products summed into each i32 lane) does 64
+multiply-adds; the +1 offset of the codes costs one subtraction of Σx_q per output. The 64 packed bytes
+of a block expand to four <64 x i8> code vectors with one shift and one mask each. Without AVX-512
+VNNI the same IR uses a portable widen-multiply-add sequence (correct on every target).
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from triton_dsl.codegen.kernels.relayout import PANEL_VNNI, VNNI_KBLOCK
+from triton_dsl.codegen.kernels.trk_ir import (
+    F32,
+    I8,
+    I32,
+    I64,
+    PTR,
+    VOID,
+    call_parallel,
+    ceil_div,
+    entry_alloca,
+    f32,
+    for_range,
+    gep,
+    i32,
+    i64,
+    imax,
+    imin,
+    intrinsic,
+    lane_mask,
+    load,
+    masked_load,
+    masked_store,
+    new_function,
+    pack_ctx,
+    splat,
+    store,
+    unpack_ctx,
+    vec,
+)
+
+V16F = vec(F32, 16)
+V16I = vec(I32, 16)
+V64B = vec(I8, 64)
+MAX_ROWS = 4  # rows per micro-kernel: 4 rows × 2 panels = 8 accumulator chains
+GROUP_ROWS = 64
+MIN_TASK_MACS = 1 << 20
+
+_Q_ARGS = [PTR, I64, I64, I64, PTR, PTR, I64, PTR, PTR]
+_Q_NAMES = ["x", "lda", "M", "K", "kscale", "xq", "Kp", "gamma", "xsum"]
+_MM_ARGS = [PTR, I64, I64, I64, I64, PTR, PTR, PTR, PTR, I64, PTR, PTR, PTR]
+_MM_NAMES = ["x", "lda", "M", "K", "N", "kscale", "w", "nscale", "y", "ldy", "xq", "gamma", "xsum"]
+
+
+def _emit_quantize(module: ir.Module) -> ir.Function:
+    body, b = new_function(module, "trk_quantize_absmax_i8.body", VOID, [PTR, I64, I64],
+                           ["ctx", "begin", "end"], internal=True)
+    x, lda, _, K, kscale, xq, Kp, gamma, xsum = unpack_ctx(b, body.args[0], ir.LiteralStructType(_Q_ARGS))
+    fabs = intrinsic(module, "llvm.fabs.v16f32", V16F, [V16F])
+    fmax = intrinsic(module, "llvm.maxnum.v16f32", V16F, [V16F, V16F])
+    roundeven = intrinsic(module, "llvm.roundeven.v16f32", V16F, [V16F])
+    has_ks = b.icmp_unsigned("!=", b.ptrtoint(kscale, I64), i64(0))
+    amax = entry_alloca(b, V16F, "amax")
+    qsum = entry_alloca(b, V16I, "qsum")
+
+    def scaled_chunk(row: ir.Value, k: ir.Value) -> tuple[ir.Value, ir.Value]:
+        mask = lane_mask(b, b.sub(K, k), 16)
+        v = masked_load(b, gep(b, row, k, F32), V16F, mask)
+        ks = masked_load(b, gep(b, b.select(has_ks, kscale, row), k, F32), V16F, mask)
+        return b.select(has_ks, b.fmul(v, ks), v), mask
+
+    with for_range(b, body.args[1], body.args[2], name="row") as m:
+        row = gep(b, x, b.mul(m, lda), F32)
+        out = gep(b, xq, b.mul(m, Kp), I8)
+        b.store(ir.Constant(V16F, None), amax)
+        with for_range(b, i64(0), K, 16, name="k") as k:
+            v, _ = scaled_chunk(row, k)
+            b.store(b.call(fmax, [b.load(amax), b.call(fabs, [v])]), amax)
+        red = b.load(amax)
+        g = b.extract_element(red, i32(0))
+        fmax1 = intrinsic(module, "llvm.maxnum.f32", F32, [F32, F32])
+        for j in range(1, 16):
+            g = b.call(fmax1, [g, b.extract_element(red, i32(j))])
+        store(b, g, gamma, m)
+        inv = b.select(b.fcmp_ordered(">", g, f32(0.0)), b.fdiv(f32(127.0), g), f32(0.0))
+        vinv = splat(b, inv, 16)
+        b.store(ir.Constant(V16I, None), qsum)
+        with for_range(b, i64(0), K, 16, name="q") as k:
+            v, mask = scaled_chunk(row, k)
+            q = b.call(roundeven, [b.fmul(v, vinv)])
+            q = b.call(fmax, [q, ir.Constant(V16F, [-127.0] * 16)])
+            q = b.call(intrinsic(module, "llvm.minnum.v16f32", V16F, [V16F, V16F]),
+                       [q, ir.Constant(V16F, [127.0] * 16)])
+            qi = b.fptosi(q, V16I)
+            b.store(b.add(b.load(qsum), b.select(mask, qi, ir.Constant(V16I, None))), qsum)
+            masked_store_i8(b, b.trunc(qi, vec(I8, 16)), gep(b, out, k, I8), mask)
+        with for_range(b, K, Kp, name="pad") as k:
+            store(b, ir.Constant(I8, 0), out, k)
+        total = b.load(qsum)
+        s = b.extract_element(total, i32(0))
+        for j in range(1, 16):
+            s = b.add(s, b.extract_element(total, i32(j)))
+        store(b, s, xsum, m)
+    b.ret_void()
+
+    fn, b = new_function(module, "trk_quantize_absmax_i8", VOID, _Q_ARGS, _Q_NAMES)
+    ctx, _ = pack_ctx(b, list(fn.args))
+    call_parallel(b, body, ctx, fn.args[2], imax(b, ceil_div(b, i64(1 << 16), b.add(fn.args[3], i64(1))),
+                                                 i64(1)))
+    b.ret_void()
+    return fn
+
+
+def masked_store_i8(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Value) -> None:
+    fn = intrinsic(b.module, "llvm.masked.store.v16i8.p0", VOID, [value.type, PTR, I32, mask.type])
+    b.call(fn, [value, ptr, i32(1), mask])
+
+
+def _emit_dot(b: ir.IRBuilder, host, acc: ir.Value, codes: ir.Value, xs: ir.Value) -> ir.Value:
+    """acc[i] + Σ_{j<4} u8(codes[4i+j]) · s8(xs[4i+j]) for 16 lanes i."""
+    if host.has("avx512vnni") and host.has("avx512bw"):
+        fn = intrinsic(b.module, "llvm.x86.avx512.vpdpbusd.512", V16I, [V16I, V64B, V64B])
+        return b.call(fn, [acc, codes, xs])
+    prod = b.mul(b.zext(codes, vec(I32, 64)), b.sext(xs, vec(I32, 64)))
+    for j in range(4):
+        part = b.shuffle_vector(prod, prod, ir.Constant(vec(I32, 16), [4 * i + j for i in range(16)]))
+        acc = b.add(acc, part)
+    return acc
+
+
+def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
+    """rows of x_q × 2 panels (32 columns); `split` keeps a separate chain per 4-k group (GEMV)."""
+    fn, b = new_function(module, f"trk_bitlinear_t2.micro{rows}{'s' if split else ''}", VOID,
+                         [PTR, I64, PTR, I64, I64, PTR, PTR, PTR, PTR, I64, I64],
+                         ["xq", "Kp", "w", "n0", "N", "nscale", "y", "gamma", "xsum", "ldy", "m0"],
+                         internal=True)
+    xq, Kp, w, n0, N, nscale, y, gamma, xsum, ldy, m0 = fn.args
+    kblocks = b.sdiv(Kp, i64(VNNI_KBLOCK))
+    chains = 4 if split else 1
+    accs = [[[entry_alloca(b, V16I, f"a{m}{p}{c}", ir.Constant(V16I, None)) for c in range(chains)]
+             for p in range(2)] for m in range(rows)]
+    panel0 = b.sdiv(n0, i64(PANEL_VNNI))
+    streams = [gep(b, w, b.mul(b.mul(b.add(panel0, i64(p)), kblocks), i64(64)), I8) for p in range(2)]
+    three = ir.Constant(V64B, [3] * 64)
+    with for_range(b, i64(0), kblocks, name="kb") as kb:
+        codes = []
+        for p in range(2):
+            raw = load(b, gep(b, streams[p], b.mul(kb, i64(64)), I8), V64B, align=1)
+            codes.append([b.and_(raw if sh == 0 else b.lshr(raw, ir.Constant(V64B, [2 * sh] * 64)), three)
+                          for sh in range(4)])
+        for m in range(rows):
+            xrow = gep(b, xq, b.add(b.mul(b.add(m0, i64(m)), Kp), b.mul(kb, i64(VNNI_KBLOCK))), I8)
+            for g in range(4):
+                xb = b.bitcast(splat(b, load(b, xrow, I32, i64(g), align=1), 16), V64B)
+                for p in range(2):
+                    slot = accs[m][p][g % chains]
+                    b.store(_emit_dot(b, host, b.load(slot), codes[p][g], xb), slot)
+    for m in range(rows):
+        row = b.add(m0, i64(m))
+        scale = b.fdiv(load(b, gamma, F32, row), f32(127.0))
+        offset = splat(b, load(b, xsum, I32, row), 16)
+        for p in range(2):
+            total = b.load(accs[m][p][0])
+            for c in range(1, chains):
+                total = b.add(total, b.load(accs[m][p][c]))
+            v = b.fmul(b.sitofp(b.sub(total, offset), V16F), splat(b, scale, 16))
+            col = b.add(n0, i64(16 * p))
+            mask = lane_mask(b, imin(b, b.sub(N, col), i64(16)), 16)
+            v = b.fmul(v, masked_load(b, gep(b, nscale, col, F32), V16F, mask))
+            masked_store(b, v, gep(b, y, b.add(b.mul(row, ldy), col), F32), mask)
+    b.ret_void()
+    return fn
+
+
+def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
+    micros = [_emit_micro(module, host, r, False) for r in range(1, MAX_ROWS + 1)]
+    gemv = _emit_micro(module, host, 1, True)
+    body, b = new_function(module, "trk_bitlinear_t2.body", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
+                           internal=True)
+    _, _, M, K, N, _, w, nscale, y, ldy, xq, gamma, xsum = unpack_ctx(
+        b, body.args[0], ir.LiteralStructType(_MM_ARGS))
+    Kp = b.mul(ceil_div(b, K, i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
+    pairs = ceil_div(b, N, i64(2 * PANEL_VNNI))
+    with for_range(b, body.args[1], body.args[2], name="task") as task:
+        group, pair = b.sdiv(task, pairs), b.srem(task, pairs)
+        n0 = b.mul(pair, i64(2 * PANEL_VNNI))
+        r0 = b.mul(group, i64(GROUP_ROWS))
+        r1 = imin(b, b.add(r0, i64(GROUP_ROWS)), M)
+        args = [xq, Kp, w, n0, N, nscale, y, gamma, xsum, ldy]
+        with b.if_else(b.icmp_signed("==", M, i64(1))) as (one, many):
+            with one:
+                b.call(gemv, [*args, i64(0)])
+            with many:
+                with for_range(b, r0, r1, MAX_ROWS, name="blk") as start:
+                    count = imin(b, b.sub(r1, start), i64(MAX_ROWS))
+                    after = b.append_basic_block("after")
+                    switch = b.switch(count, after)
+                    for r, micro in enumerate(micros, start=1):
+                        case = b.append_basic_block(f"rows{r}")
+                        switch.add_case(i64(r), case)
+                        b.position_at_end(case)
+                        b.call(micro, [*args, start])
+                        b.branch(after)
+                    b.position_at_end(after)
+    b.ret_void()
+
+    fn, b = new_function(module, "trk_bitlinear_t2", VOID, _MM_ARGS, _MM_NAMES)
+    x, lda, M, K, N, kscale, w, nscale, y, ldy, xq, gamma, xsum = fn.args
+    ret = b.append_basic_block("ret")
+    work = b.append_basic_block("work")
+    b.cbranch(b.or_(b.icmp_signed("<=", M, i64(0)), b.icmp_signed("<=", N, i64(0))), ret, work)
+    b.position_at_end(work)
+    Kp = b.mul(ceil_div(b, K, i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
+    b.call(quantize, [x, lda, M, K, kscale, xq, Kp, gamma, xsum])
+    ctx, _ = pack_ctx(b, list(fn.args))
+    groups = ceil_div(b, M, i64(GROUP_ROWS))
+    tasks = b.mul(groups, ceil_div(b, N, i64(2 * PANEL_VNNI)))
+    per_task = b.add(b.mul(b.mul(imin(b, M, i64(GROUP_ROWS)), Kp), i64(2 * PANEL_VNNI)), i64(1))
+    call_parallel(b, body, ctx, tasks, imax(b, ceil_div(b, i64(MIN_TASK_MACS), per_task), i64(1)))
+    b.branch(ret)
+    b.position_at_end(ret)
+    b.ret_void()
+
+
+def build(module: ir.Module, host) -> None:
+    """Add the quantizer and `trk_bitlinear_t2` (needs threads and relayout in the same module)."""
+    quantize = _emit_quantize(module)
+    _emit_matmul(module, host, quantize)

@@ -1,0 +1,127 @@
+"""Relayout kernels: packed ternary interchange weights → the matmul kernels' private layouts.
+
+In: interchange bytes (docs/ternary_format.md: 2-bit codes, code = trit + 1, rows padded with code 1)
+seen as a logical K × N matrix (K = reduction axis, N = output columns) in one of two addressings:
+- mode 0 ("kn"): element (k, n) is column n of row k — a `[K, N]` weight for `x @ W`;
+- mode 1 ("nk"): element (k, n) is column `k % row_len` of row `n * rows_per_n + k / row_len` — an
+  `[N, ..., row_len]` tensor whose trailing axes flatten to K (conv OIHW weights, or `[M, K]`
+  activations with rows_per_n = 1, row_len = K).
+Out (all written into a zero-filled destination the caller allocates; sizes in docs/kernels.md):
+- `trk_relayout_t2_panels`: 32-column panels; for each k, four u16 masks [+1 cols 0-15, −1 cols 0-15,
+  +1 cols 16-31, −1 cols 16-31]; panel p is one contiguous K × 8-byte stream (float kernels).
+- `trk_relayout_t2_vnni`: 16-column panels, per 16-k block 64 bytes whose 2-bit fields, shifted by
+  2L and masked, give the unsigned codes of 4 consecutive k for each of the 16 columns (int8 kernels).
+- `trk_relayout_t2_bitplanes`: per column n one row of ceil(K/64) u64 words of +1 bits then the same of
+  −1 bits (ternary × ternary popcount kernel).
+Each kernel is `void(src, K, N, mode, rows_per_n, row_len, dst)` and runs in parallel over panels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import llvmlite.ir as ir
+
+from triton_dsl.codegen.kernels.trk_ir import (
+    I8,
+    I64,
+    PTR,
+    VOID,
+    call_parallel,
+    ceil_div,
+    for_range,
+    i64,
+    imin,
+    load,
+    new_function,
+    pack_ctx,
+    store,
+    unpack_ctx,
+)
+
+PANEL_F32 = 32  # columns per float panel
+PANEL_VNNI = 16  # columns per int8 panel
+VNNI_KBLOCK = 16  # k per 64-byte int8 block
+
+_ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_len, dst
+
+
+def emit_get_code(b: ir.IRBuilder, src: ir.Value, k: ir.Value, n: ir.Value, N: ir.Value, mode: ir.Value,
+                  rows_per_n: ir.Value, row_len: ir.Value) -> ir.Value:
+    """The 2-bit code (as i64) of logical element (k, n) of the interchange bytes `src`."""
+    kn = b.icmp_signed("==", mode, i64(0))
+    row = b.select(kn, k, b.add(b.mul(n, rows_per_n), b.sdiv(k, row_len)))
+    col = b.select(kn, n, b.srem(k, row_len))
+    width = b.select(kn, N, row_len)
+    row_bytes = ceil_div(b, width, i64(4))
+    byte = load(b, src, I8, b.add(b.mul(row, row_bytes), b.lshr(col, i64(2))))
+    shift = b.shl(b.and_(col, i64(3)), i64(1))
+    return b.and_(b.lshr(b.zext(byte, I64), shift), i64(3))
+
+
+def _or_bit(b: ir.IRBuilder, dst: ir.Value, byte_index: ir.Value, bit: ir.Value, on: ir.Value) -> None:
+    """dst[byte_index] |= (on << bit) for i64 values on ∈ {0, 1}, bit < 8."""
+    old = load(b, dst, I8, byte_index)
+    store(b, b.or_(old, b.trunc(b.shl(on, bit), I8)), dst, byte_index)
+
+
+def _put_panels(b, dst, K, k, n, code):
+    p, j = b.sdiv(n, i64(PANEL_F32)), b.srem(n, i64(PANEL_F32))
+    base = b.mul(b.add(b.mul(p, K), k), i64(8))  # 8 bytes per k per panel
+    half = b.sdiv(j, i64(16))
+    bit = b.srem(j, i64(16))
+    word = b.add(base, b.mul(half, i64(4)))
+    byte = b.add(word, b.sdiv(bit, i64(8)))
+    b8 = b.srem(bit, i64(8))
+    _or_bit(b, dst, byte, b8, b.zext(b.icmp_signed("==", code, i64(2)), I64))
+    _or_bit(b, dst, b.add(byte, i64(2)), b8, b.zext(b.icmp_signed("==", code, i64(0)), I64))
+
+
+def _put_vnni(b, dst, K, k, n, code):
+    p, nl = b.sdiv(n, i64(PANEL_VNNI)), b.srem(n, i64(PANEL_VNNI))
+    kblocks = ceil_div(b, K, i64(VNNI_KBLOCK))
+    kb, kr = b.sdiv(k, i64(VNNI_KBLOCK)), b.srem(k, i64(VNNI_KBLOCK))
+    lane_group, kk = b.sdiv(kr, i64(4)), b.srem(kr, i64(4))
+    byte = b.add(b.mul(b.add(b.mul(p, kblocks), kb), i64(64)), b.add(b.mul(nl, i64(4)), kk))
+    old = load(b, dst, I8, byte)
+    store(b, b.or_(old, b.trunc(b.shl(code, b.mul(lane_group, i64(2))), I8)), dst, byte)
+
+
+def _put_bitplanes(b, dst, K, k, n, code):
+    words = ceil_div(b, K, i64(64))
+    row = b.mul(b.mul(n, words), i64(16))  # 2 planes × words × 8 bytes
+    byte = b.add(row, b.sdiv(k, i64(8)))
+    bit = b.srem(k, i64(8))
+    _or_bit(b, dst, byte, bit, b.zext(b.icmp_signed("==", code, i64(2)), I64))
+    _or_bit(b, dst, b.add(byte, b.mul(words, i64(8))), bit, b.zext(b.icmp_signed("==", code, i64(0)), I64))
+
+
+Put = Callable[[ir.IRBuilder, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value], None]
+
+
+def _emit_relayout(module: ir.Module, name: str, panel: int, put: Put) -> None:
+    body, b = new_function(module, f"{name}.body", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
+                           internal=True)
+    src, K, N, mode, rpn, rl, dst = unpack_ctx(b, body.args[0], ir.LiteralStructType(_ARGS))
+    with for_range(b, body.args[1], body.args[2], name="panel") as p:
+        n0 = b.mul(p, i64(panel))
+        n1 = imin(b, b.add(n0, i64(panel)), N)
+        with for_range(b, i64(0), K, name="k") as k, for_range(b, n0, n1, name="n") as n:
+            put(b, dst, K, k, n, emit_get_code(b, src, k, n, N, mode, rpn, rl))
+    b.ret_void()
+
+    fn, b = new_function(module, name, VOID, _ARGS, ["src", "K", "N", "mode", "rows_per_n", "row_len", "dst"])
+    ctx, _ = pack_ctx(b, list(fn.args))
+    npanels = ceil_div(b, fn.args[2], i64(panel))
+    # ~64k elements per chunk: enough work to be worth a hand-off
+    grain = b.add(b.sdiv(i64(1 << 16), b.add(b.mul(fn.args[1], i64(panel)), i64(1))), i64(1))
+    call_parallel(b, body, ctx, npanels, grain)
+    b.ret_void()
+
+
+def build(module: ir.Module, host) -> None:
+    """Add the three relayout kernels to `module` (kernel-library builder signature)."""
+    _emit_relayout(module, "trk_relayout_t2_panels", PANEL_F32, _put_panels)
+    _emit_relayout(module, "trk_relayout_t2_vnni", PANEL_VNNI, _put_vnni)
+    _emit_relayout(module, "trk_relayout_t2_bitplanes", 1, _put_bitplanes)
+

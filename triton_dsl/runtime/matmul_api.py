@@ -1,0 +1,277 @@
+"""Python entry points to the native ternary matmul kernels, on numpy arrays (tests, benchmarks, API).
+
+In: float32 numpy activations and ternary weights — any object with `.packed` (uint8, interchange
+layout), `.shape`, `.scales`, `.scale_kind` (e.g. `TernaryTensor`), or a `TernaryWeights` made once by
+`prepare_weights` (which keeps the kernels' private re-laid-out copies, built on first use).
+Out: float32 numpy results from native code:
+- `matmul(x, w, out_scales=None)`: exact x @ dequantized(W), W of shape [K, N];
+- `bitlinear(x, w, out_scales=None)`: BitNet b1.58 int8-activation matmul (error bound in docs/kernels.md);
+- `ternary_matmul(a, w, out_scales=None)` / `ternary_matmul_int(a, w)`: both operands ternary;
+- `conv2d(x, w, stride=1, padding=0)`: NCHW float32 input, OIHW ternary weights;
+- `set_num_threads(n)` / `num_threads()`: the native pool's thread count.
+numpy only allocates inputs/outputs here; every element of a result is computed by a kernel.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from triton_dsl.codegen.kernels import bitlinear as _bitlinear
+from triton_dsl.codegen.kernels import conv2d as _conv2d
+from triton_dsl.codegen.kernels import matmul_f32 as _matmul_f32
+from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
+from triton_dsl.codegen.kernels import relayout as _relayout
+from triton_dsl.codegen.kernels import threads as _threads
+from triton_dsl.codegen.kernels.relayout import PANEL_F32, PANEL_VNNI, VNNI_KBLOCK
+
+BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _bitlinear.build, _matmul_tt.build,
+            _conv2d.build]
+
+_lock = threading.Lock()
+_lib = None
+
+
+def kernels():
+    """The kernel library holding these kernels: the process-wide one when it has them, else our own."""
+    global _lib
+    with _lock:
+        if _lib is None:
+            from triton_dsl.runtime import kernel_library as kl
+            if _matmul_f32.build in kl.KERNEL_BUILDERS:
+                _lib = kl.kernel_library()
+            else:
+                _lib = kl.KernelLibrary(builders=BUILDERS)
+        return _lib
+
+
+def num_threads() -> int:
+    return int(kernels().trk_num_threads())
+
+
+def set_num_threads(n: int) -> int:
+    """Use at most `n` native threads from now on; returns the count in effect."""
+    return int(kernels().trk_set_num_threads(int(n)))
+
+
+def _ptr(a: np.ndarray | None) -> int:
+    return 0 if a is None else a.ctypes.data
+
+
+@dataclass
+class TernaryWeights:
+    """Ternary weights seen as a K × N matrix (K reduced, N output columns) plus their scales.
+
+    `mode`/`rows_per_n`/`row_len` say how (k, n) maps into the interchange bytes (see relayout.py).
+    Value of element (k, n) = trit · kscale[k] · nscale[n] with trit +1 → wpos, −1 → −wneg.
+    """
+
+    packed: np.ndarray
+    K: int
+    N: int
+    nscale: np.ndarray
+    kscale: np.ndarray | None = None
+    wpos: float = 1.0
+    wneg: float = 1.0
+    mode: int = 0
+    rows_per_n: int = 0
+    row_len: int = 1
+    _cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def _relayout(self, kind: str, nbytes: int) -> np.ndarray:
+        if kind not in self._cache:
+            dst = np.zeros(max(nbytes, 1), dtype=np.uint8)
+            getattr(kernels(), f"trk_relayout_t2_{kind}")(self.packed.ctypes.data, self.K, self.N, self.mode,
+                                                          self.rows_per_n, self.row_len, dst.ctypes.data)
+            self._cache[kind] = dst
+        return self._cache[kind]
+
+    def panels(self) -> np.ndarray:
+        return self._relayout("panels", -(-self.N // PANEL_F32) * self.K * 8)
+
+    def vnni(self) -> np.ndarray:
+        pairs = -(-self.N // (2 * PANEL_VNNI))
+        return self._relayout("vnni", pairs * 2 * -(-self.K // VNNI_KBLOCK) * 64)
+
+    def bitplanes(self) -> np.ndarray:
+        return self._relayout("bitplanes", self.N * -(-self.K // 64) * 16)
+
+
+def _scales_of(t: Any) -> tuple[str, np.ndarray]:
+    kind = getattr(t, "scale_kind", "tensor")
+    scales = np.ascontiguousarray(getattr(t, "scales", np.ones(1, np.float32)), dtype=np.float32).reshape(-1)
+    return kind, scales
+
+
+def prepare_weights(w: Any, out_scales: np.ndarray | None = None) -> TernaryWeights:
+    """TernaryWeights for a ternary [K, N] weight (`x @ W`). `channel` scales are per axis 0 (per k),
+    as the interchange format defines them; `out_scales` (N values) adds per-output-column scales."""
+    if isinstance(w, TernaryWeights):
+        return w if out_scales is None else _with_out_scales(w, out_scales)
+    shape = tuple(int(d) for d in w.shape)
+    if len(shape) != 2:
+        raise ValueError(f"matmul weights must be 2-D [in_features, out_features], got shape {shape}")
+    K, N = shape
+    packed = np.ascontiguousarray(w.packed, dtype=np.uint8)
+    if packed.shape != (K, -(-N // 4)):
+        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(K, -(-N // 4))}")
+    kind, scales = _scales_of(w)
+    tw = TernaryWeights(packed, K, N, np.ones(N, np.float32))
+    _apply_scales(tw, kind, scales, per_k=True)
+    return tw if out_scales is None else _with_out_scales(tw, out_scales)
+
+
+def _apply_scales(tw: TernaryWeights, kind: str, scales: np.ndarray, per_k: bool) -> None:
+    if kind == "tensor":
+        tw.nscale = np.full(tw.N, scales[0], np.float32)
+    elif kind == "asymmetric":
+        tw.wpos, tw.wneg = float(scales[0]), float(scales[1])
+    elif kind == "channel" and per_k:
+        if scales.size != tw.K:
+            raise ValueError(f"channel scales: expected {tw.K} values, got {scales.size}")
+        tw.kscale = scales
+    elif kind == "channel":
+        if scales.size != tw.N:
+            raise ValueError(f"channel scales: expected {tw.N} values, got {scales.size}")
+        tw.nscale = scales.copy()
+    else:
+        raise ValueError(f"unknown scale kind {kind!r}")
+
+
+def _with_out_scales(tw: TernaryWeights, out_scales: np.ndarray) -> TernaryWeights:
+    s = np.ascontiguousarray(out_scales, dtype=np.float32).reshape(-1)
+    if s.size != tw.N:
+        raise ValueError(f"out_scales: expected {tw.N} values, got {s.size}")
+    copy = TernaryWeights(**{k: getattr(tw, k) for k in ("packed", "K", "N", "nscale", "kscale", "wpos",
+                                                          "wneg", "mode", "rows_per_n", "row_len")})
+    copy.nscale = tw.nscale * s
+    copy._cache = tw._cache  # same trits: share the re-laid-out copies
+    return copy
+
+
+def _activations(x: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    vector = x.ndim == 1
+    x2 = x.reshape(1, -1) if vector else x
+    if x2.ndim != 2 or x2.shape[1] != K:
+        raise ValueError(f"activations of shape {x.shape} do not match weights with {K} input features")
+    return x2, vector
+
+
+def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.ndarray:
+    """Exact float32 x [M, K] (or [K]) @ dequantized ternary W [K, N] → [M, N] (or [N])."""
+    tw = prepare_weights(w, out_scales)
+    x2, vector = _activations(x, tw.K)
+    M = x2.shape[0]
+    y = np.empty((M, tw.N), np.float32)
+    kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
+                                tw.K, tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+    return y[0] if vector else y
+
+
+def bitlinear(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.ndarray:
+    """int8 absmax-quantized x (per row) @ ternary W with integer accumulation, rescaled to float32."""
+    tw = prepare_weights(w, out_scales)
+    x2, vector = _activations(x, tw.K)
+    if tw.wpos != 1.0 or tw.wneg != 1.0:
+        raise ValueError("bitlinear needs symmetric weights (tensor or channel scales)")
+    M, Kp = x2.shape[0], -(-tw.K // VNNI_KBLOCK) * VNNI_KBLOCK
+    y = np.empty((M, tw.N), np.float32)
+    xq = np.empty((M, max(Kp, 1)), np.int8)
+    gamma = np.empty(max(M, 1), np.float32)
+    xsum = np.empty(max(M, 1), np.int32)
+    kernels().trk_bitlinear_t2(x2.ctypes.data, tw.K, M, tw.K, tw.N, _ptr(tw.kscale), tw.vnni().ctypes.data,
+                               tw.nscale.ctypes.data, y.ctypes.data, tw.N, xq.ctypes.data, gamma.ctypes.data,
+                               xsum.ctypes.data)
+    return y[0] if vector else y
+
+
+def _activation_bitplanes(a: Any) -> tuple[np.ndarray, int, int, str, np.ndarray]:
+    shape = tuple(int(d) for d in a.shape)
+    if len(shape) != 2:
+        raise ValueError(f"ternary activations must be 2-D [batch, in_features], got shape {shape}")
+    M, K = shape
+    packed = np.ascontiguousarray(a.packed, dtype=np.uint8)
+    planes = np.zeros(max(M * -(-K // 64) * 16, 1), np.uint8)
+    # activations [M, K] are "nk" addressed: element (k, m) is column k of row m
+    kernels().trk_relayout_t2_bitplanes(packed.ctypes.data, K, M, 1, 1, max(K, 1), planes.ctypes.data)
+    kind, scales = _scales_of(a)
+    return planes, M, K, kind, scales
+
+
+def _ternary_product(a: Any, w: Any, out_scales: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    tw = prepare_weights(w, out_scales)
+    planes, M, K, akind, ascales = _activation_bitplanes(a)
+    if K != tw.K:
+        raise ValueError(f"ternary activations have {K} features, weights expect {tw.K}")
+    if tw.kscale is not None:
+        raise ValueError("ternary × ternary matmul needs weight scales constant along the reduced axis")
+    rs = np.ones(max(M, 1), np.float32)
+    apos = aneg = 1.0
+    if akind == "tensor":
+        rs[:] = ascales[0]
+    elif akind == "channel":
+        rs[:M] = ascales
+    else:
+        apos, aneg = float(ascales[0]), float(ascales[1])
+    coef = np.array([apos * tw.wpos, apos * tw.wneg, aneg * tw.wpos, aneg * tw.wneg], np.float32)
+    y = np.empty((M, tw.N), np.float32)
+    dots = np.empty((M, tw.N), np.int32)
+    kernels().trk_matmul_t2_t2(planes.ctypes.data, M, K, tw.bitplanes().ctypes.data, tw.N, rs.ctypes.data,
+                               tw.nscale.ctypes.data, coef.ctypes.data, y.ctypes.data, dots.ctypes.data)
+    return y, dots
+
+
+def ternary_matmul(a: Any, w: Any, out_scales: np.ndarray | None = None) -> np.ndarray:
+    """dequantized(a) [M, K] @ dequantized(W) [K, N] for ternary a and W, from exact integer dot products."""
+    return _ternary_product(a, w, out_scales)[0]
+
+
+def ternary_matmul_int(a: Any, w: Any) -> np.ndarray:
+    """The integer trit dot products Σ_k a[m,k]·W[k,n] (int32), scales ignored."""
+    return _ternary_product(a, w, None)[1]
+
+
+def prepare_conv_weights(w: Any) -> TernaryWeights:
+    """TernaryWeights for OIHW ternary conv weights: K = C·kh·kw, N = O; `channel` scales are per O."""
+    shape = tuple(int(d) for d in w.shape)
+    if len(shape) != 4:
+        raise ValueError(f"conv2d weights must be 4-D [out, in, kh, kw], got shape {shape}")
+    O, C, kh, kw = shape
+    packed = np.ascontiguousarray(w.packed, dtype=np.uint8)
+    tw = TernaryWeights(packed, C * kh * kw, O, np.ones(O, np.float32), mode=1, rows_per_n=C * kh,
+                        row_len=kw)
+    kind, scales = _scales_of(w)
+    _apply_scales(tw, kind, scales, per_k=False)
+    return tw
+
+
+def conv2d(x: np.ndarray, w: Any, stride: int | tuple[int, int] = 1,
+           padding: int | tuple[int, int] = 0, *, kernel_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Exact conv2d (cross-correlation) of float32 NCHW `x` with ternary OIHW weights → [B, O, OH, OW]."""
+    if isinstance(w, TernaryWeights):
+        if kernel_size is None:
+            raise ValueError("pass kernel_size=(kh, kw) with prepared conv weights")
+        tw, (kh, kw) = w, kernel_size
+    else:
+        tw, (kh, kw) = prepare_conv_weights(w), tuple(int(d) for d in w.shape[2:])
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 4 or x.shape[1] * kh * kw != tw.K:
+        raise ValueError(f"input of shape {x.shape} does not match conv weights with K = {tw.K}")
+    if sh < 1 or sw < 1 or ph < 0 or pw < 0:
+        raise ValueError("stride must be ≥ 1 and padding ≥ 0")
+    B, C, H, W = x.shape
+    OH, OW = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    if OH <= 0 or OW <= 0:
+        raise ValueError("conv2d output would be empty: kernel larger than the padded input")
+    y = np.empty((B, tw.N, OH, OW), np.float32)
+    scratch = np.empty(max(OH * OW * tw.K, 1), np.float32)
+    kernels().trk_conv2d_f32_t2(x.ctypes.data, B, C, H, W, kh, kw, sh, sw, ph, pw, tw.panels().ctypes.data,
+                                tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg,
+                                y.ctypes.data, scratch.ctypes.data)
+    return y
