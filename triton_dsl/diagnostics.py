@@ -131,8 +131,11 @@ class DiagnosticSink:
 
     def raise_if_errors(self) -> None:
         if self.has_errors:
-            raise CompileError([d for d in self.diagnostics])
+            raise CompileError(self.diagnostics)
 
 
 class InternalCompilerError(Exception):
-    """A failure inside the compiler after the program was accepted: a bug in triton_dsl, not in the program."""
+    """A failure inside the compiler after the program was accepted.
+
+    It is a bug in triton_dsl, not in the program being compiled.
+    """

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from ..syntax import ast
 from .assign import convert
-from .check_expr import is_bool_like
 from .env import VarInfo
 from .prim_builtin_rules import element_type
 from .resolve import TypeResolver
@@ -31,6 +30,7 @@ from .types import (
     TupleType,
     Type,
     UnionType,
+    is_bool_like,
     is_error,
     make_union,
 )

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import DiagnosticSink
 from ..syntax import ast
+from .call_methods import MethodCallMixin
 from .calls import CallMixin
+from .check_access import AccessMixin
 from .check_expr import ExprMixin
 from .check_items import ItemMixin
 from .check_stmt import StmtMixin
@@ -57,7 +59,7 @@ class CheckedProgram:
     globals: dict[str, VarInfo]
 
 
-class Checker(ItemMixin, StmtMixin, CallMixin, ExprMixin):
+class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, AccessMixin):
     def __init__(self, sink: DiagnosticSink, env: GlobalEnv):
         self.sink = sink
         self.env = env

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..source import Span
-from .types import Type
+from .types import BOOL, ERROR, FLOAT32, INT32, NONE, STR, Type, TypeType
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 NOT_CONST: Any = type("NotConst", (), {"__repr__": lambda self: "NOT_CONST"})()
@@ -203,3 +203,19 @@ TENSOR_METHODS = {
     "detach": "stop_gradient", "backward": "backward",
 }
 LIST_METHODS = {"append": "append"}
+
+
+def type_of_const(v) -> Type:
+    if v is None:
+        return NONE
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int):
+        return INT32
+    if isinstance(v, float):
+        return FLOAT32
+    if isinstance(v, str):
+        return STR
+    if isinstance(v, DTypeConst):
+        return TypeType(v.name)
+    return ERROR

@@ -288,3 +288,13 @@ def contains_error(t: Type) -> bool:
     if isinstance(t, FnType):
         return contains_error(t.ret) or any(contains_error(x) for x in t.params)
     return False
+
+
+def is_int_like(t: Type) -> bool:
+    if isinstance(t, Scalar):
+        return t.name.startswith("int")
+    return isinstance(t, TensorType) and t.shape == () and t.dtype.startswith("int")
+
+
+def is_bool_like(t: Type) -> bool:
+    return t == BOOL or (isinstance(t, TensorType) and t.shape in ((), (1,)) and t.dtype == "bool")
