@@ -184,7 +184,7 @@ def test_union_parameter_and_is_narrowing():
     insts = [i for i in checked.instances if i.fn.name == "h"]
     members = {"Tensor<float32, [?, ?]>", "TernaryTensor<trit, [?, ?]>"}
     assert {str(i.param_types[0]) for i in insts} == members
-    statics = {str(i.param_types[0]): i.body.stmts[0].static_branch for i in insts}
+    statics = {str(i.param_types[0]): i.body.stmts[0].static for i in insts}
     assert statics == {"Tensor<float32, [?, ?]>": False, "TernaryTensor<trit, [?, ?]>": True}
     assert insts[0].body is not insts[1].body  # each instance has its own typed body
 

@@ -8,7 +8,7 @@ the sink (E06xx for control flow).
 Narrowing: after `if x != None { ... }` the then-branch sees `x` without `?`; after
 `if x == None { return ... }` the rest of the block does; `if x is T` narrows `x` to `T` in the branch
 (and to the other members in `else`). A condition known statically (`x is T` on a resolved union)
-checks only the branch taken (the other one is dead code in this instance: `If.static_branch`).
+checks only the branch taken (the other one is dead code in this instance: `If.static`).
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ class StmtMixin:
     def _stmt_If(self, s: ast.If):
         self.check_condition(s.cond)
         static = self.static_truth(s.cond)
-        s.static_branch = static
+        s.static = static
         then_narrow, else_narrow = self.narrowings(s.cond, True), self.narrowings(s.cond, False)
         then_leaves = False if static is False else self._narrowed_block(s.then, then_narrow)
         if s.orelse is None:

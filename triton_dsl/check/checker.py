@@ -8,8 +8,12 @@ Out: a `CheckedProgram`:
 - `program`     the same AST, typed: every expression's `.ty` is a `types.Type` (except the `func` of a
   call that names a function, primitive, struct or method directly: its `.ty` stays None); every `ast.Call`'s
   `.target` is a `targets.*Target`; a `Name` denoting a function value has `.target = FunctionRef`;
-  an `ast.Is` node has `.static` (True/False: unions are resolved per instance, so `x is T` is known),
-  and an `If` whose condition is static is checked (and must be lowered) in its taken branch only;
+  an `ast.Is` node has `.static` (True/False, or None when decided at run time: unions are resolved per
+  instance, so `x is T` is usually known) and `.tested_ty`; every `ast.If` has `.static` (True/False when
+  its condition is known statically — only the taken branch is checked and must be lowered — else None);
+  an expression converted implicitly to a slot's type (annotated `let`, `return`, assignment, list /
+  tuple element, argument) has `.conversion` (`assign.Conversion`) and `.converted_ty`; a closure has
+  `.param_types`;
 - `instances`   every `env.FunctionInstance` reachable from the program's top-level code, `main` and its
   functions (user and stdlib), each with its own typed body — the back end compiles these;
 - `structs`     the program's `env.StructInfo`s (field names/types in order, methods);

@@ -50,8 +50,8 @@ def _stmts(stmts, depth: int, out: list[str]) -> None:
             out.append(f"{pad}while")
             _stmts(s.body.stmts, depth + 1, out)
         elif isinstance(s, ast.If):
-            out.append(f"{pad}if" + ("" if getattr(s, "static_branch", None) is None
-                                     else f"  # static: {str(s.static_branch).lower()}"))
+            out.append(f"{pad}if" + ("" if getattr(s, "static", None) is None
+                                     else f"  # static: {str(s.static).lower()}"))
             _stmts(s.then.stmts, depth + 1, out)
             orelse = s.orelse
             if isinstance(orelse, ast.If):
