@@ -68,7 +68,8 @@ def _emit_buffers(em: Emitter) -> None:
     ctx, buf, n = fb.args
     length, cap = fb.get(buf, "buf_len"), fb.get(buf, "buf_cap")
     need = fb.b.add(length, n)
-    with fb.if_then(fb.b.icmp_signed(">", need, cap), likely=False):
+    grow = fb.b.or_(fb.b.icmp_signed(">", need, cap), fb.is_null(fb.get(buf, "buf_data")))
+    with fb.if_then(grow, likely=False):
         doubled = fb.b.mul(cap, c64(2))
         new_cap = fb.select(fb.b.icmp_signed(">", need, doubled), need, doubled)
         new_cap = fb.select(fb.b.icmp_signed("<", new_cap, c64(64)), c64(64), new_cap)
@@ -82,6 +83,7 @@ def _emit_buffers(em: Emitter) -> None:
 
     fb = em.define("trt_buf_append", I32, [PTR, PTR, PTR, I64])
     ctx, buf, data, n = fb.args
+    fb.ret_if(fb.b.icmp_signed("<=", n, c64(0)), c32(0))
     p = fb.call("trt_buf_reserve", ctx, buf, n)
     fb.ret_if(fb.is_null(p), c32(1))
     fb.call("memcpy", p, data, n)
@@ -275,6 +277,22 @@ def _emit_fmt_real(em: Emitter) -> None:
     finish()
 
 
+def _emit_repr(em: Emitter) -> None:
+    """i32 trt_fmt_repr(out, double v, i32 bits): the text `print` gives a float of that precision:
+    positional when 1e-4 <= |v| < hi (hi: 1e16 float64, 1e6 float32, 1e3 float16), like Python's
+    repr(float) and numpy's str(np.float32 / np.float16)."""
+    fb = em.define("trt_fmt_repr", I32, [PTR, F64, I32], public=False)
+    out, v, bits = fb.args
+    b = fb.b
+    a = b.call(em.intrinsic("llvm.fabs.f64", F64, [F64]), [v])
+    hi32 = fb.select(b.icmp_signed("==", bits, c32(32)), ir.Constant(F64, 1e6), ir.Constant(F64, 1e16))
+    hi = fb.select(b.icmp_signed("==", bits, c32(16)), ir.Constant(F64, 1e3), hi32)
+    positional = b.or_(b.fcmp_ordered("==", a, ir.Constant(F64, 0.0)),
+                       b.and_(b.fcmp_ordered(">=", a, ir.Constant(F64, 1e-4)), b.fcmp_ordered("<", a, hi)))
+    sci = b.zext(b.not_(positional), I32)
+    fb.ret(fb.call("trt_fmt_real", out, v, bits, sci, c32(NO_CAP), c32(STYLE_REPR)))
+
+
 def _emit_scalar_appends(em: Emitter) -> None:
     fb = em.define("trt_buf_append_i64", I32, [PTR, PTR, I64])
     ctx, buf, v = fb.args
@@ -287,20 +305,11 @@ def _emit_scalar_appends(em: Emitter) -> None:
     s = fb.select(fb.b.icmp_signed("!=", v, c8(0)), em.cstring("true"), em.cstring("false"))
     fb.ret(fb.call("trt_buf_append_cstr", ctx, buf, s))
 
-    # Scalar repr: positional when 1e-4 <= |v| < hi (hi: 1e16 float64, 1e6 float32, 1e3 float16), like
-    # Python's repr(float) and numpy's str(np.float32 / np.float16).
     fb = em.define("trt_buf_append_real", I32, [PTR, PTR, F64, I32], public=False)
     ctx, buf, v, bits = fb.args
-    b = fb.b
-    a = b.call(em.intrinsic("llvm.fabs.f64", F64, [F64]), [v])
-    hi32 = fb.select(b.icmp_signed("==", bits, c32(32)), ir.Constant(F64, 1e6), ir.Constant(F64, 1e16))
-    hi = fb.select(b.icmp_signed("==", bits, c32(16)), ir.Constant(F64, 1e3), hi32)
-    positional = b.or_(b.fcmp_ordered("==", a, ir.Constant(F64, 0.0)),
-                       b.and_(b.fcmp_ordered(">=", a, ir.Constant(F64, 1e-4)), b.fcmp_ordered("<", a, hi)))
-    sci = b.zext(b.not_(positional), I32)
     tmp = fb.var(ir.ArrayType(I8, 400))
-    n = fb.call("trt_fmt_real", tmp, v, bits, sci, c32(NO_CAP), c32(STYLE_REPR))
-    fb.ret(fb.call("trt_buf_append", ctx, buf, tmp, b.sext(n, I64)))
+    n = fb.call("trt_fmt_repr", tmp, v, bits)
+    fb.ret(fb.call("trt_buf_append", ctx, buf, tmp, fb.b.sext(n, I64)))
 
     for suffix, ty, bits in (("f64", F64, 64), ("f32", F32, 32), ("f16", HALF, 16)):
         fb = em.define(f"trt_buf_append_{suffix}", I32, [PTR, PTR, ty])
@@ -316,4 +325,5 @@ def emit(em: Emitter) -> None:
     _emit_output(em)
     _emit_shortest(em)
     _emit_fmt_real(em)
+    _emit_repr(em)
     _emit_scalar_appends(em)
