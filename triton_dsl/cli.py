@@ -15,9 +15,9 @@ import sys
 import traceback
 
 from . import __version__
-from .commands import EXIT_INTERNAL_ERROR, EXIT_USAGE, check
+from .commands import EXIT_INTERNAL_ERROR, EXIT_USAGE, build, check, run
 
-COMMANDS = [check]
+COMMANDS = [check, run, build]
 
 _INTERNAL_ERROR = ("tritonc: internal compiler error: {summary} — this is a bug in triton_dsl, not in your "
                    "program; run with --debug for the traceback")

@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, BUF, I32, I64, STR, ScalarTy, TensorTy
+from .types import BOOL, BUF, I32, I64, STR, ScalarTy, TensorTy, TupleTy
 
 _UNARY = {"exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "abs", "relu", "floor", "ceil", "round",
           "sign"}
@@ -122,7 +122,8 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
     if name == "panic":
         msg = val("message")
         lw.b.panic(msg, span)
-        return lw.b.tuple([], span)
+        # Nothing may follow the panic in this block: its "value" is never defined nor used.
+        return Value(TupleTy(()), "never")
     if name == "softmax" or name == "log_softmax":
         x = lw.to_dtype(val("x"), _dtype(out_ty), span)
         fn = f"trt_{name}_{_RT[_dtype(out_ty)]}"

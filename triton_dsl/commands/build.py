@@ -1,0 +1,101 @@
+"""`tritonc build FILE --emit=llvm-ir|asm|obj|shared [-o OUT] [--target TRIPLE] [--mcpu CPU] [-O N]`.
+
+In: parsed command-line arguments. Out: an exit code and the output file: optimized LLVM IR, assembly,
+an object file (for the host or another target, e.g. `--target aarch64-linux-gnu`), or a shared library
+for the host linked with the system `cc` from the program's object and the runtime library's object,
+plus a C header describing its exported functions (each non-generic public function, C ABI:
+`int32_t f(trt_ctx *ctx, args..., result *out)`, returning 0 or the error code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..diagnostics import render_all
+from . import EXIT_OK, EXIT_PROGRAM_ERRORS, EXIT_USAGE, common_options, report_usage_error
+from ._inputs import load_program_file
+
+_SUFFIX = {"llvm-ir": ".ll", "asm": ".s", "obj": ".o", "shared": ".so"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("build", parents=[common_options()],
+                                   help="compile to LLVM IR, assembly, an object or a shared library",
+                                   description="Compile a Triton DSL program ahead of time.")
+    parser.add_argument("file", metavar="FILE", help="a .triton or .tri file")
+    parser.add_argument("--emit", choices=tuple(_SUFFIX), default="obj", help="what to produce (default obj)")
+    parser.add_argument("-o", dest="output", metavar="OUT",
+                        help="output path (default: FILE with a new suffix)")
+    parser.add_argument("--target", metavar="TRIPLE", help="target triple (default: this machine)")
+    parser.add_argument("--mcpu", metavar="CPU", help="target CPU (default: this machine's, or generic)")
+    parser.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=2, metavar="N",
+                        help="LLVM optimization level 0-3 (default 2)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import jit
+    from ..pipeline import compile_source
+
+    source = load_program_file(args.file)
+    if isinstance(source, str):
+        return report_usage_error(source) or EXIT_USAGE
+    host = jit.host_info().triple
+    triple = args.target
+    if args.emit == "shared" and triple not in (None, host):
+        return report_usage_error("--emit=shared builds for this machine only; use --emit=obj for "
+                                  f"'{triple}' and link it on the target") or EXIT_USAGE
+    if triple is not None:
+        try:
+            jit.target_machine(triple, args.mcpu)
+        except RuntimeError as exc:
+            return report_usage_error(f"unknown target '{triple}': {exc}") or EXIT_USAGE
+    result = compile_source(source, c_abi=True, triple=triple)
+    if result.diagnostics:
+        print(render_all(result.diagnostics), file=sys.stderr)
+    if not result.ok:
+        return EXIT_PROGRAM_ERRORS
+    out = Path(args.output or Path(args.file).with_suffix(_SUFFIX[args.emit]).name)
+    options = {"triple": triple, "cpu": args.mcpu, "opt_level": args.opt_level}
+    if args.emit == "llvm-ir":
+        out.write_text(jit.optimized_ir(result.llvm_ir, **options))
+    elif args.emit == "asm":
+        out.write_text(jit.emit_assembly(result.llvm_ir, **options))
+    elif args.emit == "obj":
+        out.write_bytes(jit.emit_object(result.llvm_ir, **options))
+    else:
+        status = _build_shared(result, out, options)
+        if status != EXIT_OK:
+            return status
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _build_shared(result, out: Path, options: dict) -> int:
+    from .. import jit
+    from ..codegen.entry import c_header
+    from ..runtime import library
+
+    cc = shutil.which(os.environ.get("CC", "cc"))
+    if cc is None:
+        return report_usage_error("no C compiler found to link the shared library (set CC)") or EXIT_USAGE
+    exported = [fn for fn in result.ir_module.functions.values() if fn.public and not fn.generic]
+    with tempfile.TemporaryDirectory(prefix="tritonc-") as tmp:
+        prog = Path(tmp, "program.o")
+        rt = Path(tmp, "runtime.o")
+        prog.write_bytes(jit.emit_object(result.llvm_ir, **options))
+        rt.write_bytes(jit.emit_object(library.runtime_ir(), **options))
+        link = subprocess.run([cc, "-shared", "-o", str(out), str(prog), str(rt), "-lm", "-lpthread"],
+                              capture_output=True, text=True)
+        if link.returncode != 0:
+            print(f"tritonc: error: linking failed:\n{link.stderr}", file=sys.stderr)
+            return EXIT_PROGRAM_ERRORS
+    guard = "TRITON_" + "".join(ch if ch.isalnum() else "_" for ch in out.stem.upper()) + "_H"
+    out.with_suffix(".h").write_text(c_header(exported, guard))
+    return EXIT_OK

@@ -1,0 +1,65 @@
+"""`tritonc run FILE [-O N] [--no-cache]`: compile a program to native code and run it.
+
+In: parsed command-line arguments. Out: an exit code. The program's top-level statements run in order,
+then `main`; its output goes to stdout. Compile errors are printed like `tritonc check` prints them
+(exit 1); a run-time error prints `file:line:col: runtime error: message` with the source line and a
+caret (exit 1). The machine code is cached on disk, so a second run of an unchanged file skips LLVM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..diagnostics import render_all
+from . import EXIT_OK, EXIT_PROGRAM_ERRORS, EXIT_USAGE, common_options, report_usage_error
+from ._inputs import load_program_file
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", parents=[common_options()], help="compile and run a program",
+                                   description="Compile a Triton DSL program to native code and run it: "
+                                               "top-level statements first, then main.")
+    parser.add_argument("file", metavar="FILE", help="a .triton or .tri file")
+    parser.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=2, metavar="N",
+                        help="LLVM optimization level 0-3 (default 2)")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the compile cache")
+    parser.set_defaults(run=run)
+
+
+def render_runtime_error(err, source) -> str:
+    """`file:line:col: runtime error: message`, then the source line with a caret (when known)."""
+    head = f"{err.file}:{err.line}:{err.col}: runtime error: {err.message}" if err.line else \
+        f"runtime error: {err.message}"
+    if not err.line or source is None or err.file != source.name:
+        return head
+    text = source.line_text(err.line)
+    gutter = str(err.line)
+    pad = " " * len(gutter)
+    prefix = "".join(ch if ch == "\t" else " " for ch in text[: err.col - 1])
+    return "\n".join([head, f"{pad} |", f"{gutter} | {text}", f"{pad} | {prefix}^"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import Module
+    from ..pipeline import compile_source
+    from ..runtime.errors import TritonRuntimeError
+
+    source = load_program_file(args.file)
+    if isinstance(source, str):
+        return report_usage_error(source) or EXIT_USAGE
+    result = compile_source(source)
+    if result.diagnostics:
+        print(render_all(result.diagnostics), file=sys.stderr)
+    if not result.ok:
+        return EXIT_PROGRAM_ERRORS
+    module = Module(result, args.opt_level, cache=not args.no_cache)
+    try:
+        module.run_main()
+    except TritonRuntimeError as err:
+        sys.stdout.flush()
+        print(render_runtime_error(err, source), file=sys.stderr)
+        return EXIT_PROGRAM_ERRORS
+    finally:
+        sys.stdout.flush()
+    return EXIT_OK
