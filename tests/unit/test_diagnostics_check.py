@@ -117,3 +117,28 @@ def test_user_definition_shadowing_stdlib_is_a_warning():
     src = "fn ternary_quantize(x: Tensor<float32, [?]>) -> Tensor<float32, [?]> {\n    return x\n}\n"
     check_program(parse_program(Source("t.triton", src), sink), sink)
     assert [(d.severity, d.code) for d in sink.diagnostics] == [("warning", "W0201")]
+
+
+@pytest.mark.parametrize("spec,ok", [(".2%", True), (">8.3f", True), (",", True), ("d", False), ("q", False)])
+def test_fstring_format_specs_are_checked(spec, ok):
+    errs = errors_of(f'let x = 1.5\nlet s = f"{{x:{spec}}}"\n')
+    assert (errs == []) == ok
+    if not ok:
+        assert (errs[0].code, errs[0].line, errs[0].col) == ("E0310", 2, 12)
+
+
+def test_format_spec_on_a_tensor_is_an_error_but_a_reduction_formats_like_a_scalar():
+    errs = errors_of('let v = randn([3])\nlet a = f"{max(v):.3f}"\nlet b = f"{v:.2f}"\n')
+    assert [(e.code, e.line) for e in errs] == [("E0310", 3)]
+
+
+def test_rank_mismatch_has_a_note():
+    errs = errors_of("fn f(x: Tensor<float32, [?, ?]>) -> Tensor<float32, [?]> {\n    return x\n}\n")
+    assert errs[0].notes[0].message == "the value has rank 2, the expected type rank 1"
+
+
+def test_struct_missing_trait_method_is_named():
+    src = ("trait Q {\n    fn quantize(self, x: Tensor<float32, [?]>) -> TernaryTensor<trit, [?]>\n}\n"
+           "struct S {\n    v: int32\n}\nfn use(q: Q) {\n}\nuse(S(1))\n")
+    errs = errors_of(src)
+    assert errs[0].code == "E0301" and "`S` has no method `quantize`" in errs[0].notes[-1].message

@@ -11,6 +11,8 @@ the conversion is not the identity (the back end applies it).
 
 from __future__ import annotations
 
+import re
+
 from ..syntax import ast
 from . import shapes
 from .assign import Conversion, convert
@@ -34,7 +36,10 @@ from .types import (
     NeverType,
     OptionalType,
     Scalar,
+    StrType,
+    StructType,
     TensorType,
+    TraitType,
     TupleType,
     Type,
     TypeType,
@@ -61,6 +66,32 @@ def join_types(a: Type, b: Type) -> Type | None:
         return b
     if convert(b, a) is not None and convert(b, a).identity:
         return a
+    return None
+
+
+_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?\d*[,_]?(?:\.\d+)?([bcdeEfFgGnosxX%])?")
+
+
+def format_spec_problem(spec: str, t: Type) -> str | None:
+    """Why a format spec (`.2%`, `>8.3f`, `d`) does not fit a value of type t (None if it does)."""
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        return f"invalid format spec `{spec}`"
+    kind = m.group(1)
+    scalar = t.name if isinstance(t, Scalar) else None
+    if isinstance(t, TensorType) and t.shape == () and not t.ternary:
+        scalar = t.dtype  # a rank-0 tensor formats like its scalar
+    if isinstance(t, StrType):
+        if kind in (None, "s"):
+            return None
+        return f"format spec `{spec}` needs a number, but the value is a string"
+    if scalar is None:
+        return f"format spec `{spec}` applies to a number or a string, not to `{t}`"
+    if kind == "s":
+        return f"format spec `{spec}` needs a string, but the value is `{t}`"
+    integral = scalar.startswith("int") or scalar in ("bool", "trit")
+    if kind in ("b", "c", "d", "o", "x", "X") and not integral:
+        return f"format spec `{spec}` needs an integer, but the value is `{t}`"
     return None
 
 
@@ -104,7 +135,26 @@ class ExprMixin:
             self.error("E0303", f"{what} expects `{expected}` but got `{t}`, which may be None; check "
                        "`!= None` first", span, *notes)
             return
-        self.error("E0301", f"{what} expects `{expected}`, found `{t}`", span, *notes)
+        self.error("E0301", f"{what} expects `{expected}`, found `{t}`", span, *notes,
+                   *self.mismatch_hints(t, exp_t))
+
+    def mismatch_hints(self, t: Type, expected: Type) -> tuple:
+        """Notes saying what differs: ranks of two tensors, methods a struct lacks for a trait."""
+        from ..diagnostics import Note
+
+        if isinstance(t, TensorType) and isinstance(expected, TensorType) and t.rank is not None \
+                and expected.rank is not None and t.rank != expected.rank:
+            return (Note(f"the value has rank {t.rank}, the expected type rank {expected.rank}"),)
+        if isinstance(t, StructType) and isinstance(expected, TraitType):
+            s, tr = self.env.struct(t.name), self.env.trait(expected.name)
+            if s is not None and tr is not None:
+                missing = [m for m in tr.methods if m not in s.methods]
+                if missing:
+                    return (Note(f"`{t}` has no method " + ", ".join(f"`{m}`" for m in missing)
+                                 + f" required by the trait `{expected}`"),)
+                return (Note(f"a method of `{t}` does not have the signature the trait `{expected}` "
+                             "requires"),)
+        return ()
 
     # ------------------------------------------------------------------ constants and shapes
 
@@ -129,6 +179,10 @@ class ExprMixin:
                 t = self.check_expr(part.expr)
                 if isinstance(t, NeverType) or t == UNIT:
                     self.error("E0301", "this expression has no value to format", part.expr.span)
+                elif part.spec and not is_error(t):
+                    problem = format_spec_problem(part.spec, t)
+                    if problem:
+                        self.error("E0310", problem, part.expr.span)
         return STR
 
     def _expr_Name(self, e: ast.Name, expected):

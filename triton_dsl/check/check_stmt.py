@@ -29,6 +29,7 @@ from .types import (
     TensorType,
     TupleType,
     Type,
+    TypeType,
     UnionType,
     is_bool_like,
     is_error,
@@ -104,6 +105,8 @@ class StmtMixin:
                 return False
             target.ty = var.ty
             self.check_against(s.value, var.ty, f"`{target.name}`")
+            if isinstance(var.ty, TypeType) and s.value.ty != var.ty:
+                var.ty = TypeType()  # a dtype variable assigned twice is no longer a known constant
             return False
         if isinstance(target, ast.Attribute):
             ot = self.check_expr(target.obj)
