@@ -56,12 +56,22 @@ def _cache_dir() -> Path | None:
     return None
 
 
+def _lark_options() -> dict:
+    return dict(parser="lalr", lexer="basic", start=_START_RULES, propagate_positions=True,
+                maybe_placeholders=True, postlex=NewlinePostLexer(), lexer_callbacks=LEXER_CALLBACKS)
+
+
+def build_lark_uncached() -> Lark:
+    """A fresh parser that keeps the analysed grammar (rules and terminals), for tools such as the
+    grammar-driven fuzzer; a parser loaded from the cache only keeps the parse tables."""
+    return Lark(grammar_path().read_text(encoding="utf-8"), **_lark_options())
+
+
 @functools.lru_cache(maxsize=1)
 def get_lark() -> Lark:
     """The compiled grammar, built once per process."""
     text = grammar_path().read_text(encoding="utf-8")
-    options = dict(parser="lalr", lexer="basic", start=_START_RULES, propagate_positions=True,
-                   maybe_placeholders=True, postlex=NewlinePostLexer(), lexer_callbacks=LEXER_CALLBACKS)
+    options = _lark_options()
     folder = _cache_dir()
     if folder is not None:
         digest = hashlib.sha256(f"{text}{lark.__version__}".encode()).hexdigest()[:16]
