@@ -15,11 +15,11 @@ from functools import lru_cache
 from llvmlite import ir
 
 from .. import jit
-from . import rt_errors, rt_format, rt_memory, rt_print, rt_text
+from . import rt_errors, rt_format, rt_memory, rt_print, rt_random, rt_text
 from .irgen import Emitter
 
 # Order matters only for readability: functions used before their definition are declared first.
-_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit)
+_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit)
 
 _lock = threading.Lock()
 _loaded: jit.JitModule | None = None
