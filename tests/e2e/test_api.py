@@ -101,3 +101,25 @@ def test_compile_error_and_cache_reuse(module):
     again = api.compile(SOURCE, name="api_test.triton")
     assert again.from_cache
     assert again.fib(12) == 144
+
+
+def test_stdlib_declarations_are_a_clean_not_available_error():
+    with pytest.raises(triton_dsl.CompileError) as info:
+        triton_dsl.stdlib.threshold_quantize(np.zeros((2, 2), np.float32))
+    assert info.value.diagnostics[0].code == "E0901"
+    assert "not available yet" in str(info.value)
+    with pytest.raises(AttributeError):
+        triton_dsl.stdlib.no_such_function  # noqa: B018
+
+
+def test_runtime_error_from_api_call():
+    m = api.compile("fn div(a: int32, b: int32) -> int32 {\n    return a // b\n}\n", name="div.triton")
+    with pytest.raises(triton_dsl.TritonRuntimeError) as info:
+        m.div(1, 0)
+    assert (info.value.file, info.value.line, info.value.col) == ("div.triton", 2, 12)
+    assert m.div(-7, 2) == -4
+
+
+def test_inspection_of_ir_llvm_and_asm(module):
+    assert "define" in module.llvm_ir("fib") and "tdsl.fib" in module.llvm_ir("fib")
+    assert "ret" in module.asm("fib")
