@@ -167,7 +167,7 @@ def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.nd
     x2, vector = _activations(x, tw.K)
     M = x2.shape[0]
     y = np.empty((M, tw.N), np.float32)
-    kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
+    kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, 1, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
                                 tw.K, tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
     return y[0] if vector else y
 

@@ -4,8 +4,9 @@ In: `x` float32 rows (M × K, row stride `lda`), weights relaid by `trk_relayout
 panels of +1/−1 bit masks, see relayout.py), optional per-k scales (axis 0 of a [K, N] weight),
 per-output-column scales `nscale` (N floats: per-tensor scale repeated, or per-channel), and the
 values of a +1 / −1 trit (`wpos`, `wneg`: 1, 1 normally; pos, neg for asymmetric scales).
-Out: `void trk_matmul_f32_t2(x, lda, w, y, ldy, ldy_n, M, K, N, kscale|null, nscale, wpos, wneg)`
-writing y[m·ldy + n·ldy_n] = nscale[n] · Σ_k x[m,k] · kscale[k] · (wpos if W=+1, −wneg if W=−1).
+Out: `void trk_matmul_f32_t2(x, lda, ldx_k, w, y, ldy, ldy_n, M, K, N, kscale|null, nscale, wpos, wneg)`
+writing y[m·ldy + n·ldy_n] = nscale[n] · Σ_k x[m·lda + k·ldx_k] · kscale[k] · (wpos if W=+1, −wneg if
+W=−1). Strides let conv2d pass its im2col matrix transposed and write NCHW output directly.
 
 Why this shape: M = 1 uses masked adds — `select(mask, acc + x, acc)` on <16 x float> lowers to one
 masked vaddps, +1 and −1 lanes into separate accumulators, 4-way split over k so the add latency is
@@ -55,8 +56,8 @@ GROUP_ROWS = 96  # rows of x per GEMM task (their x stays in L2 while panels str
 SPLIT_K = 4  # independent accumulators per output vector in the GEMV
 MIN_TASK_WEIGHTS = 1 << 18  # don't hand a thread less work than this
 
-_ARGS = [PTR, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, F32, F32]
-_NAMES = ["x", "lda", "w", "y", "ldy", "ldy_n", "M", "K", "N", "kscale", "nscale", "wpos", "wneg"]
+_ARGS = [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, F32, F32]
+_NAMES = ["x", "lda", "ldx_k", "w", "y", "ldy", "ldy_n", "M", "K", "N", "kscale", "nscale", "wpos", "wneg"]
 
 
 def _masks(b: ir.IRBuilder, row: ir.Value) -> list[ir.Value]:
@@ -84,7 +85,7 @@ def _emit_gemv_body(module: ir.Module, with_kscale: bool) -> ir.Function:
     suffix = "ks" if with_kscale else "plain"
     body, b = new_function(module, f"trk_gemv_f32_t2.{suffix}", VOID, [PTR, I64, I64],
                            ["ctx", "begin", "end"], internal=True)
-    x, _, w, y, _, ldy_n, _, K, N, kscale, nscale, wpos, wneg = unpack_ctx(
+    x, _, ldx_k, w, y, _, ldy_n, _, K, N, kscale, nscale, wpos, wneg = unpack_ctx(
         b, body.args[0], ir.LiteralStructType(_ARGS))
     zero = ir.Constant(V16, None)
     # acc[t][s][u]: output half t, sign s (+1, −1), k residue u
@@ -92,7 +93,7 @@ def _emit_gemv_body(module: ir.Module, with_kscale: bool) -> ir.Function:
             for t in range(2)]
 
     def step(k: ir.Value, panel: ir.Value, u: int) -> None:
-        xk = load(b, x, F32, k)
+        xk = load(b, x, F32, b.mul(k, ldx_k))
         if with_kscale:
             xk = b.fmul(xk, load(b, kscale, F32, k))
         xv = splat(b, xk, LANES)
@@ -131,12 +132,12 @@ def _emit_gemv_body(module: ir.Module, with_kscale: bool) -> ir.Function:
 
 
 def _emit_micro(module: ir.Module, rows: int) -> ir.Function:
-    """micro(x, lda, panel, y, ldy, ldy_n, n0, K, N, kscale|null, nscale, wpos, wneg): rows × 1 panel."""
+    """micro(x, lda, ldx_k, panel, y, ldy, ldy_n, n0, K, N, kscale|null, nscale, wpos, wneg): rows × panel."""
     fn, b = new_function(module, f"trk_gemm_f32_t2.micro{rows}", VOID,
-                         [PTR, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, F32, F32],
-                         ["x", "lda", "panel", "y", "ldy", "ldy_n", "n0", "K", "N", "kscale", "nscale",
-                          "wpos", "wneg"], internal=True)
-    x, lda, panel, y, ldy, ldy_n, n0, K, N, kscale, nscale, wpos, wneg = fn.args
+                         [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, F32, F32],
+                         ["x", "lda", "ldx_k", "panel", "y", "ldy", "ldy_n", "n0", "K", "N", "kscale",
+                          "nscale", "wpos", "wneg"], internal=True)
+    x, lda, ldx_k, panel, y, ldy, ldy_n, n0, K, N, kscale, nscale, wpos, wneg = fn.args
     fmuladd = intrinsic(module, "llvm.fmuladd.v16f32", V16, [V16, V16, V16])
     zero = ir.Constant(V16, None)
     accs = [[entry_alloca(b, V16, f"acc{m}_{t}", zero) for t in range(2)] for m in range(rows)]
@@ -151,7 +152,7 @@ def _emit_micro(module: ir.Module, rows: int) -> ir.Function:
         vp, vn = splat(b, b.fmul(wpos, ks), LANES), splat(b, b.fmul(neg_wneg, ks), LANES)
         wt = [b.select(masks[2 * t], vp, b.select(masks[2 * t + 1], vn, zero)) for t in range(2)]
         for m in range(rows):
-            xv = splat(b, load(b, rows_x[m], F32, k), LANES)
+            xv = splat(b, load(b, rows_x[m], F32, b.mul(k, ldx_k)), LANES)
             for t in range(2):
                 b.store(b.call(fmuladd, [xv, wt[t], b.load(accs[m][t])]), accs[m][t])
     for m in range(rows):
@@ -166,7 +167,7 @@ def _emit_gemm_body(module: ir.Module) -> ir.Function:
     micros = [_emit_micro(module, r) for r in range(1, MAX_ROWS + 1)]
     body, b = new_function(module, "trk_gemm_f32_t2.body", VOID, [PTR, I64, I64],
                            ["ctx", "begin", "end"], internal=True)
-    x, lda, w, y, ldy, ldy_n, M, K, N, kscale, nscale, wpos, wneg = unpack_ctx(
+    x, lda, ldx_k, w, y, ldy, ldy_n, M, K, N, kscale, nscale, wpos, wneg = unpack_ctx(
         b, body.args[0], ir.LiteralStructType(_ARGS))
     npanels = ceil_div(b, N, i64(PANEL_F32))
     with for_range(b, body.args[1], body.args[2], name="task") as task:
@@ -182,8 +183,8 @@ def _emit_gemm_body(module: ir.Module) -> ir.Function:
             start = b.add(r0, b.sdiv(b.mul(rows, blk), nblocks))
             stop = b.add(r0, b.sdiv(b.mul(rows, b.add(blk, i64(1))), nblocks))
             count = b.sub(stop, start)
-            args = [gep(b, x, b.mul(start, lda), F32), lda, panel, gep(b, y, b.mul(start, ldy), F32), ldy,
-                    ldy_n, n0, K, N, kscale, nscale, wpos, wneg]
+            args = [gep(b, x, b.mul(start, lda), F32), lda, ldx_k, panel, gep(b, y, b.mul(start, ldy), F32),
+                    ldy, ldy_n, n0, K, N, kscale, nscale, wpos, wneg]
             after = b.append_basic_block("after")
             switch = b.switch(count, after)
             for r, micro in enumerate(micros, start=1):
@@ -202,7 +203,7 @@ def build(module: ir.Module, host) -> None:
     gemv = {ks: _emit_gemv_body(module, ks) for ks in (False, True)}
     gemm = _emit_gemm_body(module)
     fn, b = new_function(module, "trk_matmul_f32_t2", VOID, _ARGS, _NAMES)
-    x, lda, w, y, ldy, ldy_n, M, K, N, kscale, *_ = fn.args
+    x, lda, ldx_k, w, y, ldy, ldy_n, M, K, N, kscale, *_ = fn.args
     ret = b.append_basic_block("ret")
     work = b.append_basic_block("work")
     b.cbranch(b.or_(b.icmp_signed("<=", M, i64(0)), b.icmp_signed("<=", N, i64(0))), ret, work)
