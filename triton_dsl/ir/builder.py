@@ -108,11 +108,11 @@ class Builder:
         ty = elementwise_type(out.type.dtype, inputs)  # type: ignore[attr-defined]
         return self.op("fused", inputs, [ty], {}, span, [block]).result
 
-    def yield_(self, values: Sequence[Value] = ()) -> Op:
-        return self.op("yield", values)
+    def yield_(self, values: Sequence[Value] = (), span: Span | None = None) -> Op:
+        return self.op("yield", values, span=span)
 
-    def condition(self, cond: Value) -> Op:
-        return self.op("condition", [cond])
+    def condition(self, cond: Value, span: Span | None = None) -> Op:
+        return self.op("condition", [cond], span=span)
 
     def ret(self, value: Value | None = None, span: Span | None = None) -> Op:
         return self.op("return", [] if value is None else [value], span=span)

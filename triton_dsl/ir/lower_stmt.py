@@ -114,7 +114,7 @@ class FunctionLowerer(ExprLowerer):
     def visible_assigned(self, stmts: list) -> list[str]:
         return sorted(n for n in assigned_names(stmts) if self.scopes.lookup(n) is not None)
 
-    def lower_region(self, block, stmts: list, names: list[str], snap) -> None:
+    def lower_region(self, block, stmts: list, names: list[str], snap, span) -> None:
         """Lower `stmts` into `block`, ending with a yield of `names`' values (unless it left early)."""
         self.scopes.restore(snap)
         with self.b.at(block):
@@ -122,7 +122,13 @@ class FunctionLowerer(ExprLowerer):
             self.lower_stmts(stmts)
             self.scopes.pop()
             if block.terminator is None:
-                self.b.yield_([self.scopes.lookup(n) for n in names])
+                self.b.yield_([self.scopes.lookup(n) for n in names], span)
+
+    @staticmethod
+    def name_values(names: list[str], *groups) -> None:
+        for group in groups:
+            for n, v in zip(names, group, strict=True):
+                v.hint = n
 
     def lower_if(self, s: ast.If) -> None:
         if getattr(s, "static", None) is not None:  # the checker resolved `x is T`: one branch only
@@ -137,8 +143,8 @@ class FunctionLowerer(ExprLowerer):
         names = self.visible_assigned(then_stmts + else_stmts)
         snap = self.scopes.snapshot()
         op = self.b.if_(cond, [self.scopes.lookup(n).type for n in names], s.span)
-        self.lower_region(op.regions[0], then_stmts, names, snap)
-        self.lower_region(op.regions[1], else_stmts, names, snap)
+        self.lower_region(op.regions[0], then_stmts, names, snap, s.span)
+        self.lower_region(op.regions[1], else_stmts, names, snap, s.span)
         self.scopes.restore(snap)
         for n, r in zip(names, op.results, strict=True):
             r.hint = n
@@ -150,15 +156,16 @@ class FunctionLowerer(ExprLowerer):
         op = self.b.while_(inits, s.span)
         snap = self.scopes.snapshot()
         before, after = op.regions
+        self.name_values(names, before.args, after.args, op.results)
         with self.b.at(before):
             for n, a in zip(names, before.args, strict=True):
                 self.scopes.assign(n, a)
-            self.b.condition(self.as_bool(self.lower_expr(s.cond), s.cond.span))
+            self.b.condition(self.as_bool(self.lower_expr(s.cond), s.cond.span), s.cond.span)
         self.scopes.restore(snap)
         for n, a in zip(names, after.args, strict=True):
             self.scopes.assign(n, a)
         self.loops.append(_LoopFrame(names))
-        self.lower_region(after, s.body.stmts, names, self.scopes.snapshot())
+        self.lower_region(after, s.body.stmts, names, self.scopes.snapshot(), s.span)
         self.loops.pop()
         self.scopes.restore(snap)
         for n, r in zip(names, op.results, strict=True):
@@ -191,6 +198,7 @@ class FunctionLowerer(ExprLowerer):
         names = self.visible_assigned(s.body.stmts)
         op = self.b.for_(lo, hi, step, [self.scopes.lookup(n) for n in names], s.span)
         body = op.regions[0]
+        self.name_values(names, body.args[1:], op.results)
         snap = self.scopes.snapshot()
         for n, a in zip(names, body.args[1:], strict=True):
             self.scopes.assign(n, a)
@@ -205,7 +213,7 @@ class FunctionLowerer(ExprLowerer):
             self.lower_stmts(s.body.stmts)
             self.scopes.pop()
             if body.terminator is None:
-                self.b.yield_([self.scopes.lookup(n) for n in names])
+                self.b.yield_([self.scopes.lookup(n) for n in names], s.span)
         self.loops.pop()
         self.scopes.restore(snap)
         for n, r in zip(names, op.results, strict=True):

@@ -128,9 +128,24 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
     block.ops = out
 
 
+def _drop_pairs(block: Block) -> None:
+    """Remove a `retain v` directly followed by `release v` (they cancel out)."""
+    out: list[Op] = []
+    for op in block.ops:
+        for region in op.regions:
+            _drop_pairs(region)
+        if (op.opcode == "release" and out and out[-1].opcode == "retain"
+                and out[-1].operands[0].id == op.operands[0].id):
+            out.pop()
+            continue
+        out.append(op)
+    block.ops = out
+
+
 def insert_refcounts(fn: Function) -> None:
     frame = _Frame(fn.body, owns_args=False, is_loop_body=False)
     _rewrite(frame, [])
+    _drop_pairs(fn.body)
 
 
 def run_refcount_pass(module: Module) -> None:

@@ -26,7 +26,27 @@ def _wrap(value: int, dtype: str) -> int:
     return (value + (1 << (bits - 1))) % (1 << bits) - (1 << (bits - 1))
 
 
+def _fold_cast(op: Op, consts: dict[int, object]) -> object | None:
+    """int/bool constant → int (wrapped) or float; anything involving floats is left to LLVM."""
+    src = op.operands[0]
+    dst = op.result.type
+    if src.id not in consts or not isinstance(dst, ScalarTy) or not isinstance(src.type, ScalarTy):
+        return None
+    if not (src.type.dtype in _BITS or src.type.is_bool):
+        return None
+    value = int(consts[src.id])
+    if dst.dtype in _BITS:
+        return _wrap(value, dst.dtype)
+    if dst.is_float:
+        return float(value)
+    if dst.is_bool:
+        return value != 0
+    return None
+
+
 def _fold(op: Op, consts: dict[int, object]) -> object | None:
+    if op.opcode == "cast":
+        return _fold_cast(op, consts)
     if op.opcode != "binary" or op.attrs["op"] not in _FOLD:
         return None
     if not all(v.id in consts for v in op.operands):
