@@ -59,7 +59,10 @@ def test_make_union_flattens_and_dedups():
     (INT32, FLOAT32, ("widen",)),
     (NONE, OptionalType(F), ("none",)),
     (F, OptionalType(TensorType("float32", (None, 128))), ("some",)),
+    # a static [1] is a scalar where the union offers a rank-0 member; [3] takes the [?] member
     (TensorType("float32", (1,)), UnionType((TensorType("float32", ()), TensorType("float32", (None,)))),
+     ("squeeze", "member:0")),
+    (TensorType("float32", (3,)), UnionType((TensorType("float32", ()), TensorType("float32", (None,)))),
      ("member:1",)),
 ])
 def test_conversions(src, dst, steps):

@@ -122,7 +122,15 @@ def convert(src: Type, dst: Type, conforms: Conforms | None = None, *, literal: 
     if src == dst:
         return SAME
     if isinstance(dst, UnionType):
-        # An exact member first, then the first member reachable through conversions.
+        # A static [1] tensor is a scalar where the union offers a rank-0 member (the seed's per-tensor
+        # `tensor([1.5])` scale against `Tensor<float32, []> | Tensor<float32, [?]>`).
+        if isinstance(src, TensorType) and src.shape == (1,):
+            for i, member in enumerate(dst.members):
+                if isinstance(member, TensorType) and member.shape == ():
+                    conv = convert(src, member, conforms, literal=literal, shape_ok=shape_ok)
+                    if conv is not None:
+                        return conv.then(f"member:{i}")
+        # Then an exact member, then the first member reachable through conversions.
         found = None
         for i, member in enumerate(dst.members):
             conv = convert(src, member, conforms, literal=literal, shape_ok=shape_ok)

@@ -71,7 +71,8 @@ class ItemMixin:
                 types.append(resolver.resolve(p.type))
             defaults.append(p.default)
         ret = resolver.resolve(node.ret) if node.ret is not None else UNIT
-        info = FunctionInfo(node.name, node, names, types, defaults, ret, origin=self.origin, owner=owner)
+        info = FunctionInfo(node.name, node, names, types, defaults, ret, origin=self.origin, owner=owner,
+                            env=self.env)
         info.generic = any(has_generic_parts(t) for t in types)
         return info
 
@@ -136,8 +137,8 @@ class ItemMixin:
         if info.defaults_checked:
             return
         info.defaults_checked = True
-        saved = (self.scope, self.ctx)
-        self.scope = Scope()
+        saved = (self.scope, self.ctx, self.env)
+        self.scope, self.env = Scope(), info.env or self.env
         for d, t, n in zip(info.defaults, info.param_types, info.param_names, strict=True):
             if d is None:
                 continue
@@ -148,7 +149,7 @@ class ItemMixin:
             elif isinstance(t, UnionType) and not is_error(dt):
                 if Binder(self.conforms).match(t, dt, n, literal=True) is None:
                     self.report_mismatch(d.span, dt, t, f"the default of `{n}`")
-        self.scope, self.ctx = saved
+        self.scope, self.ctx, self.env = saved
 
     # ------------------------------------------------------------------ driver
 
@@ -219,8 +220,9 @@ class ItemMixin:
         inst.checked = True
         if inst.body is None:
             return
-        saved = (self.scope, self.ctx)
-        self.scope = Scope()
+        saved = (self.scope, self.ctx, self.env)
+        before = len(self.sink.diagnostics)
+        self.scope, self.env = Scope(), inst.fn.env or self.env
         self.ctx = FnContext(ret=inst.ret, instance=inst)
         dims = set()
         owner = self.env.struct(inst.fn.owner) if inst.fn.owner else None
@@ -239,7 +241,9 @@ class ItemMixin:
             self.error("E0601", f"function `{inst.fn.name}` must return a value of type `{inst.fn.ret}` on "
                        "every path, but its end can be reached without a `return`",
                        node.name_span or node.span)
-        self.scope, self.ctx = saved
+        self.scope, self.ctx, self.env = saved
+        if inst.fn.origin == "stdlib":
+            inst.diagnostics = list(self.sink.diagnostics[before:])
 
     # ------------------------------------------------------------------ declarations vs definitions
 

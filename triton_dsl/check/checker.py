@@ -90,6 +90,10 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
             callees.append(inst)
         if not inst.checked and inst not in self.pending:
             self.pending.append(inst)
+        # A stdlib instance checked for an earlier program: its problems concern this one too.
+        for d in inst.diagnostics:
+            if d not in self.sink.diagnostics:
+                self.sink.diagnostics.append(d)
 
     def drain(self) -> None:
         """Check the bodies of instances created by calls (each once)."""

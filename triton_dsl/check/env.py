@@ -14,6 +14,7 @@ In: declarations found in a program (and the stdlib). Out:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ class FunctionInfo:
     owner: str | None = None         # struct name for a method (its first parameter is `self`)
     generic: bool = False            # needs one instance per distinct argument types
     defaults_checked: bool = False
+    env: GlobalEnv | None = None     # where it was defined: its body and defaults see that env's names
     instances: dict[Any, FunctionInstance] = field(default_factory=dict)
 
     @property
@@ -59,16 +61,20 @@ class FunctionInstance:
     dtype_consts: dict[str, str] = field(default_factory=dict)  # `Type` param -> its constant dtype
     callees: list[FunctionInstance] = field(default_factory=list)
     checked: bool = False
+    diagnostics: list = field(default_factory=list)  # problems found in a stdlib body, replayed per use
 
     @property
     def name(self) -> str:
         return self.fn.name
 
     def mangled(self) -> str:
-        """A stable symbol name for this instance (`name` for the first, `name__2`, … after)."""
-        index = list(self.fn.instances).index(self.key)
+        """A stable symbol name: the function's name for its first instance, else the name and a hash
+        of the instance's parameter types (the same in every run and whatever was compiled before)."""
         base = f"{self.fn.owner}.{self.fn.name}" if self.fn.owner else self.fn.name
-        return base if index == 0 else f"{base}__{index + 1}"
+        if next(iter(self.fn.instances)) == self.key:
+            return base
+        digest = hashlib.sha1(", ".join(str(t) for t in self.key).encode()).hexdigest()[:8]
+        return f"{base}__{digest}"
 
 
 @dataclass(eq=False)

@@ -171,6 +171,9 @@ def _rank_only(t: Type, binder: Binder, param_name: str) -> Type:
         return TupleType(tuple(_rank_only(x, binder, param_name) for x in t.items))
     if isinstance(t, ListType) and t.elem is not None:
         return ListType(_rank_only(t.elem, binder, param_name))
+    if isinstance(t, FnType):
+        return FnType(tuple(_rank_only(x, binder, param_name) for x in t.params),
+                      _rank_only(t.ret, binder, param_name))
     return t
 
 
