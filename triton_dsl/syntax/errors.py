@@ -126,7 +126,8 @@ def describe_problem(exc: UnexpectedInput, patterns: dict[str, str], text: str, 
             accepts -= {"SEMI", "_NL"}  # a separator may repeat, but suggesting one more is noise
         expected = describe_expected(accepts, patterns)
         message = f"unexpected {found}" + (f"; {expected}" if expected else "")
-        if tok.type in _COMPARISONS and tok.type not in accepts:
+        # A comparison right after a complete comparison (where `&&` would fit) is a chain.
+        if tok.type in _COMPARISONS and tok.type not in accepts and "ANDAND" in accepts:
             message = f"unexpected {found}: comparisons do not chain (write `a < b && b < c`)"
         return SyntaxProblem("E0101", message, base + start, base + max(end, start + 1))
     if isinstance(exc, UnexpectedCharacters):
