@@ -16,18 +16,21 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from .. import jit
-from ..codegen.kernels import count, dequant, pack, quantize
+from ..codegen.kernels import count, dequant, pack, quantize, threads
 from ..jit import HostInfo
 
 KernelBuilder = Callable[[ir.Module, HostInfo], None]
 
 # Every kernel file's builder; the library module is built from this list in this order.
 KERNEL_BUILDERS: list[KernelBuilder] = [
+    threads.build,  # first: the others call trk_parallel_for
     pack.build,
     quantize.build,
     dequant.build,
     count.build,
 ]
+
+_LIVE_LIBRARIES: list[KernelLibrary] = []
 
 _CTYPES = {
     "void": None,
@@ -60,7 +63,8 @@ def build_library_module(host: HostInfo | None = None,
 
 
 class KernelLibrary:
-    """The compiled kernels. Keep the object alive while any of its addresses may be called."""
+    """The compiled kernels (never freed: see `_LIVE_LIBRARIES`). Build your own only to test other
+    targets' code paths; everyone else uses `kernel_library()`."""
 
     def __init__(self, host: HostInfo | None = None, builders: list[KernelBuilder] | None = None,
                  *, publish: bool = False, opt_level: int = 3):
@@ -68,11 +72,14 @@ class KernelLibrary:
         module = build_library_module(self.host, builders)
         self.signatures: dict[str, ir.FunctionType] = {
             f.name: f.function_type for f in module.functions
-            if f.name.startswith("trk_") and not f.is_declaration
+            if f.name.startswith("trk_") and not f.is_declaration and f.linkage not in ("internal", "private")
         }
         self._jit = jit.JitModule(str(module), opt_level=opt_level)
         self.addresses = {name: self._jit.address(name) for name in self.signatures}
         self._wrappers: dict[str, Callable] = {}
+        # The thread pool's workers run this module's code for the life of the process: freeing the
+        # machine code under them would crash, so every library stays alive (a few hundred KiB each).
+        _LIVE_LIBRARIES.append(self)
         if publish:
             for name, addr in self.addresses.items():
                 jit.add_symbol(name, addr)

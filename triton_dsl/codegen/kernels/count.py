@@ -21,16 +21,16 @@ from .ternary_ir import (
     I64,
     PTR,
     VOID,
-    counted_loop,
+    const_splat,
     declare,
     define_kernel,
     flatten_if_aligned,
+    for_range,
     gep,
-    i64c,
+    i64,
     row_bytes,
-    splat,
     vector_bytes_per_step,
-    vector_end,
+    vector_span,
 )
 
 LOW_BITS = 0x5555555555555555
@@ -52,13 +52,13 @@ def build(module: ir.Module, host: HostInfo) -> None:
     packed, rows0, cols0, counts = fn.args
     rows, cols = flatten_if_aligned(b, rows0, cols0)
     rb = row_bytes(b, cols)
-    full = b.lshr(cols, i64c(2), name="full_bytes")
-    tail_slots = b.and_(cols, i64c(3))
+    full = b.lshr(cols, i64(2), name="full_bytes")
+    tail_slots = b.and_(cols, i64(3))
     ctpop64 = declare(module, "llvm.ctpop.i64", ir.FunctionType(I64, [I64]))
     # Scalar accumulators: neg, pos, code3, bad padding.
     acc = [b.alloca(I64, name=n) for n in ("neg", "pos", "code3", "badpad")]
     for a in acc:
-        b.store(i64c(0), a)
+        b.store(i64(0), a)
 
     def add(slot: int, value: ir.Value) -> None:
         b.store(b.add(b.load(acc[slot]), value), acc[slot])
@@ -71,32 +71,32 @@ def build(module: ir.Module, host: HostInfo) -> None:
         vsum = declare(module, f"llvm.vector.reduce.add.v{lanes}i64", ir.FunctionType(I64, [vty]))
         vacc = [b.alloca(vty, name=f"v{n}") for n in ("neg", "pos", "code3")]
         for a in vacc:
-            b.store(splat(I64, lanes, 0), a)
+            b.store(const_splat(I64, lanes, 0), a)
 
-    with counted_loop(b, i64c(0), rows, name="row") as r:
-        row = gep(b, packed, b.mul(r, rb))
-        j0 = i64c(0)
+    with for_range(b, i64(0), rows, name="row") as r:
+        row = gep(b, packed, b.mul(r, rb), I8)
+        j0 = i64(0)
         if lanes is not None:
             nbytes = 8 * lanes
-            j0 = vector_end(b, full, nbytes)
-            with counted_loop(b, i64c(0), j0, nbytes, name="vec") as j:
-                word = b.load(gep(b, row, j), typ=vty, align=1)
-                masks = _classify(b, word, splat(I64, lanes, LOW_BITS), splat(I64, lanes, 1))
+            j0 = vector_span(b, i64(0), full, nbytes)
+            with for_range(b, i64(0), j0, nbytes, name="vec") as j:
+                word = b.load(gep(b, row, j, I8), typ=vty, align=1)
+                masks = _classify(b, word, const_splat(I64, lanes, LOW_BITS), const_splat(I64, lanes, 1))
                 for a, m in zip(vacc, masks, strict=True):
                     b.store(b.add(b.load(a), b.call(vpop, [m])), a)
-        with counted_loop(b, j0, full, name="byte") as j:
-            word = b.zext(b.load(gep(b, row, j), typ=I8), I64)
-            for slot, m in enumerate(_classify(b, word, i64c(0x55), i64c(1))):
+        with for_range(b, j0, full, name="byte") as j:
+            word = b.zext(b.load(gep(b, row, j, I8), typ=I8), I64)
+            for slot, m in enumerate(_classify(b, word, i64(0x55), i64(1))):
                 add(slot, b.call(ctpop64, [m]))
         # Last, partial byte: logical slots counted, padding slots checked for code 1.
-        has_tail = b.icmp_signed("!=", tail_slots, i64c(0))
+        has_tail = b.icmp_signed("!=", tail_slots, i64(0))
         with b.if_then(has_tail):
-            word = b.zext(b.load(gep(b, row, full), typ=I8), I64)
-            logical = b.sub(b.shl(i64c(1), b.shl(tail_slots, i64c(1))), i64c(1))  # low 2*tail bits
-            for slot, m in enumerate(_classify(b, word, b.and_(logical, i64c(0x55)), i64c(1))):
+            word = b.zext(b.load(gep(b, row, full, I8), typ=I8), I64)
+            logical = b.sub(b.shl(i64(1), b.shl(tail_slots, i64(1))), i64(1))  # low 2*tail bits
+            for slot, m in enumerate(_classify(b, word, b.and_(logical, i64(0x55)), i64(1))):
                 add(slot, b.call(ctpop64, [m]))
-            wrong = b.and_(b.xor(word, i64c(0x55)), b.xor(logical, i64c(0xFF)))
-            add(3, b.call(ctpop64, [b.and_(b.or_(wrong, b.lshr(wrong, i64c(1))), i64c(0x55))]))
+            wrong = b.and_(b.xor(word, i64(0x55)), b.xor(logical, i64(0xFF)))
+            add(3, b.call(ctpop64, [b.and_(b.or_(wrong, b.lshr(wrong, i64(1))), i64(0x55))]))
 
     if lanes is not None:
         for slot, a in enumerate(vacc):
@@ -104,6 +104,6 @@ def build(module: ir.Module, host: HostInfo) -> None:
     neg, pos, code3, badpad = (b.load(a) for a in acc)
     zero = b.sub(b.mul(rows, cols), b.add(b.add(neg, pos), code3))
     for k, v in enumerate((neg, zero, pos, b.add(code3, badpad))):
-        b.store(v, gep(b, counts, i64c(k), I64))
+        b.store(v, gep(b, counts, i64(k), I64))
     b.ret_void()
 

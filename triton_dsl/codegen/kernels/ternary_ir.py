@@ -14,16 +14,23 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from ...jit import HostInfo
+from .threads import declare_parallel_for
+from .trk_ir import F32, I1, I8, I32, I64, VOID, declare, for_range, i64, imax, imin, new_function, splat
 
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-F32 = ir.FloatType()
+# Opaque pointers (what LLVM 22 has anyway): loads/stores of any element or vector type need no
+# bitcasts, and the kernels' signatures print as `ptr` like everyone else's.
 PTR = ir.PointerType()
-VOID = ir.VoidType()
+
+__all__ = [
+    "F32", "I1", "I8", "I32", "I64", "PTR", "VOID", "declare", "for_range", "gep", "i64", "splat",
+    "CODE_ZERO", "vector_bytes_per_step", "const_splat", "row_bytes", "flatten_if_aligned", "pack_codes",
+    "unpack_codes", "code_at", "emit_byte_loop", "vector_span", "row_segments", "emit_parallel",
+    "imin", "imax", "define_kernel", "PARALLEL_GRAIN",
+]
 
 CODE_ZERO = 1  # code of trit 0, also the padding code
+# Packed bytes per parallel chunk at least (32K trits): below this a thread handoff costs more than it saves.
+PARALLEL_GRAIN = 8192
 
 
 def vector_bytes_per_step(host: HostInfo) -> int | None:
@@ -41,80 +48,31 @@ def vector_bytes_per_step(host: HostInfo) -> int | None:
     return None
 
 
-def i64c(value: int) -> ir.Constant:
-    return ir.Constant(I64, value)
-
-
-def splat(ty: ir.Type, n: int, value) -> ir.Constant:
+def const_splat(ty: ir.Type, n: int, value) -> ir.Constant:
     return ir.Constant(ir.VectorType(ty, n), [value] * n)
-
-
-def const_vec(ty: ir.Type, values: list) -> ir.Constant:
-    return ir.Constant(ir.VectorType(ty, len(values)), list(values))
-
-
-def splat_value(builder: ir.IRBuilder, value: ir.Value, n: int) -> ir.Value:
-    """Broadcast a run-time scalar to an n-lane vector."""
-    vty = ir.VectorType(value.type, n)
-    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(I32, 0))
-    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), splat(I32, n, 0))
-
-
-def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
-    """The function `name` of the module, declared if absent (intrinsics and cross-kernel calls)."""
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    return ir.Function(module, fnty, name)
 
 
 def define_kernel(module: ir.Module, name: str, ret: ir.Type,
                   params: list[tuple[str, ir.Type]]) -> tuple[ir.Function, ir.IRBuilder]:
     """A C-ABI kernel with named parameters and an entry block; returns (function, builder)."""
-    fn = ir.Function(module, ir.FunctionType(ret, [ty for _, ty in params]), name)
-    fn.attributes.add("nounwind")
-    for arg, (pname, _) in zip(fn.args, params, strict=True):
-        arg.name = pname
-    return fn, ir.IRBuilder(fn.append_basic_block("entry"))
+    return new_function(module, name, ret, [ty for _, ty in params], [n for n, _ in params])
 
 
-def gep(builder: ir.IRBuilder, ptr: ir.Value, index: ir.Value, elem: ir.Type = I8) -> ir.Value:
+def gep(builder: ir.IRBuilder, ptr: ir.Value, index: ir.Value, elem: ir.Type) -> ir.Value:
+    """&((elem*)ptr)[index] as an opaque pointer (load/store it with any type)."""
     return builder.gep(ptr, [index], inbounds=True, source_etype=elem)
-
-
-@contextmanager
-def counted_loop(builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: int = 1,
-                 name: str = "i") -> Iterator[ir.Value]:
-    """`for (i = start; i < stop; i += step)`; the caller ensures (stop - start) % step == 0 or
-    that overshooting is harmless. Leaves the builder after the loop."""
-    pre = builder.block
-    fn = pre.function
-    header = fn.append_basic_block(f"{name}.head")
-    body = fn.append_basic_block(f"{name}.body")
-    done = fn.append_basic_block(f"{name}.done")
-    builder.branch(header)
-    builder.position_at_end(header)
-    index = builder.phi(I64, name=name)
-    index.add_incoming(start, pre)
-    builder.cbranch(builder.icmp_signed("<", index, stop), body, done)
-    builder.position_at_end(body)
-    yield index
-    nxt = builder.add(index, i64c(step), name=f"{name}.next")
-    index.add_incoming(nxt, builder.block)
-    builder.branch(header)
-    builder.position_at_end(done)
 
 
 def row_bytes(builder: ir.IRBuilder, cols: ir.Value) -> ir.Value:
     """Packed bytes per row: ceil(cols / 4)."""
-    return builder.lshr(builder.add(cols, i64c(3)), i64c(2), name="row_bytes")
+    return builder.lshr(builder.add(cols, i64(3)), i64(2), name="row_bytes")
 
 
 def flatten_if_aligned(builder: ir.IRBuilder, rows: ir.Value, cols: ir.Value) -> tuple[ir.Value, ir.Value]:
     """When cols % 4 == 0 rows have no padding, so the tensor is one long row (longer vector runs)."""
-    aligned = builder.icmp_signed("==", builder.and_(cols, i64c(3)), i64c(0))
+    aligned = builder.icmp_signed("==", builder.and_(cols, i64(3)), i64(0))
     total = builder.mul(rows, cols)
-    return (builder.select(aligned, i64c(1), rows, name="rows.f"),
+    return (builder.select(aligned, i64(1), rows, name="rows.f"),
             builder.select(aligned, total, cols, name="cols.f"))
 
 
@@ -126,10 +84,10 @@ def pack_codes(builder: ir.IRBuilder, codes: ir.Value, nbytes: int) -> ir.Value:
     """
     v32 = ir.VectorType(I32, nbytes)
     word = builder.bitcast(codes, v32)
-    out = builder.and_(word, splat(I32, nbytes, 0x3))
+    out = builder.and_(word, const_splat(I32, nbytes, 0x3))
     for k in (1, 2, 3):
-        shifted = builder.lshr(word, splat(I32, nbytes, 6 * k))
-        out = builder.or_(out, builder.and_(shifted, splat(I32, nbytes, 0x3 << (2 * k))))
+        shifted = builder.lshr(word, const_splat(I32, nbytes, 6 * k))
+        out = builder.or_(out, builder.and_(shifted, const_splat(I32, nbytes, 0x3 << (2 * k))))
     return builder.trunc(out, ir.VectorType(I8, nbytes))
 
 
@@ -137,17 +95,17 @@ def unpack_codes(builder: ir.IRBuilder, packed: ir.Value, nbytes: int) -> ir.Val
     """<n x i8> packed bytes -> <4n x i8> codes (0..3): the inverse of `pack_codes`."""
     v32 = ir.VectorType(I32, nbytes)
     word = builder.zext(packed, v32)
-    out = builder.and_(word, splat(I32, nbytes, 0x3))
+    out = builder.and_(word, const_splat(I32, nbytes, 0x3))
     for k in (1, 2, 3):
-        shifted = builder.shl(word, splat(I32, nbytes, 6 * k))
-        out = builder.or_(out, builder.and_(shifted, splat(I32, nbytes, 0x3 << (8 * k))))
+        shifted = builder.shl(word, const_splat(I32, nbytes, 6 * k))
+        out = builder.or_(out, builder.and_(shifted, const_splat(I32, nbytes, 0x3 << (8 * k))))
     return builder.bitcast(out, ir.VectorType(I8, 4 * nbytes))
 
 
 def code_at(builder: ir.IRBuilder, row: ir.Value, i: ir.Value) -> ir.Value:
     """The i8 code of element i of a packed row (scalar)."""
-    byte = builder.load(gep(builder, row, builder.lshr(i, i64c(2))), typ=I8)
-    shift = builder.trunc(builder.shl(builder.and_(i, i64c(3)), i64c(1)), I8)
+    byte = builder.load(gep(builder, row, builder.lshr(i, i64(2)), I8), typ=I8)
+    shift = builder.trunc(builder.shl(builder.and_(i, i64(3)), i64(1)), I8)
     return builder.and_(builder.lshr(byte, shift), ir.Constant(I8, 3))
 
 
@@ -160,12 +118,12 @@ def emit_byte_loop(builder: ir.IRBuilder, j_start: ir.Value, j_end: ir.Value, co
     `code_of(i)` gets an in-bounds index (clamped to cols-1, never read when i >= cols matters)
     and returns its i8 code; `check_byte(j, any_invalid)` may branch out before the store.
     """
-    last = builder.sub(cols, i64c(1))
-    with counted_loop(builder, j_start, j_end, name="byte") as j:
+    last = builder.sub(cols, i64(1))
+    with for_range(builder, j_start, j_end, name="byte") as j:
         packed = ir.Constant(I8, 0)
         invalid = ir.Constant(I1, 0)
         for k in range(4):
-            i = builder.add(builder.shl(j, i64c(2)), i64c(k))
+            i = builder.add(builder.shl(j, i64(2)), i64(k))
             inside = builder.icmp_signed("<", i, cols)
             code = builder.select(inside, code_of(builder.select(inside, i, last)),
                                   ir.Constant(I8, CODE_ZERO))
@@ -177,6 +135,48 @@ def emit_byte_loop(builder: ir.IRBuilder, j_start: ir.Value, j_end: ir.Value, co
         store_byte(j, packed)
 
 
-def vector_end(builder: ir.IRBuilder, n: ir.Value, step: int) -> ir.Value:
-    """The largest multiple of `step` not above n (step a power of two)."""
-    return builder.and_(n, i64c(-step))
+def vector_span(builder: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: int) -> ir.Value:
+    """The end of the whole vector steps in [start, stop): start + floor((stop - start) / step) * step."""
+    return builder.add(start, builder.and_(imax(builder, builder.sub(stop, start), i64(0)), i64(-step)))
+
+
+@contextmanager
+def row_segments(builder: ir.IRBuilder, begin: ir.Value, end: ir.Value,
+                 rb: ir.Value) -> Iterator[tuple[ir.Value, ir.Value, ir.Value]]:
+    """Split the packed-byte range [begin, end) of a tensor with `rb` bytes per row by rows.
+
+    Yields (row, first byte, end byte) within that row, so that a chunk of a parallel loop can
+    start and stop in the middle of rows."""
+    rb1 = imax(builder, rb, i64(1))
+    first = builder.sdiv(begin, rb1)
+    last = builder.sdiv(builder.add(end, builder.sub(rb1, i64(1))), rb1)
+    with for_range(builder, first, last, name="row") as r:
+        base = builder.mul(r, rb1)
+        yield (r, imax(builder, builder.sub(begin, base), i64(0)),
+               imin(builder, builder.sub(end, base), rb1))
+
+
+def emit_parallel(module: ir.Module, builder: ir.IRBuilder, name: str, values: list[ir.Value],
+                  n: ir.Value, grain: int,
+                  body: Callable[[ir.IRBuilder, list[ir.Value], ir.Value, ir.Value], None]) -> None:
+    """Run `body` over [0, n) split across the thread pool (`trk_parallel_for`).
+
+    `values` are packed into a context struct on the caller's stack; `body(b, values, begin, end)`
+    emits the work for one chunk inside an internal function `<name>.chunk` and may `ret` early.
+    """
+    sty = ir.LiteralStructType([v.type for v in values])
+    chunk, cb = new_function(module, f"{name}.chunk", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
+                             internal=True)
+    ctx, begin, end = chunk.args
+    loaded = [cb.load(cb.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True,
+                             source_etype=sty), typ=v.type)
+              for k, v in enumerate(values)]
+    body(cb, loaded, begin, end)
+    cb.ret_void()
+    slot = builder.alloca(sty, name="ctx")
+    for k, v in enumerate(values):
+        # The alloca is a typed pointer: its gep derives the field type (source_etype would not).
+        builder.store(v, builder.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
+    pfor = declare_parallel_for(module)
+    fn_arg, ctx_arg = (builder.bitcast(v, a.type) for v, a in zip((chunk, slot), pfor.args[:2], strict=True))
+    builder.call(pfor, [fn_arg, ctx_arg, n, i64(grain)])
