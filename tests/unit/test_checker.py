@@ -226,7 +226,7 @@ def test_closures_infer_parameters_from_context():
                  "let sq = fn(v: float32) -> float32 { return v * v }\n"
                  "let nine = sq(3.0)\n")
     closure = next(n for n in ast.walk(checked.program) if isinstance(n, ast.Closure))
-    assert str(closure.ty) == "fn(Tensor<float32, [?, ?]>) -> ()"
+    assert str(closure.ty) == "fn(Tensor<float32, [?, ?]>)"
     assert lets(checked)["nine"] == "float32"
     _, errs = check("let f = fn(v) { return v }\n")
     assert [e.code for e in errs] == ["E0306"]

@@ -142,3 +142,17 @@ def test_struct_missing_trait_method_is_named():
            "struct S {\n    v: int32\n}\nfn use(q: Q) {\n}\nuse(S(1))\n")
     errs = errors_of(src)
     assert errs[0].code == "E0301" and "`S` has no method `quantize`" in errs[0].notes[-1].message
+
+
+def test_integer_literal_must_fit_the_narrower_dtype():
+    errs = errors_of("let a: int8 = 300\nlet b: int8 = -128\nfn f(x: int16) -> int16 {\n    return x\n}\n"
+                     "let c = f(70000)\n")
+    assert [(e.code, e.line, e.col) for e in errs] == [("E0311", 1, 15), ("E0311", 6, 11)]
+    assert errs[0].message == "the literal 300 does not fit in `int8` (-128..127)"
+
+
+def test_empty_list_needs_an_element_type_from_somewhere():
+    errs = errors_of("let xs = []\nlet ys = []\nys.append(1)\nlet zs = []\n"
+                     "fn g(l: [float32, ...]) {\n}\ng(zs)\nzs.append(1.5)\n")
+    assert [(e.code, e.line, e.col) for e in errs] == [("E0306", 1, 10)]
+    assert "empty list `xs`" in errs[0].message

@@ -35,6 +35,7 @@ from .targets import (
 from .types import (
     ERROR,
     FnType,
+    ListType,
     StructType,
     TensorType,
     Type,
@@ -164,7 +165,12 @@ class CallMixin:
 
     def _match_arg(self, binder: Binder, declared: Type, t: Type, node: ast.Expr, what: str,
                    given: bool, decl_notes: tuple = ()) -> Conversion | None:
+        want = binder.substitute(declared)
+        if given and isinstance(t, ListType) and t.elem is None and isinstance(want, ListType):
+            self.refine_list(node, want)  # an empty list learns its element type from the parameter
         conv = binder.match(declared, t, what, node.span, literal=is_literal(node))
+        if conv is not None and given and not self.literal_fits(node, binder.substitute(declared)):
+            return None
         if conv is not None:
             if not conv.identity and given:
                 node.conversion, node.converted_ty = conv, binder.substitute(declared)

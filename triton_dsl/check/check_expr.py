@@ -72,6 +72,9 @@ def join_types(a: Type, b: Type) -> Type | None:
 _SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?\d*[,_]?(?:\.\d+)?([bcdeEfFgGnosxX%])?")
 
 
+INT_RANGES = {f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)}
+
+
 def format_spec_problem(spec: str, t: Type) -> str | None:
     """Why a format spec (`.2%`, `>8.3f`, `d`) does not fit a value of type t (None if it does)."""
     m = _SPEC.fullmatch(spec)
@@ -117,10 +120,24 @@ class ExprMixin:
         if conv is None:
             self.report_mismatch(e.span, t, expected, what, *notes)
             return None
+        if not self.literal_fits(e, expected):
+            return None
         if not conv.identity:
             e.conversion = conv
             e.converted_ty = expected
         return conv
+
+    def literal_fits(self, e: ast.Expr, expected: Type) -> bool:
+        """An integer literal adapting to a narrower integer dtype must be in its range."""
+        target = expected.inner if isinstance(expected, OptionalType) else expected
+        dtype = target.name if isinstance(target, Scalar) else getattr(target, "dtype", None)
+        value = self.const_value(e) if is_literal(e) else None
+        if dtype in INT_RANGES and isinstance(value, int):
+            low, high = INT_RANGES[dtype]
+            if not low <= value <= high:
+                self.error("E0311", f"the literal {value} does not fit in `{dtype}` ({low}..{high})", e.span)
+                return False
+        return True
 
     def report_mismatch(self, span, t: Type, expected: Type, what: str, *notes) -> None:
         if is_error(t) or is_error(expected):

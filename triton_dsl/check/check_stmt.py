@@ -78,6 +78,8 @@ class StmtMixin:
             node = value if isinstance(t, ListType) and t.elem is None else None
             var = VarInfo(p.name, t, p.span, kind=kind, node=node)
             self.scope.define(var)
+            if node is not None:
+                self.empty_lists.append(var)
             if self.ctx.instance is None and self.scope.parent is None:
                 self.env.globals[p.name] = var
             return

@@ -37,7 +37,7 @@ from .check_expr import ExprMixin
 from .check_items import ItemMixin
 from .check_stmt import StmtMixin
 from .env import FunctionInstance, GlobalEnv, Scope, StructInfo, VarInfo
-from .types import Type
+from .types import ListType, Type
 
 
 @dataclass
@@ -71,6 +71,7 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
         self.ctx = FnContext(ret=None, kind="toplevel")
         self.pending: list[FunctionInstance] = []
         self.toplevel_callees: list[FunctionInstance] = []
+        self.empty_lists: list[VarInfo] = []  # `let xs = []` whose element type is learned later
 
     def error(self, code: str, message: str, span, *notes) -> None:
         self.sink.error(code, message, span, *notes)
@@ -96,11 +97,17 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
                 self.sink.diagnostics.append(d)
 
     def drain(self) -> None:
-        """Check the bodies of instances created by calls (each once)."""
+        """Check the bodies of instances created by calls (each once); then every empty list literal
+        must have learned its element type."""
         while self.pending:
             inst = self.pending.pop(0)
             if not inst.checked:
                 self.check_instance_body(inst)
+        for var in self.empty_lists:
+            if isinstance(var.ty, ListType) and var.ty.elem is None:
+                self.error("E0306", f"cannot infer the element type of the empty list `{var.name}`: append "
+                           f"to it, or write its type (`let {var.name}: [T, ...] = []`)", var.node.span)
+        self.empty_lists.clear()
 
 
 def reachable_instances(roots: list[FunctionInstance]) -> list[FunctionInstance]:

@@ -171,7 +171,8 @@ class FnType(Type):
     ret: Type
 
     def __str__(self) -> str:
-        return "fn(" + ", ".join(str(p) for p in self.params) + f") -> {self.ret}"
+        head = "fn(" + ", ".join(str(p) for p in self.params) + ")"
+        return head if isinstance(self.ret, UnitType) else f"{head} -> {self.ret}"
 
 
 @dataclass(frozen=True)
