@@ -96,3 +96,20 @@ def test_number_errors_in_two_statements_are_both_reported():
     node, diags = parse_text("let a = 0x\nlet b = 0b2")
     assert node is None
     assert [(d.code, d.line) for d in diags] == [("E0104", 1), ("E0104", 2)]
+
+
+def test_parser_resumes_at_the_next_item_after_a_syntax_error():
+    text = "fn f() {\n    let x = (1 +\n}\n\nfn g() {\n    let y = 1 2\n}\nstruct S { a int }\nlet ok = 1\n"
+    node, diags = parse_text(text)
+    assert node is None
+    assert [(d.code, d.line, d.col) for d in diags] == [("E0101", 3, 1), ("E0101", 6, 15), ("E0101", 8, 14)]
+
+
+def test_unterminated_comment_stops_the_parser():
+    node, diags = parse_text("let a = 1 /* open\nfn f( {\nlet b = )\n")
+    assert node is None and [d.code for d in diags] == ["E0103"]
+
+
+def test_recovery_is_capped():
+    node, diags = parse_text("let x = )\n" * 50)
+    assert node is None and len(diags) == 10

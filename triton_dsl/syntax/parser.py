@@ -2,9 +2,9 @@
 
 In: a `Source` and a `DiagnosticSink`. Out: `ast.Program` (`parse_program`), or an expression or a type
 alone (`parse_expression`, `parse_type`, handy for tests and the REPL); None when the text has a syntax
-error, which is then in the sink as an E01xx diagnostic at the right line:col. After the first syntax
-error the parser stops (one syntax error per file); problems found while building the tree (bad
-number literal, bad assignment target, ...) are all reported.
+error, which is then in the sink as an E01xx diagnostic at the right line:col. After a syntax error
+the parser resumes at the next top-level item (see `parse_program`); problems found while building the
+tree (bad number literal, bad assignment target, ...) are all reported.
 
 The grammar is grammar/triton.lark, compiled by Lark (LALR, basic lexer) once per process and cached
 on disk between processes (in $TRITON_DSL_CACHE_DIR, else $XDG_CACHE_HOME/triton_dsl, else
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import lark
@@ -31,6 +32,11 @@ from .errors import describe_problem
 from .lexing import LEXER_CALLBACKS, LexicalError, NewlinePostLexer
 
 _START_RULES = ["start", "expr", "type"]
+
+# Error recovery: after a syntax error, parse again from the next line starting with one of these.
+_RESUME_AT = re.compile(r"^(?:fn|layer|struct|trait|main|let)\b", re.MULTILINE)
+_RESUMABLE = ("E0101", "E0102", "E0103")
+MAX_SYNTAX_ERRORS = 10
 
 # Later stages walk the tree recursively; a tree deeper than this is refused here with a diagnostic
 # instead of failing there (it is far beyond anything written by hand).
@@ -148,8 +154,35 @@ def _find_too_deep(root: ast.Node) -> ast.Node | None:
 
 
 def parse_program(source: Source, sink: DiagnosticSink) -> ast.Program | None:
-    """Parse a whole file. Returns None (with diagnostics in sink) if it has syntax errors."""
-    return _build(source.text, "start", source, 0, sink)
+    """Parse a whole file. Returns None (with diagnostics in sink) if it has syntax errors.
+
+    After a syntax error the parser resumes at the next line that starts (in column 1) with `fn`,
+    `layer`, `struct`, `trait`, `main` or `let`, so independent errors in different items are all
+    reported (at most MAX_SYNTAX_ERRORS)."""
+    text = source.text
+    start = 0
+    for _ in range(MAX_SYNTAX_ERRORS):
+        first_new = len(sink.diagnostics)
+        program = _build(text[start:], "start", source, start, sink)
+        if program is not None:
+            return program if start == 0 else None
+        resume = _resume_point(text, sink.diagnostics[first_new:])
+        if resume is None:
+            break
+        start = resume
+    return None
+
+
+def _resume_point(text: str, new_diagnostics: list[Diagnostic]) -> int | None:
+    """Where to parse again after a syntax error, or None to stop."""
+    if not new_diagnostics:
+        return None
+    last = new_diagnostics[-1]
+    if last.code not in _RESUMABLE or "comment" in last.message:
+        return None  # tree-building errors are all reported already; an open comment eats the rest
+    line_end = text.find("\n", last.span.start)
+    match = _RESUME_AT.search(text, line_end + 1) if line_end >= 0 else None
+    return match.start() if match else None
 
 
 def parse_expression(source: Source, sink: DiagnosticSink) -> ast.Expr | None:
