@@ -46,6 +46,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     masked_store,
     new_function,
     pack_ctx,
+    prefetch,
     splat,
     store,
     unpack_ctx,
@@ -58,6 +59,7 @@ V64B = vec(I8, 64)
 MAX_ROWS = 4  # rows per micro-kernel: 4 rows × 2 panels = 8 accumulator chains
 GROUP_ROWS = 64
 MIN_TASK_MACS = 1 << 20
+PREFETCH_BYTES = 2048
 
 _Q_ARGS = [PTR, I64, I64, I64, PTR, PTR, I64, PTR, PTR]
 _Q_NAMES = ["x", "lda", "M", "K", "kscale", "xq", "Kp", "gamma", "xsum"]
@@ -158,7 +160,10 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
     with for_range(b, i64(0), kblocks, name="kb") as kb:
         codes = []
         for p in range(2):
-            raw = load(b, gep(b, streams[p], b.mul(kb, i64(64)), I8), V64B, align=1)
+            block = gep(b, streams[p], b.mul(kb, i64(64)), I8)
+            if split:  # GEMV: memory-bound, keep more misses in flight (see matmul_f32.PREFETCH_BYTES)
+                prefetch(b, gep(b, block, i64(PREFETCH_BYTES), I8))
+            raw = load(b, block, V64B, align=1)
             codes.append([b.and_(raw if sh == 0 else b.lshr(raw, ir.Constant(V64B, [2 * sh] * 64)), three)
                           for sh in range(4)])
         for m in range(rows):

@@ -225,3 +225,9 @@ def call_parallel(b: ir.IRBuilder, body: ir.Function, ctx: ir.Value, n: ir.Value
     """trk_parallel_for(body, ctx, n, grain) — the pool must be built into the same module."""
     pf = declare(b.module, "trk_parallel_for", ir.FunctionType(VOID, [PTR, PTR, I64, I64]))
     b.call(pf, [b.bitcast(body, PTR), ctx, n, grain])
+
+
+def prefetch(b: ir.IRBuilder, ptr: ir.Value) -> None:
+    """Read prefetch into all cache levels (never faults, so it may run past the end of a buffer)."""
+    fn = intrinsic(b.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
+    b.call(fn, [ptr, i32(0), i32(3), i32(1)])
