@@ -349,3 +349,12 @@ def test_instance_names_are_stable_hashes():
     b = {i.mangled() for i in ok("let w = threshold_quantize(randn([5]))\n"
                                  "let q = threshold_quantize(randn([2, 3]))\n").instances}
     assert a <= b
+
+
+def test_repl_entry_may_redefine_an_earlier_function_but_not_twice_in_one_entry():
+    env = GlobalEnv(parent=stdlib_env())
+    ok("fn f(x: float32) -> float32 {\n    return x\n}\n", env)
+    ok("fn f(x: int32) -> int32 {\n    return x + 1\n}\nlet a = f(2)\n", env)
+    assert lets(ok("let b = f(3)\n", env))["b"] == "int32"
+    _, errs = check("fn g() {\n}\nfn g() {\n}\nmain {\n}\nmain {\n}\n")
+    assert [(e.code, e.line) for e in errs] == [("E0204", 7), ("E0204", 3)]

@@ -76,19 +76,30 @@ class ItemMixin:
         info.generic = any(has_generic_parts(t) for t in types)
         return info
 
+    def _defined_here(self, info, ids: set[int]) -> bool:
+        return info is not None and id(info.node) in ids
+
     def declare(self, program: ast.Program) -> list[FunctionInfo]:
+        """Enter the program's declarations into the env. A name defined twice in one program is an
+        error; a name from an earlier REPL entry (same env, another program) is replaced."""
         items = program.items
+        ids = {id(it) for it in items}
+        mains = [it for it in items if isinstance(it, ast.MainBlock)]
+        for extra in mains[1:]:
+            self.error("E0204", "`main` is defined twice", extra.span,
+                       Note("first defined here", mains[0].span))
         for it in items:  # struct and trait names first: types may refer to them in any order
-            if isinstance(it, ast.StructDef):
-                if self.env.structs.get(it.name) is not None or self.env.traits.get(it.name) is not None:
+            if isinstance(it, (ast.StructDef, ast.TraitDef)):
+                here = [self.env.structs.get(it.name), self.env.traits.get(it.name)]
+                if any(self._defined_here(x, ids) for x in here):
                     self.error("E0204", f"`{it.name}` is defined twice", it.name_span or it.span)
                     continue
-                self.env.structs[it.name] = StructInfo(it.name, it, [], [], [], origin=self.origin)
-            elif isinstance(it, ast.TraitDef):
-                if self.env.structs.get(it.name) is not None or self.env.traits.get(it.name) is not None:
-                    self.error("E0204", f"`{it.name}` is defined twice", it.name_span or it.span)
-                    continue
-                self.env.traits[it.name] = TraitInfo(it.name, it, origin=self.origin)
+                self.env.structs.pop(it.name, None)
+                self.env.traits.pop(it.name, None)
+                if isinstance(it, ast.StructDef):
+                    self.env.structs[it.name] = StructInfo(it.name, it, [], [], [], origin=self.origin)
+                else:
+                    self.env.traits[it.name] = TraitInfo(it.name, it, origin=self.origin)
         defined: list[FunctionInfo] = []
         for it in items:
             if isinstance(it, ast.StructDef) and getattr(self.env.structs.get(it.name), "node", None) is it:
@@ -103,7 +114,7 @@ class ItemMixin:
                 if it.body is None and self.origin == "user":
                     self.env.declarations[it.name] = info
                     continue
-                if it.name in self.env.functions:
+                if self._defined_here(self.env.functions.get(it.name), ids):
                     self.error("E0204", f"function `{it.name}` is defined twice", it.name_span or it.span,
                                Note("first defined here", self.env.functions[it.name].span))
                     continue
