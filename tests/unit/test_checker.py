@@ -358,3 +358,10 @@ def test_repl_entry_may_redefine_an_earlier_function_but_not_twice_in_one_entry(
     assert lets(ok("let b = f(3)\n", env))["b"] == "int32"
     _, errs = check("fn g() {\n}\nfn g() {\n}\nmain {\n}\nmain {\n}\n")
     assert [(e.code, e.line) for e in errs] == [("E0204", 7), ("E0204", 3)]
+
+
+def test_method_dims_come_from_struct_fields():
+    checked = ok(STRUCTS + "let l = Layer(randn([4, 3]))\nlet w = l.width()\n")
+    width = next(i for i in checked.instances if i.fn.name == "width")
+    assert width.field_dim_sources == {"n_in": ("weights", 0), "n_out": ("weights", 1)}
+    assert lets(checked)["w"] == "int32"

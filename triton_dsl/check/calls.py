@@ -296,6 +296,12 @@ class CallMixin:
                 for axis, d in enumerate(t.shape):
                     if isinstance(d, str) and d not in inst.dim_sources:
                         inst.dim_sources[d] = (i, axis)
+        owner = self.env.struct(info.owner) if info.owner else None
+        for fname, ft in zip(owner.field_names, owner.field_types, strict=True) if owner else ():
+            if isinstance(ft, TensorType) and isinstance(ft.shape, tuple):
+                for axis, d in enumerate(ft.shape):
+                    if isinstance(d, str) and d not in inst.dim_sources and d not in inst.field_dim_sources:
+                        inst.field_dim_sources[d] = (fname, axis)
         info.instances[key] = inst
         if node.body is None:
             inst.checked = True

@@ -58,6 +58,8 @@ class FunctionInstance:
     params: list[ast.Param]    # the parameter nodes (of `body`'s copy)
     body: ast.Block | None     # None for a declaration without a body
     dim_sources: dict[str, tuple[int, int]] = field(default_factory=dict)  # named dim -> (param, axis)
+    # a method's named dims that only its struct's fields carry: dim -> (field name, axis) of `self`
+    field_dim_sources: dict[str, tuple[str, int]] = field(default_factory=dict)
     dtype_consts: dict[str, str] = field(default_factory=dict)  # `Type` param -> its constant dtype
     callees: list[FunctionInstance] = field(default_factory=list)
     checked: bool = False
