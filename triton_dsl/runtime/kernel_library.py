@@ -16,7 +16,18 @@ from collections.abc import Callable
 from llvmlite import ir
 
 from .. import jit
-from ..codegen.kernels import count, dequant, pack, quantize, threads
+from ..codegen.kernels import (
+    bitlinear,
+    conv2d,
+    count,
+    dequant,
+    matmul_f32,
+    matmul_tt,
+    pack,
+    quantize,
+    relayout,
+    threads,
+)
 from ..jit import HostInfo
 
 KernelBuilder = Callable[[ir.Module, HostInfo], None]
@@ -28,6 +39,7 @@ KERNEL_BUILDERS: list[KernelBuilder] = [
     quantize.build,
     dequant.build,
     count.build,
+    relayout.build, matmul_f32.build, bitlinear.build, matmul_tt.build, conv2d.build,  # ternary matmul
 ]
 
 _LIVE_LIBRARIES: list[KernelLibrary] = []
