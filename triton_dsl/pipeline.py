@@ -89,6 +89,7 @@ class CompileResult:
     check: CheckResult
     ir_module: Any | None = None  # ir.Module after passes
     llvm_ir: str | None = None
+    parallel: bool = False  # the code calls trk_parallel_for (load the kernel library first)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -100,8 +101,12 @@ class CompileResult:
 
 
 def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = None,
-                   parallel: bool = False) -> CompileResult:
-    """Parse, check, lower, optimize the IR and emit LLVM IR for one source."""
+                   parallel: bool | None = None) -> CompileResult:
+    """Parse, check, lower, optimize the IR and emit LLVM IR for one source.
+
+    `parallel` (default: when the program has fused loops) splits large loops over the cores with the
+    kernel library's `trk_parallel_for`; the caller must then load the kernel library before running.
+    """
     from .codegen.module import emit_module
     from .ir.lowering import lower_program
     from .ir.verifier import verify_module
@@ -118,5 +123,8 @@ def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = 
     verify_module(module)
     run_passes(module)
     result.ir_module = module
+    if parallel is None:
+        parallel = any(op.opcode == "fused" for fn in module.functions.values() for op in fn.walk())
+    result.parallel = parallel
     result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
     return result

@@ -131,17 +131,38 @@ def _emit_kernel(fe: FunctionEmitter, op: Op, tensor_dtypes: list[str], scalar_t
     return fn
 
 
-def _emit_task(m, kernel: ir.Function, env_ty: ir.LiteralStructType) -> ir.Function:
-    """`void task(ptr env, i64 begin, i64 end)`: unpack the environment and run the kernel."""
+def _emit_task(m, kernel: ir.Function, field_types: list[ir.Type]) -> ir.Function:
+    """`void task(ptr env, i64 begin, i64 end)`: read the environment's 8-byte slots, run the kernel."""
     fn = ir.Function(m.llmod, ir.FunctionType(VOID, [PTR, I64, I64]), kernel.name.replace("kernel", "task"))
     fn.linkage = "internal"
     env, begin, end = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    fields = [b.load(b.gep(env, [ir.Constant(I32, 0), ir.Constant(I32, k)], source_etype=env_ty), typ=t)
-              for k, t in enumerate(env_ty.elements)]
+    fields = [_from_slot(b, b.load(b.gep(env, [ir.Constant(I64, k)], source_etype=I64), typ=I64), t)
+              for k, t in enumerate(field_types)]
     b.call(kernel, fields[:-1] + [begin, end, fields[-1]])
     b.ret_void()
     return fn
+
+
+def _to_slot(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """Any field (pointer, integer, float) as the i64 bits of an 8-byte environment slot."""
+    ty = v.type
+    if isinstance(ty, ir.PointerType):
+        return b.ptrtoint(v, I64)
+    if isinstance(ty, ir.IntType):
+        return b.zext(v, I64) if ty.width < 64 else v
+    bits = ir.IntType({"half": 16, "float": 32, "double": 64}[str(ty)])
+    raw = b.bitcast(v, bits)
+    return b.zext(raw, I64) if bits.width < 64 else raw
+
+
+def _from_slot(b: ir.IRBuilder, raw: ir.Value, ty: ir.Type) -> ir.Value:
+    if isinstance(ty, ir.PointerType):
+        return b.inttoptr(raw, PTR)
+    if isinstance(ty, ir.IntType):
+        return b.trunc(raw, ty) if ty.width < 64 else raw
+    bits = ir.IntType({"half": 16, "float": 32, "double": 64}[str(ty)])
+    return b.bitcast(b.trunc(raw, bits) if bits.width < 64 else raw, ty)
 
 
 def _entry_alloca(fe: FunctionEmitter, ty: ir.Type, name: str, count: int | None = None) -> ir.Value:
@@ -288,14 +309,14 @@ def _run_loop(fe: FunctionEmitter, kernel: ir.Function, kargs: list[ir.Value], n
     if not getattr(fe.m, "parallel", False):
         b.call(kernel, [*kargs, ir.Constant(I64, 0), numel, err])
         return
-    env_ty = ir.LiteralStructType([a.type for a in kargs] + [PTR])
-    task = _emit_task(fe.m, kernel, env_ty)
+    fields = [*kargs, err]
+    task = _emit_task(fe.m, kernel, [v.type for v in fields])
     big = b.icmp_signed(">=", numel, ir.Constant(I64, PARALLEL_MIN_ELEMENTS))
     with b.if_else(big) as (then, otherwise):
         with then:
-            env = _entry_alloca(fe, env_ty, "fused.env")
-            for k, v in enumerate([*kargs, err]):
-                b.store(v, b.gep(env, [ir.Constant(I32, 0), ir.Constant(I32, k)], source_etype=env_ty))
+            env = _entry_alloca(fe, I64, "fused.env", len(fields))
+            for k, v in enumerate(fields):
+                b.store(_to_slot(b, v), b.gep(env, [ir.Constant(I32, k)], source_etype=I64))
             rtabi.call(b, "trk_parallel_for", task, env, numel, ir.Constant(I64, PARALLEL_GRAIN))
         with otherwise:
             b.call(kernel, [*kargs, ir.Constant(I64, 0), numel, err])

@@ -53,6 +53,11 @@ def _float_math(b: ir.IRBuilder, name: str, x: ir.Value) -> ir.Value:
     """A transcendental function; float16 computes in float32 and rounds once, as numpy does."""
     if x.type == HALF and name not in ("abs", "floor", "ceil", "round"):
         return b.fptrunc(_float_math(b, name, b.fpext(x, FLOAT)), HALF)
+    if x.type == FLOAT and name in ("exp", "tanh"):
+        from .vmath import exp_f32, tanh_f32
+        if name == "tanh":
+            return tanh_f32(b, x)
+        return exp_f32(b, x, lambda v: call_intrinsic(b, "llvm.floor", v))
     if name in _FLOAT_INTRINSIC:
         return call_intrinsic(b, _FLOAT_INTRINSIC[name], x)
     single, double = _LIBM[name]

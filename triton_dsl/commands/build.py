@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             jit.target_machine(triple, args.mcpu)
         except RuntimeError as exc:
             return report_usage_error(f"unknown target '{triple}': {exc}") or EXIT_USAGE
-    result = compile_source(source, c_abi=True, triple=triple)
+    # Ahead-of-time code stays single-threaded: the thread pool lives in the kernel library.
+    result = compile_source(source, c_abi=True, triple=triple, parallel=False)
     if result.diagnostics:
         print(render_all(result.diagnostics), file=sys.stderr)
     if not result.ok:
