@@ -148,6 +148,7 @@ def _int_pow(b: ir.IRBuilder, x: ir.Value, y: ir.Value, fail: Fail) -> ir.Value:
         for _ in range(y.constant):
             acc = b.mul(acc, x)
         return acc
+    y_start = b.select(b.icmp_signed("<", y, const(ty, 0)), const(ty, 0), y)
     pre = b.block
     head = b.append_basic_block("ipow.head")
     body = b.append_basic_block("ipow.body")
@@ -168,7 +169,7 @@ def _int_pow(b: ir.IRBuilder, x: ir.Value, y: ir.Value, fail: Fail) -> ir.Value:
     acc.add_incoming(acc2, body)
     base.add_incoming(x, pre)
     base.add_incoming(base2, body)
-    exp.add_incoming(b.select(b.icmp_signed("<", y, const(ty, 0)), const(ty, 0), y), pre)
+    exp.add_incoming(y_start, pre)
     exp.add_incoming(exp2, body)
     b.position_at_end(done)
     return acc
