@@ -1,0 +1,104 @@
+"""Every primitive of the table through the checker: the result type of a representative call
+(creation, elementwise, reductions, linear algebra and nn, shape ops and tensor methods, casts,
+autodiff, io). `x` is a `Tensor<float32, [2, 3]>`."""
+
+import pytest
+
+from triton_dsl.check.checker import check_program
+from triton_dsl.check.targets import PrimitiveTarget
+from triton_dsl.diagnostics import DiagnosticSink
+from triton_dsl.source import Source
+from triton_dsl.syntax import ast
+from triton_dsl.syntax.parser import parse_program
+
+CASES = [
+    ('zeros([2, 3])', 'Tensor<float32, [2, 3]>'),
+    ('ones([4], dtype=int8)', 'Tensor<int8, [4]>'),
+    ('full([2, 2], 7)', 'Tensor<int32, [2, 2]>'),
+    ('rand([3])', 'Tensor<float32, [3]>'),
+    ('arange(5)', 'Tensor<int32, [5]>'),
+    ('arange(0.0, 1.0, 0.25)', 'Tensor<float32, [?]>'),
+    ('tensor([1, 2, 3])', 'Tensor<int32, [3]>'),
+    ('tensor(1.5)', 'Tensor<float32, []>'),
+    ('exp(x)', 'Tensor<float32, [2, 3]>'),
+    ('log(ones([4], dtype=int8))', 'Tensor<float32, [4]>'),
+    ('sqrt(2.0)', 'float32'),
+    ('tanh(x)', 'Tensor<float32, [2, 3]>'),
+    ('sigmoid(x)', 'Tensor<float32, [2, 3]>'),
+    ('relu(x)', 'Tensor<float32, [2, 3]>'),
+    ('sin(x)', 'Tensor<float32, [2, 3]>'),
+    ('cos(1)', 'float32'),
+    ('floor(x)', 'Tensor<float32, [2, 3]>'),
+    ('ceil(x)', 'Tensor<float32, [2, 3]>'),
+    ('round(x)', 'Tensor<float32, [2, 3]>'),
+    ('abs(-3)', 'int32'),
+    ('clamp(x, 0.0, 1.0)', 'Tensor<float32, [2, 3]>'),
+    ('maximum(x, randn([3]))', 'Tensor<float32, [2, 3]>'),
+    ('pow(x, 2)', 'Tensor<float32, [2, 3]>'),
+    ('sign(-2.0)', 'float32'),
+    ('sum(x)', 'Tensor<float32, []>'),
+    ('mean(x, dim=-1)', 'Tensor<float32, [2]>'),
+    ('std(x, dim=0, keepdim=true)', 'Tensor<float32, [1, 3]>'),
+    ('var(x)', 'Tensor<float32, []>'),
+    ('prod(ones([4], dtype=int8))', 'Tensor<int32, []>'),
+    ('argmin(x)', 'Tensor<int32, []>'),
+    ('min(x, dim=1)', 'Tensor<float32, [2]>'),
+    ('min(3, 4)', 'int32'),
+    ('max(x, randn([2, 3]))', 'Tensor<float32, [2, 3]>'),
+    ('matmul(x, randn([3, 5]))', 'Tensor<float32, [2, 5]>'),
+    ('batch_norm(randn([8, 4, 5, 5]), ones([4]), zeros([4]), zeros([4]), ones([4]), training=false)',
+     'Tensor<float32, [8, 4, 5, 5]>'),
+    ('log_softmax(x, dim=0)', 'Tensor<float32, [2, 3]>'),
+    ('mse_loss(x, zeros([2, 3]))', 'Tensor<float32, []>'),
+    ('x.reshape([3, 2])', 'Tensor<float32, [3, 2]>'),
+    ('x.t()', 'Tensor<float32, [3, 2]>'),
+    ('x.transpose(0, 1)', 'Tensor<float32, [3, 2]>'),
+    ('x.flatten()', 'Tensor<float32, [6]>'),
+    ('x.sum(dim=0)', 'Tensor<float32, [3]>'),
+    ('x.mean()', 'Tensor<float32, []>'),
+    ('x.abs()', 'Tensor<float32, [2, 3]>'),
+    ('x.squeeze()', 'Tensor<float32, [2, 3]>'),
+    ('concat([x, randn([5, 3])])', 'Tensor<float32, [7, 3]>'),
+    ('unsqueeze(x, -1)', 'Tensor<float32, [2, 3, 1]>'),
+    ('int64(x)', 'Tensor<int64, [2, 3]>'),
+    ('float64(3)', 'float64'),
+    ('bool(1)', 'bool'),
+    ('int(2.5)', 'int32'),
+    ('float(2)', 'float32'),
+    ('stop_gradient(x)', 'Tensor<float32, [2, 3]>'),
+    ('x.detach()', 'Tensor<float32, [2, 3]>'),
+    ('load_weights("w.bin")', '[Tensor<float32, ?>, ...]'),
+]
+
+
+def typed(expr: str):
+    sink = DiagnosticSink()
+    program = parse_program(Source("t.triton", f"let x = randn([2, 3])\nlet r = {expr}\n"), sink)
+    check_program(program, sink)
+    assert not sink.has_errors, "\n".join(d.render() for d in sink.diagnostics)
+    return program.items[1].value
+
+
+@pytest.mark.parametrize("expr,expected", CASES, ids=[c[0] for c in CASES])
+def test_primitive_result_type(expr, expected):
+    value = typed(expr)
+    assert str(value.ty) == expected
+    assert isinstance(value.target, PrimitiveTarget)
+    # arguments are bound in parameter order, defaults filled
+    assert [a.name for a in value.target.args] == value.target.primitive.param_names()
+
+
+def test_every_table_entry_has_a_case_or_is_tested_elsewhere():
+    from triton_dsl.check.primitives import primitives
+
+    called = set()
+    for expr, _ in CASES:
+        node = typed(expr)
+        called |= {n.target.name for n in ast.walk(node) if isinstance(n, ast.Call)
+                   and isinstance(n.target, PrimitiveTarget)}
+    elsewhere = {  # covered by test_checker.py, test_diagnostics_check.py and the seed conformance test
+        "randn", "uniform", "seed", "where", "minimum", "clip", "softmax", "conv2d", "cross_entropy",
+        "permute", "squeeze", "stack", "numel", "int8", "int16", "int32", "float16", "float32", "trit", "str",
+        "print", "panic", "save_weights", "backward", "register_hook", "length", "enumerate", "range",
+        "append", "argmax"}
+    assert set(primitives()) - called - elsewhere == set()
