@@ -68,20 +68,35 @@ CASES = [
     ('stop_gradient(x)', 'Tensor<float32, [2, 3]>'),
     ('x.detach()', 'Tensor<float32, [2, 3]>'),
     ('load_weights("w.bin")', '[Tensor<float32, ?>, ...]'),
+    ('uniform(-1.0, 1.0, [3, 3])', 'Tensor<float32, [3, 3]>'),
+    ('seed(42)', '()'),
+    ('where(x > 0.0, x, 0.0)', 'Tensor<float32, [2, 3]>'),
+    ('minimum(x, 0.0)', 'Tensor<float32, [2, 3]>'),
+    ('clip(x, -1.0, 1.0)', 'Tensor<float32, [2, 3]>'),
+    ('cross_entropy(randn([4, 10]), zeros([4], dtype=int32))', 'Tensor<float32, []>'),
+    ('squeeze(randn([3, 1]), 1)', 'Tensor<float32, [3]>'),
+    ('int8(x)', 'Tensor<int8, [2, 3]>'),
+    ('int16(2.5)', 'int16'),
+    ('float32(1)', 'float32'),
+    ('save_weights("w.bin", [x])', '()'),
+    ('backward(mean(x))', '()'),
 ]
 
 
-def typed(expr: str):
+def typed(expr: str, statement: bool = False):
+    """The typed call node of `let r = expr` (or of `expr` as a statement, for calls with no value)."""
     sink = DiagnosticSink()
-    program = parse_program(Source("t.triton", f"let x = randn([2, 3])\nlet r = {expr}\n"), sink)
+    line = expr if statement else f"let r = {expr}"
+    program = parse_program(Source("t.triton", f"let x = randn([2, 3])\n{line}\n"), sink)
     check_program(program, sink)
     assert not sink.has_errors, "\n".join(d.render() for d in sink.diagnostics)
-    return program.items[1].value
+    item = program.items[1]
+    return item.expr if statement else item.value
 
 
 @pytest.mark.parametrize("expr,expected", CASES, ids=[c[0] for c in CASES])
 def test_primitive_result_type(expr, expected):
-    value = typed(expr)
+    value = typed(expr, statement=expected == "()")
     assert str(value.ty) == expected
     assert isinstance(value.target, PrimitiveTarget)
     # arguments are bound in parameter order, defaults filled
@@ -92,13 +107,11 @@ def test_every_table_entry_has_a_case_or_is_tested_elsewhere():
     from triton_dsl.check.primitives import primitives
 
     called = set()
-    for expr, _ in CASES:
-        node = typed(expr)
+    for expr, expected in CASES:
+        node = typed(expr, statement=expected == "()")
         called |= {n.target.name for n in ast.walk(node) if isinstance(n, ast.Call)
                    and isinstance(n.target, PrimitiveTarget)}
     elsewhere = {  # covered by test_checker.py, test_diagnostics_check.py and the seed conformance test
-        "randn", "uniform", "seed", "where", "minimum", "clip", "softmax", "conv2d", "cross_entropy",
-        "permute", "squeeze", "stack", "numel", "int8", "int16", "int32", "float16", "float32", "trit", "str",
-        "print", "panic", "save_weights", "backward", "register_hook", "length", "enumerate", "range",
-        "append", "argmax"}
+        "randn", "softmax", "conv2d", "permute", "stack", "numel", "int32", "float16", "trit", "str",
+        "print", "panic", "register_hook", "length", "enumerate", "range", "append", "argmax"}
     assert set(primitives()) - called - elsewhere == set()
