@@ -89,3 +89,16 @@ def test_one_thread_gives_same_result():
     finally:
         mm.set_num_threads(total)
     assert np.array_equal(one, mm.matmul(x, w))  # same per-output order whatever the split
+
+
+def test_kernels_compile_for_another_target():
+    """The same builders give an object file for aarch64 (portable paths: no x86 intrinsics)."""
+    from triton_dsl import jit
+    from triton_dsl.jit import HostInfo
+    from triton_dsl.runtime.kernel_library import build_library_module
+    host = HostInfo("aarch64-unknown-linux-gnu", "generic", "+neon")
+    obj = jit.emit_object(str(build_library_module(host, mm.BUILDERS)), triple=host.triple, cpu="generic",
+                          opt_level=0)
+    for name in (b"trk_parallel_for", b"trk_matmul_f32_t2", b"trk_bitlinear_t2", b"trk_matmul_t2_t2",
+                 b"trk_conv2d_f32_t2"):
+        assert name in obj
