@@ -88,3 +88,15 @@ def test_asymmetric_weights_are_rejected():
     w = make_ternary(np.zeros((4, 4), np.int8), "asymmetric", [1.0, 2.0])
     with pytest.raises(ValueError, match="symmetric"):
         mm.bitlinear(np.ones((1, 4), np.float32), w)
+
+
+def test_auto_scratch_entry_point_matches():
+    """`trk_bitlinear_t2_auto` (scratch from malloc, for generated code) gives the same result."""
+    rng = np.random.default_rng(11)
+    M, K, N = 5, 70, 33
+    tw = mm.prepare_weights(make_ternary(random_trits(rng, (K, N)), "tensor", [0.5]))
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    y = np.empty((M, N), np.float32)
+    status = mm.kernels().trk_bitlinear_t2_auto(x.ctypes.data, K, M, K, N, 0, tw.vnni().ctypes.data,
+                                                tw.nscale.ctypes.data, y.ctypes.data, N)
+    assert status == 0 and np.array_equal(y, mm.bitlinear(x, tw))

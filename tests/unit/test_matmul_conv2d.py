@@ -58,3 +58,16 @@ def test_prepared_conv_weights_and_errors():
         mm.conv2d(np.ones((1, 3, 6, 6), np.float32), w)
     with pytest.raises(ValueError, match="empty"):
         mm.conv2d(np.ones((1, 2, 2, 2), np.float32), w)
+
+
+def test_auto_scratch_entry_point_matches():
+    """`trk_conv2d_f32_t2_auto` (scratch from malloc, for generated code) gives the same result."""
+    rng = np.random.default_rng(12)
+    w = make_ternary(random_trits(rng, (4, 3, 3, 3)), "channel", rng=rng)
+    tw = mm.prepare_conv_weights(w)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(np.float32)
+    y = np.empty((2, 4, 4, 5), np.float32)
+    status = mm.kernels().trk_conv2d_f32_t2_auto(x.ctypes.data, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1,
+                                                 tw.panels().ctypes.data, 4, 0, tw.nscale.ctypes.data, 1.0,
+                                                 1.0, y.ctypes.data)
+    assert status == 0 and np.array_equal(y, mm.conv2d(x, w, stride=2, padding=1))

@@ -34,6 +34,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     entry_alloca,
     f32,
     for_range,
+    free,
     gep,
     i32,
     i64,
@@ -42,6 +43,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     intrinsic,
     lane_mask,
     load,
+    malloc,
     masked_load,
     masked_store,
     new_function,
@@ -240,7 +242,26 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
     b.ret_void()
 
 
+def _emit_auto(module: ir.Module) -> None:
+    """`i32 trk_bitlinear_t2_auto(x, lda, M, K, N, kscale|null, w, nscale, y, ldy)`: the same with scratch
+    from malloc (for generated code); returns 0, or 1 when the scratch cannot be allocated."""
+    fn, b = new_function(module, "trk_bitlinear_t2_auto", I32, _MM_ARGS[:10], _MM_NAMES[:10])
+    M, K = fn.args[2], fn.args[3]
+    Kp = b.mul(ceil_div(b, K, i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
+    xq_bytes = b.mul(ceil_div(b, b.mul(M, Kp), i64(16)), i64(16))  # keeps gamma/xsum 16-byte aligned
+    buf = b.call(malloc(module), [b.add(xq_bytes, b.add(b.mul(M, i64(8)), i64(16)))])
+    failed = b.icmp_unsigned("==", b.ptrtoint(buf, I64), i64(0))
+    with b.if_then(failed):
+        b.ret(i32(1))
+    gamma = gep(b, buf, xq_bytes, I8)
+    xsum = gep(b, gamma, b.mul(M, i64(4)), I8)
+    b.call(module.globals["trk_bitlinear_t2"], [*fn.args, buf, gamma, xsum])
+    b.call(free(module), [buf])
+    b.ret(i32(0))
+
+
 def build(module: ir.Module, host) -> None:
     """Add the quantizer and `trk_bitlinear_t2` (needs threads and relayout in the same module)."""
     quantize = _emit_quantize(module)
     _emit_matmul(module, host, quantize)
+    _emit_auto(module)

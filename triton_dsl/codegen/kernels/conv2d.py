@@ -19,6 +19,7 @@ import llvmlite.ir as ir
 
 from triton_dsl.codegen.kernels.trk_ir import (
     F32,
+    I32,
     I64,
     PTR,
     VOID,
@@ -27,11 +28,14 @@ from triton_dsl.codegen.kernels.trk_ir import (
     declare,
     f32,
     for_range,
+    free,
     gep,
+    i32,
     i64,
     imax,
     imin,
     load,
+    malloc,
     new_function,
     pack_ctx,
     store,
@@ -116,3 +120,17 @@ def build(module: ir.Module, host) -> None:
                               nscale, wpos, wneg, out])
         call_parallel(b, task, ctx, ceil_div(b, OH, band), i64(1))
     b.ret_void()
+
+    # i32 trk_conv2d_f32_t2_auto(same arguments but scratch): scratch from malloc, for generated code;
+    # returns 0, or 1 when it cannot be allocated
+    auto, b = new_function(module, "trk_conv2d_f32_t2_auto", I32, _ARGS[:-1], _NAMES[:-1])
+    _, _, C, H, W, kh, kw, sh, sw, ph, pw = auto.args[:11]
+    OH = b.add(b.sdiv(b.sub(b.add(H, b.mul(ph, i64(2))), kh), sh), i64(1))
+    OW = b.add(b.sdiv(b.sub(b.add(W, b.mul(pw, i64(2))), kw), sw), i64(1))
+    floats = imax(b, b.mul(b.mul(OH, OW), b.mul(C, b.mul(kh, kw))), i64(1))
+    scratch = b.call(malloc(module), [b.mul(floats, i64(4))])
+    with b.if_then(b.icmp_unsigned("==", b.ptrtoint(scratch, I64), i64(0))):
+        b.ret(i32(1))
+    b.call(fn, [*auto.args, scratch])
+    b.call(free(module), [scratch])
+    b.ret(i32(0))

@@ -231,3 +231,11 @@ def prefetch(b: ir.IRBuilder, ptr: ir.Value) -> None:
     """Read prefetch into all cache levels (never faults, so it may run past the end of a buffer)."""
     fn = intrinsic(b.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
     b.call(fn, [ptr, i32(0), i32(3), i32(1)])
+
+
+def malloc(module: ir.Module) -> ir.Function:
+    return declare(module, "malloc", ir.FunctionType(PTR, [I64]))
+
+
+def free(module: ir.Module) -> ir.Function:
+    return declare(module, "free", ir.FunctionType(VOID, [PTR]))
