@@ -21,3 +21,8 @@ def __getattr__(name: str):
         import importlib
         return importlib.import_module(".stdlib", __name__)
     raise AttributeError(f"module 'triton_dsl' has no attribute {name!r}")
+
+from .runtime.ternary import TernaryTensor  # noqa: E402
+from .runtime.weights import WeightsFileError, load_weights, save_weights  # noqa: E402
+
+__all__ += ["TernaryTensor", "WeightsFileError", "load_weights", "save_weights"]
