@@ -365,3 +365,19 @@ def test_method_dims_come_from_struct_fields():
     width = next(i for i in checked.instances if i.fn.name == "width")
     assert width.field_dim_sources == {"n_in": ("weights", 0), "n_out": ("weights", 1)}
     assert lets(checked)["w"] == "int32"
+
+
+def test_each_instance_of_a_generic_function_has_a_full_typed_copy_of_its_body():
+    checked = ok("fn to<S>(x: Tensor<float32, S>, dtype: Type = float32) -> Tensor<dtype, S> {\n"
+                 "    let y: Tensor<dtype, S> = float16(x)\n    let (a, b) = (1, 2)\n"
+                 "    for i in 0..a { y = y }\n    return y\n}\n"
+                 "let p = to(randn([3]), float16)\nlet q = to(randn([3, 2]), float16)\n")
+    assert (lets(checked)["p"], lets(checked)["q"]) == ("Tensor<float16, [3]>", "Tensor<float16, [3, 2]>")
+    insts = [i for i in checked.instances if i.fn.name == "to"]
+    rets = set()
+    for inst in insts:
+        let_y, let_ab, loop, ret = inst.body.stmts
+        assert isinstance(let_ab.target, ast.TuplePattern) and isinstance(loop.target, ast.NamePattern)
+        assert ret.value.ty == let_y.value.ty or str(inst.ret).startswith("Tensor<float32")
+        rets.add(str(ret.value.ty))
+    assert {"Tensor<float16, [?]>", "Tensor<float16, [?, ?]>"} <= rets

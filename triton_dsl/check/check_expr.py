@@ -19,7 +19,7 @@ from .assign import Conversion, convert
 from .operators import OpError, check_binary, check_unary
 from .prim_rules import is_literal
 from .primitives import lookup
-from .resolve import TypeResolver, did_you_mean
+from .resolve import did_you_mean
 from .types import (
     BOOL,
     DTYPE_ALIASES,
@@ -294,7 +294,7 @@ class ExprMixin:
 
     def _expr_Is(self, e: ast.Is, expected):
         t = self.check_expr(e.value)
-        target = TypeResolver(self.env, self.sink, self.ctx_generics()).resolve(e.type)
+        target = self.body_resolver().resolve(e.type)
         e.tested_ty = target
         members = t.members if isinstance(t, UnionType) else (t,)
         fits = [m for m in members if convert(m, target, self.conforms) is not None
@@ -315,7 +315,7 @@ class ExprMixin:
         from .checker import FnContext
 
         exp = expected if isinstance(expected, FnType) and len(expected.params) == len(e.params) else None
-        resolver = TypeResolver(self.env, self.sink, self.ctx_generics())
+        resolver = self.body_resolver()
         ptypes = []
         for i, p in enumerate(e.params):
             if p.type is not None:

@@ -36,6 +36,7 @@ from .types import (
     TypeType,
     UnionType,
     is_error,
+    strip_optional,
 )
 
 MAX_DECLARED_INSTANCES = 16
@@ -44,9 +45,21 @@ MAX_DECLARED_INSTANCES = 16
 class ItemMixin:
     origin = "user"
 
-    def ctx_generics(self) -> set[str]:
+    def body_resolver(self) -> TypeResolver:
+        """Resolves types written inside a body: the function's generics and its `Type` parameters
+        (replaced by their constant dtype in this instance) are in scope."""
         inst = self.ctx.instance
-        return {g.name for g in inst.fn.node.generics} if inst is not None else set()
+        if inst is None:
+            return TypeResolver(self.env, self.sink)
+        pairs = zip(inst.fn.param_names, inst.param_types, strict=True)
+        dtypes = {n: inst.dtype_consts.get(n) for n, t in pairs if isinstance(t, TypeType)}
+        generics = {g.name: None for g in inst.fn.node.generics}
+        for declared, body in zip(inst.fn.param_types, inst.param_types, strict=True):
+            declared, body = strip_optional(declared), strip_optional(body)
+            if isinstance(declared, TensorType) and isinstance(declared.shape, ShapeVar) \
+                    and isinstance(body, TensorType):
+                generics[declared.shape.name] = body.shape  # `<S>` is this instance's rank
+        return TypeResolver(self.env, self.sink, generics, dtypes)
 
     # ------------------------------------------------------------------ declarations
 

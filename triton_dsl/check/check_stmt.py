@@ -17,7 +17,6 @@ from ..syntax import ast
 from .assign import convert
 from .env import VarInfo
 from .prim_builtin_rules import element_type
-from .resolve import TypeResolver
 from .types import (
     ERROR,
     NONE,
@@ -57,7 +56,7 @@ class StmtMixin:
 
     def _stmt_Let(self, s: ast.Let):
         if s.type is not None:
-            declared = TypeResolver(self.env, self.sink, self.ctx_generics()).resolve(s.type)
+            declared = self.body_resolver().resolve(s.type)
             t = declared
             self.check_against(s.value, declared, "this `let`")
         else:

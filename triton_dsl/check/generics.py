@@ -201,8 +201,10 @@ def copy_tree(node: Any) -> Any:
     new = object.__new__(type(node))
     for f in dataclasses.fields(node):
         value = getattr(node, f.name)
-        if f.name in ("ty", "target"):
-            value = None
+        is_slot = f.name == "ty" and isinstance(node, ast.Expr)
+        is_slot |= f.name == "target" and isinstance(node, ast.Call)
+        if is_slot:
+            value = None  # the checker's slots (a `let`'s or `for`'s `target` is syntax: copied)
         elif f.name not in ("span", "name_span"):
             value = copy_tree(value)
         object.__setattr__(new, f.name, value)

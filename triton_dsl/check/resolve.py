@@ -45,12 +45,16 @@ def did_you_mean(name: str, candidates) -> tuple[Note, ...]:
 
 
 class TypeResolver:
-    def __init__(self, env: GlobalEnv, sink: DiagnosticSink, generics: set[str] | None = None,
-                 dtype_params: set[str] | None = None):
+    def __init__(self, env: GlobalEnv, sink: DiagnosticSink, generics: set[str] | dict | None = None,
+                 dtype_params: set[str] | dict[str, str | None] | None = None):
         self.env = env
         self.sink = sink
-        self.generics = generics or set()
-        self.dtype_params = dtype_params or set()
+        # generic names; in a body, a whole-shape generic maps to this instance's shape
+        self.generics = generics if isinstance(generics, dict) else dict.fromkeys(generics or ())
+        # `Type` parameters a tensor dtype may name, with their constant dtype when known (in a body)
+        if not isinstance(dtype_params, dict):
+            dtype_params = dict.fromkeys(dtype_params or ())
+        self.dtype_params = dtype_params
 
     def resolve(self, t: ast.TypeExpr | None) -> Type:
         if t is None:
@@ -101,7 +105,7 @@ class TypeResolver:
         if isinstance(t.dtype, ast.TypeName) and not t.dtype.args:
             name = DTYPE_ALIASES.get(t.dtype.name, t.dtype.name)
             if name in DTYPES or name in self.dtype_params or name in self.generics:
-                dtype = name
+                dtype = self.dtype_params.get(name) or name
             else:
                 self.sink.error("E0202", f"unknown dtype `{t.dtype.name}` in a tensor type", t.dtype.span,
                                 *did_you_mean(t.dtype.name, list(DTYPES) + sorted(self.dtype_params)))
@@ -121,7 +125,8 @@ class TypeResolver:
             return ANY_RANK
         if isinstance(s, ast.ShapeName):
             if s.name in self.generics:
-                return ShapeVar(s.name)
+                bound = self.generics[s.name]
+                return bound if bound is not None else ShapeVar(s.name)
             self.sink.error("E0202", f"unknown shape `{s.name}`: declare it as a generic parameter "
                             f"(`fn f<{s.name}>(...)`) or write its dims in brackets", s.span)
             return ANY_RANK
