@@ -381,3 +381,14 @@ def test_each_instance_of_a_generic_function_has_a_full_typed_copy_of_its_body()
         assert ret.value.ty == let_y.value.ty or str(inst.ret).startswith("Tensor<float32")
         rets.add(str(ret.value.ty))
     assert {"Tensor<float16, [?]>", "Tensor<float16, [?, ?]>"} <= rets
+
+
+def test_uncalled_generic_bodies_are_checked_and_marked_declared_only():
+    checked, errs = check("fn g<S>(x: Tensor<float32, S>) -> Tensor<float32, S> {\n    return x @ 2.0\n}\n"
+                          "fn f(x: float32) -> float32 {\n    return x\n}\n")
+    assert [e.code for e in errs] == ["E0301"]  # the body is checked even though nothing calls g
+    flags = {i.fn.name: i.declared_only for i in checked.instances}
+    assert flags == {"g": True, "f": False}
+    checked = ok("fn g<S>(x: Tensor<float32, S>) -> Tensor<float32, S> {\n    return x\n}\n"
+                 "let y = g(randn([2]))\n")
+    assert sorted(i.declared_only for i in checked.instances if i.fn.name == "g") == [False, True]

@@ -230,7 +230,10 @@ class ItemMixin:
                     dtypes[n] = getattr(v, "name", "float32")
                     t = TypeType(dtypes[n])
                 body.append(_any_rank(t, dtypes))
+            fresh = tuple(body) not in info.instances
             inst = self.instantiate(info, body, dtypes, _any_rank(info.ret, dtypes))
+            if fresh and info.generic:
+                inst.declared_only = True
             out.append(inst)
             if not inst.checked:
                 self.check_instance_body(inst)

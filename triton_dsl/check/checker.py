@@ -15,7 +15,8 @@ Out: a `CheckedProgram`:
   tuple element, argument) has `.conversion` (`assign.Conversion`) and `.converted_ty`; a closure has
   `.param_types`;
 - `instances`   every `env.FunctionInstance` reachable from the program's top-level code, `main` and its
-  functions (user and stdlib), each with its own typed body — the back end compiles these;
+  functions (user and stdlib), each with its own typed body — the back end compiles these (an instance
+  with `.declared_only` was made only to check an uncalled generic body: skipping it is fine);
 - `structs`     the program's `env.StructInfo`s (field names/types in order, methods);
 - `toplevel`    the top-level statements in order, `main` the main block (or None);
 - `env`         the `GlobalEnv` after this program (reuse it for the next REPL entry);
@@ -85,6 +86,7 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
         self.scope = self.scope.parent
 
     def note_callee(self, inst: FunctionInstance) -> None:
+        inst.declared_only = False
         owner = self.ctx.instance
         callees = owner.callees if owner is not None else self.toplevel_callees
         if inst not in callees:

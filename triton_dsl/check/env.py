@@ -63,6 +63,9 @@ class FunctionInstance:
     dtype_consts: dict[str, str] = field(default_factory=dict)  # `Type` param -> its constant dtype
     callees: list[FunctionInstance] = field(default_factory=list)
     checked: bool = False
+    # made only to check the body of a generic function nothing calls with these types (unions per member,
+    # `<S>` as any rank): the back end may skip it
+    declared_only: bool = False
     diagnostics: list = field(default_factory=list)  # problems found in a stdlib body, replayed per use
 
     @property
