@@ -70,9 +70,9 @@ def func(name: str):
     if f is None:
         from . import library
 
-        lib = library.load_runtime()
         ret, args = library.signatures()[name]
-        f = lib.cfunc(name, _CTYPES[str(ret)], *(_CTYPES[str(a)] for a in args))
+        proto = ctypes.CFUNCTYPE(_CTYPES[str(ret)], *(_CTYPES[str(a)] for a in args))
+        f = proto(library.function_address(name))
         _funcs[name] = f
     return f
 
@@ -210,3 +210,17 @@ def trit_parts(addr: int, steal: bool = True):
         packed = packed.reshape(*shape[:-1], (shape[-1] + 3) // 4)
     scales = from_header(h.scales, steal=False).copy() if h.scales else None
     return packed, shape, scales, layout.SCALE_KIND_NAMES[h.scale_kind]
+
+
+def dims(shape) -> ctypes.Array:
+    """An `i64[rank]` argument for runtime functions taking a shape."""
+    shape = tuple(int(d) for d in shape)
+    return (ctypes.c_int64 * max(1, len(shape)))(*shape)
+
+
+def call(name: str, *args, ctx: Context | None = None):
+    """Call runtime function `name(ctx, *args)` and raise `TritonRuntimeError` if it failed."""
+    ctx = ctx or Context()
+    result = func(name)(ctypes.byref(ctx), *args)
+    raise_if_error(ctx)
+    return result

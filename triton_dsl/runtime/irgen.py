@@ -64,6 +64,7 @@ _LIBC = {
     "cos": (F64, [F64], False),
     "sin": (F64, [F64], False),
     "expf": (F32, [F32], False),
+    "ceil": (F64, [F64], False),
     "logf": (F32, [F32], False),
 }
 
@@ -71,8 +72,10 @@ _LIBC = {
 class Emitter:
     """The runtime module under construction and its public signature table."""
 
-    def __init__(self, name: str = "triton_dsl_runtime"):
+    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None):
         self.module = ir.Module(name=name)
+        # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
+        self.kernels = kernels
         self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
         self._strings: dict[bytes, ir.GlobalVariable] = {}
 
@@ -114,11 +117,24 @@ class Emitter:
         gv.type = PTR
         return gv
 
-    def define(self, name: str, ret: ir.Type, args: list[ir.Type], public: bool = True) -> FnBuilder:
-        """Start a function body; public functions are exported and listed in `signatures`."""
+    def define(self, name: str, ret: ir.Type, args: list[ir.Type], public: bool = True,
+               kernel: bool = False) -> FnBuilder:
+        """Start a function body; public functions are exported and listed in `signatures`.
+
+        kernel=True puts the body in the kernels module (optimized; it may call only libc, intrinsics
+        and other kernels) and declares it here, so callers in this module are unchanged.
+        """
+        if kernel and self.kernels is not None:
+            self.declare(name, ret, args)
+            if public:
+                self.signatures[name] = (ret, list(args))
+            return self.kernels.define(name, ret, args, public=True)
         fn = self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        # Why noinline: the library is many small entry points around shared drivers; inlining the
+        # drivers into every wrapper multiplies code size and LLVM compile time (paid at each start).
+        fn.attributes.add("noinline")
         if public:
             self.signatures[name] = (ret, list(args))
         else:

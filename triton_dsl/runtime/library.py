@@ -15,33 +15,49 @@ from functools import lru_cache
 from llvmlite import ir
 
 from .. import jit
-from . import rt_errors, rt_format, rt_memory, rt_print, rt_random, rt_text
+from . import (
+    rt_create,
+    rt_elem,
+    rt_errors,
+    rt_format,
+    rt_matmul,
+    rt_memory,
+    rt_print,
+    rt_random,
+    rt_reduce,
+    rt_shape,
+    rt_text,
+)
 from .irgen import Emitter
 
-# Order matters only for readability: functions used before their definition are declared first.
-_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit)
+# Two modules: the hot leaf loops (`define(kernel=True)`: reduction cores, Philox, strided copies, ...)
+# are compiled at -O2; everything else (memory, errors, text, printing, formatting, the drivers that
+# check arguments and dispatch to kernels) at -O0, which keeps the compile paid at start-up short.
+_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
+             rt_elem.emit, rt_reduce.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit)
 
 _lock = threading.Lock()
-_loaded: jit.JitModule | None = None
+_loaded: tuple[jit.JitModule, jit.JitModule] | None = None
 _compile_seconds: float | None = None
 
 
 @lru_cache(maxsize=1)
-def _build() -> Emitter:
-    em = Emitter()
+def _build() -> tuple[Emitter, Emitter]:
+    kernels = Emitter("triton_dsl_runtime_kernels")
+    base = Emitter("triton_dsl_runtime", kernels=kernels)
     for emit in _EMITTERS:
-        emit(em)
-    return em
+        emit(base)
+    return base, kernels
 
 
 def runtime_ir() -> str:
-    """The runtime library's LLVM IR text (before optimization)."""
-    return str(_build().module)
+    """The runtime library's LLVM IR text (both modules, before optimization)."""
+    return "\n".join(str(em.module) for em in _build())
 
 
 def signatures() -> dict[str, tuple[ir.Type, list[ir.Type]]]:
     """Every public runtime function: name -> (return type, argument types)."""
-    return dict(_build().signatures)
+    return dict(_build()[0].signatures)
 
 
 def declare(module: ir.Module, name: str) -> ir.Function:
@@ -49,24 +65,44 @@ def declare(module: ir.Module, name: str) -> ir.Function:
     existing = module.globals.get(name)
     if existing is not None:
         return existing
-    ret, args = _build().signatures[name]
+    ret, args = signatures()[name]
     return ir.Function(module, ir.FunctionType(ret, args), name)
 
 
 def load_runtime() -> jit.JitModule:
-    """Compile the runtime (once per process) and publish every public function's address."""
+    """Compile the runtime (once per process) and publish every public function's address.
+
+    Returns the base module; `function_address(name)` finds a function in either module.
+    """
     global _loaded, _compile_seconds
     with _lock:
         if _loaded is None:
             start = time.perf_counter()
-            em = _build()
-            lib = jit.JitModule(str(em.module), opt_level=2)
-            for name in em.signatures:
-                jit.add_symbol(name, lib.address(name))
+            base_em, kernels_em = _build()
+            kernels = jit.JitModule(str(kernels_em.module), opt_level=2)
+            _publish(kernels, kernels_em.signatures)
+            base = jit.JitModule(str(base_em.module), opt_level=0)
+            _publish(base, [n for n in base_em.signatures if n not in kernels_em.signatures])
             _compile_seconds = time.perf_counter() - start
-            _loaded = lib
-            _install_python_callbacks(lib)
-    return _loaded
+            _loaded = (base, kernels)
+            _install_python_callbacks(base)
+    return _loaded[0]
+
+
+def _publish(lib: jit.JitModule, names) -> None:
+    for name in names:
+        addr = lib.address(name)
+        _addresses[name] = addr
+        jit.add_symbol(name, addr)
+
+
+_addresses: dict[str, int] = {}
+
+
+def function_address(name: str) -> int:
+    """Native address of public runtime function `name` (compiles the runtime on first use)."""
+    load_runtime()
+    return _addresses[name]
 
 
 def compile_seconds() -> float | None:

@@ -25,7 +25,7 @@ U24 = 2.0 ** -24
 
 def _emit_philox(em: Emitter) -> None:
     """void trt_philox(i64 block, i32 k0, i32 k1, i32 *out4): Philox-4x32-10 of counter (block, 0)."""
-    fb = em.define("trt_philox", VOID, [I64, I32, I32, PTR], public=False)
+    fb = em.define("trt_philox", VOID, [I64, I32, I32, PTR], public=False, kernel=True)
     block, k0, k1, out = fb.args
     b = fb.b
     c = [b.trunc(block, I32), b.trunc(b.lshr(block, c64(32)), I32), c32(0), c32(0)]
@@ -47,11 +47,12 @@ def _emit_philox(em: Emitter) -> None:
 
 
 def _emit_state(em: Emitter):
-    key0 = em.global_var("trt_rng_key0", I32, 0)
-    key1 = em.global_var("trt_rng_key1", I32, 0)
-    pos = em.global_var("trt_rng_pos", I64, 0)
+    kem = em.kernels or em  # the state lives with the kernels that use it
+    key0 = kem.global_var("trt_rng_key0", I32, 0)
+    key1 = kem.global_var("trt_rng_key1", I32, 0)
+    pos = kem.global_var("trt_rng_pos", I64, 0)
 
-    fb = em.define("trt_seed", VOID, [I64])
+    fb = em.define("trt_seed", VOID, [I64], kernel=True)
     s = fb.args[0]
     fb.b.store(fb.b.trunc(s, I32), key0)
     fb.b.store(fb.b.trunc(fb.b.lshr(s, c64(32)), I32), key1)
@@ -59,7 +60,7 @@ def _emit_state(em: Emitter):
     fb.ret()
 
     # void trt_rand_words(i32 *out, i64 n): the next n words of the stream; advances pos by n.
-    fb = em.define("trt_rand_words", VOID, [PTR, I64], public=False)
+    fb = em.define("trt_rand_words", VOID, [PTR, I64], public=False, kernel=True)
     out, n = fb.args
     b = fb.b
     start = fb.load(pos, I64)
