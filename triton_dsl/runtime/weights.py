@@ -171,14 +171,16 @@ def _load_ternary(path: str | os.PathLike, name: str, info: dict,
     if scales.dtype != np.float32 or scales.ndim != 1:
         raise WeightsFileError(path, f"scales of '{name}' must be a 1-D float32 array, found "
                                      f"{scales.dtype} {scales.shape}")
-    scale: object = float(scales[0]) if kind == "tensor" and scales.shape == (1,) else scales
-    if kind == "asymmetric":
-        scale = tuple(float(v) for v in scales) if scales.shape == (2,) else scales
+    expected = {"tensor": 1, "asymmetric": 2, "channel": shape[0] if shape else 0}[kind]
+    if scales.shape[0] != expected or expected == 0:
+        raise WeightsFileError(path, f"ternary tensor '{name}' with scale kind {kind!r} needs {expected} "
+                                     f"scale value(s), found {scales.shape[0]}")
+    scale: object = scales  # channel
+    if kind == "tensor":
+        scale = float(scales[0])
+    elif kind == "asymmetric":
+        scale = (float(scales[0]), float(scales[1]))
     try:
-        tensor = TernaryTensor.from_packed(packed, tuple(shape), scale)
+        return TernaryTensor.from_packed(packed, tuple(shape), scale)
     except (ValueError, TypeError) as exc:
         raise WeightsFileError(path, f"ternary tensor '{name}': {exc}") from exc
-    if tensor.scale_kind != kind:
-        raise WeightsFileError(path, f"ternary tensor '{name}' says scale kind {kind!r} but has "
-                                     f"{scales.shape[0]} scale value(s)")
-    return tensor
