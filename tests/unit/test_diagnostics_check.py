@@ -156,3 +156,9 @@ def test_empty_list_needs_an_element_type_from_somewhere():
                      "fn g(l: [float32, ...]) {\n}\ng(zs)\nzs.append(1.5)\n")
     assert [(e.code, e.line, e.col) for e in errs] == [("E0306", 1, 10)]
     assert "empty list `xs`" in errs[0].message
+
+
+def test_wrong_argument_to_a_stdlib_function_points_into_the_stdlib_by_a_stable_name():
+    errs = errors_of('let q = threshold_quantize("w")\n')
+    assert errs[0].message == "argument `x` of `threshold_quantize` expects `Tensor<float32, S>`, found `str`"
+    assert errs[0].notes[0].span.location().startswith("stdlib/quantize.triton:")

@@ -124,7 +124,7 @@ class Binder:
 
     def substitute_shape(self, shape):
         if isinstance(shape, ShapeVar):
-            return self.shape_vars.get(shape.name, ANY_RANK)
+            return self.shape_vars.get(shape.name, shape if self.keep_unbound else ANY_RANK)
         if self.keep_unbound and isinstance(shape, tuple):
             return tuple(self.dims[d].value if isinstance(d, str) and d in self.dims else d for d in shape)
         return shapes.substitute_shape(shape, self.dims)

@@ -30,7 +30,8 @@ def load_stdlib() -> tuple[GlobalEnv, list[Diagnostic]]:
     items = []
     span = None
     for path in stdlib_paths():
-        program = parse_program(Source.from_path(path), sink)
+        # Named `stdlib/<file>` (not the install path): notes pointing into it read the same everywhere.
+        program = parse_program(Source(f"stdlib/{path.name}", path.read_text(encoding="utf-8")), sink)
         if program is not None:
             items.extend(program.items)
             span = span or program.span
