@@ -75,6 +75,47 @@ class _KernelBody:
         raise ValueError("fused region without yield")
 
 
+def _emit_loop(b: ir.IRBuilder, op: Op, tensor_dtypes: list[str], out_dtype: str, messages: list[str],
+               out_ptr: ir.Value, ins, strides, scalars, begin: ir.Value, end: ir.Value,
+               done: ir.Block) -> tuple[ir.Value, ir.Block]:
+    """One counted loop over [begin, end); returns (error mask, block) flowing into `done`."""
+    fn = b.function
+    pre = b.block
+    head, body = fn.append_basic_block("head"), fn.append_basic_block("body")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    mask = b.phi(I32)
+    exit_bb = b.block
+    b.cbranch(b.icmp_signed("<", i, end), body, done)
+    b.position_at_end(body)
+    # Region arguments in operand order: tensors read element i (or i*stride), scalars passed through.
+    args, ti, si = [], 0, 0
+    for v in op.operands:
+        if isinstance(v.type, TensorTy):
+            dtype = tensor_dtypes[ti]
+            idx = i if strides is None else b.mul(i, strides[ti])
+            ptr = b.gep(ins[ti], [idx], source_etype=memory_type(dtype))
+            args.append(to_register(b, b.load(ptr, typ=memory_type(dtype)), dtype))
+            ti += 1
+        else:
+            args.append(scalars[si])
+            si += 1
+    kb = _KernelBody(b, messages)
+    result = kb.emit(op.regions[0], args)
+    store_dtype = "int8" if out_dtype == "trit" else out_dtype
+    b.store(to_memory(b, result, out_dtype), b.gep(out_ptr, [i], source_etype=memory_type(store_dtype)))
+    nxt = b.add(i, ir.Constant(I64, 1))
+    mask2 = b.or_(mask, kb.bits)
+    latch = b.block
+    b.branch(head)
+    i.add_incoming(begin, pre)
+    i.add_incoming(nxt, latch)
+    mask.add_incoming(ir.Constant(I32, 0), pre)
+    mask.add_incoming(mask2, latch)
+    return mask, exit_bb
+
+
 def _emit_kernel(fe: FunctionEmitter, op: Op, tensor_dtypes: list[str], scalar_types: list[ir.Type],
                  out_dtype: str, messages: list[str]) -> ir.Function:
     m = fe.m
@@ -90,40 +131,25 @@ def _emit_kernel(fe: FunctionEmitter, op: Op, tensor_dtypes: list[str], scalar_t
     strides = fn.args[1 + n_t:1 + 2 * n_t]
     scalars = fn.args[1 + 2 * n_t:1 + 2 * n_t + len(scalar_types)]
     begin, end, err = fn.args[-3:]
-    entry, head, body, done = (fn.append_basic_block(n) for n in ("entry", "head", "body", "done"))
+    entry = fn.append_basic_block("entry")
+    done = fn.append_basic_block("done")
     b = ir.IRBuilder(entry)
-    b.branch(head)
-    b.position_at_end(head)
-    i = b.phi(I64)
+    # Two copies of the loop: every tensor read at i (the common case, which LLVM vectorizes), or at
+    # i * stride (a one-element input broadcast with stride 0).
+    contiguous: ir.Value = ir.Constant(I1, 1)
+    for st in strides:
+        contiguous = b.and_(contiguous, b.icmp_signed("==", st, ir.Constant(I64, 1)))
+    flat_bb, strided_bb = fn.append_basic_block("flat"), fn.append_basic_block("strided")
+    b.cbranch(contiguous, flat_bb, strided_bb)
+    masks = []
+    for start_bb, use_strides in ((flat_bb, False), (strided_bb, True)):
+        b.position_at_end(start_bb)
+        masks.append(_emit_loop(b, op, tensor_dtypes, out_dtype, messages, out_ptr, ins,
+                                strides if use_strides else None, scalars, begin, end, done))
+    b.position_at_end(done)
     mask = b.phi(I32)
-    b.cbranch(b.icmp_signed("<", i, end), body, done)
-    b.position_at_end(body)
-    # Region arguments in operand order: tensors read element i*stride, scalars passed through.
-    region = op.regions[0]
-    args, ti, si = [], 0, 0
-    for v in op.operands:
-        if isinstance(v.type, TensorTy):
-            dtype = tensor_dtypes[ti]
-            idx = b.mul(i, strides[ti])
-            ptr = b.gep(ins[ti], [idx], source_etype=memory_type(dtype))
-            args.append(to_register(b, b.load(ptr, typ=memory_type(dtype)), dtype))
-            ti += 1
-        else:
-            args.append(scalars[si])
-            si += 1
-    kb = _KernelBody(b, messages)
-    result = kb.emit(region, args)
-    store_dtype = "int8" if out_dtype == "trit" else out_dtype
-    out_el = b.gep(out_ptr, [i], source_etype=memory_type(store_dtype))
-    b.store(to_memory(b, result, out_dtype), out_el)
-    nxt = b.add(i, ir.Constant(I64, 1))
-    mask2 = b.or_(mask, kb.bits)
-    latch = b.block
-    b.branch(head)
-    i.add_incoming(begin, entry)
-    i.add_incoming(nxt, latch)
-    mask.add_incoming(ir.Constant(I32, 0), entry)
-    mask.add_incoming(mask2, latch)
+    for value, src in masks:
+        mask.add_incoming(value, src)
     b.position_at_end(done)
     if messages:
         b.atomic_rmw("or", err, mask, "monotonic")

@@ -78,21 +78,32 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _library_modules() -> list[str]:
+    """IR texts of the runtime library's modules (one `; ModuleID` each) and of the kernel library."""
+    from ..runtime import library
+    from ..runtime.kernel_library import build_library_module
+
+    text = library.runtime_ir()
+    starts = [i for i in range(len(text)) if text.startswith("; ModuleID", i)] or [0]
+    parts = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    return [*parts, str(build_library_module())]
+
+
 def _build_shared(result, out: Path, options: dict) -> int:
     from .. import jit
     from ..codegen.entry import c_header
-    from ..runtime import library
 
     cc = shutil.which(os.environ.get("CC", "cc"))
     if cc is None:
         return report_usage_error("no C compiler found to link the shared library (set CC)") or EXIT_USAGE
     exported = [fn for fn in result.ir_module.functions.values() if fn.public and not fn.generic]
     with tempfile.TemporaryDirectory(prefix="tritonc-") as tmp:
-        prog = Path(tmp, "program.o")
-        rt = Path(tmp, "runtime.o")
-        prog.write_bytes(jit.emit_object(result.llvm_ir, **options))
-        rt.write_bytes(jit.emit_object(library.runtime_ir(), **options))
-        link = subprocess.run([cc, "-shared", "-o", str(out), str(prog), str(rt), "-lm", "-lpthread"],
+        objects = []
+        for i, text in enumerate([result.llvm_ir, *_library_modules()]):
+            path = Path(tmp, f"part{i}.o")
+            path.write_bytes(jit.emit_object(text, **options))
+            objects.append(str(path))
+        link = subprocess.run([cc, "-shared", "-o", str(out), *objects, "-lm", "-lpthread"],
                               capture_output=True, text=True)
         if link.returncode != 0:
             print(f"tritonc: error: linking failed:\n{link.stderr}", file=sys.stderr)

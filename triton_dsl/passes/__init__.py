@@ -21,6 +21,7 @@ def run_passes(module: Module, *, fuse: bool = True) -> Module:
     verify_module(module)
     if fuse:
         run_fusion(module)
+        run_simplify(module)  # constants now copied into loops may be dead outside
         verify_module(module)
     run_refcount_pass(module)
     verify_module(module)

@@ -46,10 +46,47 @@ def _inline(consumer: Op, index: int, producer: Op) -> None:
     region.ops = body + region.ops
 
 
+def _inline_constants(op: Op, consts: dict[int, Op]) -> None:
+    """Scalar constants become ops inside the region, so the loop body sees literal values
+    (LLVM then turns `x ** 2.0` into a multiply and folds the rest)."""
+    region = op.regions[0]
+    keep_operands, keep_args, prologue = [], [], []
+    for v, a in zip(op.operands, region.args, strict=True):
+        src = consts.get(v.id)
+        if src is None:
+            keep_operands.append(v)
+            keep_args.append(a)
+            continue
+        prologue.append(Op("const", [], [a], dict(src.attrs), src.span))
+    op.operands, region.args = keep_operands, keep_args
+    region.ops = prologue + region.ops
+
+
+def _dedupe_inputs(op: Op) -> None:
+    """One region argument per distinct input value (a loop reads `x` once per element, not thrice)."""
+    region = op.regions[0]
+    first: dict[int, Value] = {}
+    operands, args, replace = [], [], {}
+    for v, a in zip(op.operands, region.args, strict=True):
+        if v.id in first:
+            replace[a.id] = first[v.id]
+            continue
+        first[v.id] = a
+        operands.append(v)
+        args.append(a)
+    if replace:
+        for inner in region.ops:
+            inner.operands = [replace.get(x.id, x) for x in inner.operands]
+        op.operands, region.args = operands, args
+
+
 def _fuse_block(block: Block, uses: Counter) -> None:
     producers: dict[int, Op] = {}
+    consts: dict[int, Op] = {}
     out: list[Op] = []
     for op in block.ops:
+        if op.opcode == "const" and isinstance(op.result.type, ScalarTy):
+            consts[op.result.id] = op
         for region in op.regions:
             if op.opcode != "fused":
                 _fuse_block(region, uses)
@@ -67,6 +104,8 @@ def _fuse_block(block: Block, uses: Counter) -> None:
                         del producers[v.id]
                         changed = True
                         break
+            _inline_constants(op, consts)
+            _dedupe_inputs(op)
             producers[op.result.id] = op
         out.append(op)
     block.ops = out
