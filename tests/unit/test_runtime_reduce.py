@@ -1,5 +1,7 @@
 """Native reductions, softmax and matmul against numpy on random data and edge cases."""
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,27 @@ def test_matmul_shape_errors():
         call("trt_matmul_f32", H(np.zeros((2, 3, 4), np.float32)), H(np.zeros((5, 4, 2), np.float32)))
     with pytest.raises(TritonRuntimeError, match="expects two float32 tensors"):
         call("trt_matmul_f32", H(np.zeros((3, 4))), H(np.zeros((4, 2))))
+
+
+def test_matmul_splits_rows_through_the_installed_pool():
+    from triton_dsl.runtime import library
+
+    ranges = []
+    body_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
+
+    def fake_pool(fn, ctx, n, grain):  # a two-way split standing in for trk_parallel_for
+        half = n // 2
+        for lo, hi in ((0, half), (half, n)):
+            ranges.append((lo, hi))
+            body_t(fn)(ctx, lo, hi)
+
+    pool = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(fake_pool)
+    a = RNG.standard_normal((64, 300)).astype(np.float32)
+    b = RNG.standard_normal((300, 50)).astype(np.float32)
+    try:
+        assert library.use_thread_pool(ctypes.cast(pool, ctypes.c_void_p).value)
+        got = interop.from_header(call("trt_matmul_f32", H(a), H(b)))
+    finally:
+        library.use_thread_pool(0)
+    assert ranges == [(0, 32), (32, 64)]
+    np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-4)

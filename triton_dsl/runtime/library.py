@@ -8,6 +8,7 @@ name)` for code generators, `runtime_ir()` (the IR text) and `compile_seconds()`
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from functools import lru_cache
@@ -103,6 +104,23 @@ def function_address(name: str) -> int:
     """Native address of public runtime function `name` (compiles the runtime on first use)."""
     load_runtime()
     return _addresses[name]
+
+
+def use_thread_pool(address: int | None = None) -> bool:
+    """Let large matmuls split their rows across the kernels' thread pool (`trk_parallel_for`).
+
+    `address` defaults to the kernel library's `trk_parallel_for` (compiling that library if needed);
+    0 switches back to serial. Returns whether a pool is installed. Until this is called the runtime
+    runs serially, so it never depends on the kernel library being built.
+    """
+    if address is None:
+        from .kernel_library import kernel_library
+
+        address = kernel_library().addresses["trk_parallel_for"]
+    load_runtime()
+    set_pool = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(function_address("trt_set_parallel"))
+    set_pool(address or None)
+    return bool(address)
 
 
 def compile_seconds() -> float | None:
