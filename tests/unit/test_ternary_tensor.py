@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triton_dsl import TernaryTensor
 
@@ -178,3 +180,23 @@ def test_from_packed_rejects_bad_bytes() -> None:
         TernaryTensor.from_packed(np.array([0x15], np.uint8), (3,))  # padding slot holds code 0
     # The same byte is valid with 4 elements (no padding): 0, 0, 0, -1.
     assert TernaryTensor.from_packed(np.array([0x15], np.uint8), (4,)).to_numpy().tolist() == [0, 0, 0, -1]
+
+
+def test_from_packed_copy_or_borrow() -> None:
+    packed = TernaryTensor.from_numpy(rand_trits((3, 6))).packed.copy()
+    copied = TernaryTensor.from_packed(packed, (3, 6))
+    borrowed = TernaryTensor.from_packed(packed, (3, 6), copy=False)
+    assert not np.shares_memory(copied.packed, packed) and np.shares_memory(borrowed.packed, packed)
+    assert packed.flags.writeable and not borrowed.packed.flags.writeable
+    assert copied == borrowed
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(0, 13), min_size=0, max_size=3).map(tuple), seed=st.integers(0, 2**16),
+       scale=st.floats(-1e3, 1e3, allow_nan=False, width=32))
+def test_round_trip_property(shape: tuple, seed: int, scale: float) -> None:
+    trits = rand_trits(shape, seed)
+    t = TernaryTensor.from_numpy(trits, scale=scale)
+    np.testing.assert_array_equal(t.to_numpy(), trits)
+    np.testing.assert_array_equal(t.dequantize(), trits * np.float32(scale))
+    assert TernaryTensor.from_packed(t.packed, shape, scale) == t

@@ -145,8 +145,12 @@ class TernaryTensor:
         return cls(packed, shape, scales, kind)
 
     @classmethod
-    def from_packed(cls, packed: np.ndarray, shape: tuple[int, ...], scale: object = 1.0) -> TernaryTensor:
-        """Wrap bytes already in the interchange layout, checking size, codes and padding."""
+    def from_packed(cls, packed: np.ndarray, shape: tuple[int, ...], scale: object = 1.0, *,
+                    copy: bool = True) -> TernaryTensor:
+        """Wrap bytes already in the interchange layout, checking size, codes and padding.
+
+        With `copy=False` a C-contiguous uint8 array is borrowed (through a read-only view): the
+        caller must not change it afterwards."""
         shape = tuple(int(d) for d in shape)
         if any(d < 0 for d in shape):
             raise ValueError(f"negative dimension in shape {shape}")
@@ -157,7 +161,8 @@ class TernaryTensor:
         if arr.size != math.prod(expected):
             raise ValueError(f"a ternary tensor of shape {shape} takes {math.prod(expected)} packed bytes, "
                              f"got {arr.size}")
-        arr = np.ascontiguousarray(arr).reshape(expected).copy()
+        arr = np.ascontiguousarray(arr).reshape(expected)
+        arr = arr.copy() if copy else arr.view()
         scales, kind = parse_scale(scale, shape)
         tensor = cls(arr, shape, scales, kind)
         neg, zero, pos, defects = tensor._count()
