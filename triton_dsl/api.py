@@ -117,47 +117,38 @@ def _extract(text: str, start_pattern: str, end_marker: str) -> str:
 
 
 class BoundFunction:
-    """A public DSL function callable from Python."""
+    """A public DSL function callable from Python (one call plan per compiled instance)."""
 
     def __init__(self, module: Module, name: str, instances: list):
-        self._module = module
+        from .api_args import CallPlan
+
         self.name = name
-        self._instances = instances
+        self._plans = [CallPlan(fn, module._result, module._jit) for fn in instances]
 
     def __call__(self, *args, **kwargs):
-        from .api_args import bind_arguments
-
+        if len(self._plans) == 1:
+            return self._plans[0](args, kwargs)
         errors = []
-        for fn in self._instances:
+        for plan in self._plans:
             try:
-                slots, keep = bind_arguments(fn, self._module._result, args, kwargs)
+                bound = plan.bind(args, kwargs)
             except (TypeError, ValueError) as exc:
                 errors.append(exc)
                 continue
-            return _call_entry(self._module._jit, fn.name, slots, keep, fn)
+            return plan.run(*bound)
         raise errors[0]
 
 
-def _call_entry(jm, name: str, slots: list[int], owned: list[int], fn=None):
-    from .codegen.entry import flatten_type
-    from .runtime import interop
+def _call_entry(jm, name: str, slots: list[int], owned: list[int]) -> None:
+    """Run an entry point without results (the program's `__main__`)."""
     from .runtime.errors import Context, raise_if_error
 
     entry = jm.cfunc(f"tdsl_call.{name}", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-    leaves = flatten_type(fn.ret_type) if fn is not None else []
     argv = (_SLOT * max(1, len(slots)))(*slots)
-    results = (_SLOT * max(1, len(leaves)))()
+    results = (_SLOT * 1)()
     ctx = Context()
-    try:
-        entry(ctypes.addressof(ctx), ctypes.addressof(argv), ctypes.addressof(results))
-    finally:
-        for h in owned:
-            interop.func("trt_decref")(h)
+    entry(ctypes.addressof(ctx), ctypes.addressof(argv), ctypes.addressof(results))
     raise_if_error(ctx)
-    if fn is None:
-        return None
-    from .api_args import convert_results
-    return convert_results(fn.ret_type, list(results)[:len(leaves)])
 
 
 def call_stdlib(name: str, args: tuple, kwargs: dict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .check import types as ct
-from .ir.types import ScalarTy, StrTy, TensorTy, TupleTy
+from .ir.types import ScalarTy, TensorTy, TupleTy
 from .syntax import ast
 
 _MISSING = object()
@@ -35,72 +35,130 @@ def _literal(expr):
     return _MISSING
 
 
-def bind_arguments(fn, result, args: tuple, kwargs: dict) -> tuple[list[int], list[int]]:
-    inst = _instance(fn, result)
-    names = list(fn.param_names)
-    if len(args) > len(names):
-        raise TypeError(f"{fn.source_name}() takes {len(names)} arguments but {len(args)} were given")
-    values = dict(zip(names, args, strict=False))
-    for k, v in kwargs.items():
-        if k not in names:
-            raise TypeError(f"{fn.source_name}() has no parameter named '{k}'")
-        if k in values:
-            raise TypeError(f"{fn.source_name}() got two values for parameter '{k}'")
-        values[k] = v
-    for i, n in enumerate(names):
-        if n not in values:
-            default = inst.fn.defaults[i] if i < len(inst.fn.defaults) else None
-            value = _literal(default) if default is not None else _MISSING
-            if value is _MISSING:
-                what = "is missing" if default is None else "has a default that only the language can compute"
-                raise TypeError(f"{fn.source_name}(): argument '{n}' {what}")
-            values[n] = value
-    slots: list[int] = []
-    owned: list[int] = []
-    dims: dict[str, tuple[int, str]] = {}
-    try:
-        for p, n, declared in zip(fn.params, names, inst.param_types, strict=True):
-            slots.append(_to_slot(p.type, declared, values[n], n, fn.source_name, dims, owned))
-    except BaseException:
-        _release(owned)
-        raise
-    return slots, owned
+class CallPlan:
+    """Everything about calling one compiled function instance that does not depend on the arguments:
+    the entry point, parameter names and defaults, one converter per parameter, the result layout."""
+
+    def __init__(self, fn, result, jm):
+        import ctypes
+
+        from .codegen.entry import flatten_type
+        from .runtime import interop
+        from .runtime.errors import Context, raise_if_error
+
+        inst = _instance(fn, result)
+        self.fn = fn
+        self.names = list(fn.param_names)
+        self.defaults = {}
+        for i, n in enumerate(self.names):
+            expr = inst.fn.defaults[i] if i < len(inst.fn.defaults) else None
+            self.defaults[n] = _MISSING if expr is None else _literal(expr)
+            if expr is not None and self.defaults[n] is _MISSING:
+                self.defaults[n] = _COMPUTED
+        self.converters = [_converter(p.type, declared, n, fn.source_name)
+                           for p, n, declared in zip(fn.params, self.names, inst.param_types, strict=True)]
+        self.leaves = flatten_type(fn.ret_type)
+        slot = ctypes.c_uint64
+        self._argv_type = slot * max(1, len(self.names))
+        self._res_type = slot * max(1, len(self.leaves))
+        vp = ctypes.c_void_p
+        self._entry = jm.cfunc(f"tdsl_call.{fn.name}", None, vp, vp, vp)
+        self._addressof = ctypes.addressof
+        self._context = Context
+        self._raise_if_error = raise_if_error
+        self._decref = interop.func("trt_decref")
+        self._result = _result_builder(fn.ret_type)
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple[list[int], list[int]]:
+        names, fname = self.names, self.fn.source_name
+        if len(args) > len(names):
+            raise TypeError(f"{fname}() takes {len(names)} arguments but {len(args)} were given")
+        values = list(args) + [_MISSING] * (len(names) - len(args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{fname}() has no parameter named '{k}'")
+            i = names.index(k)
+            if values[i] is not _MISSING:
+                raise TypeError(f"{fname}() got two values for parameter '{k}'")
+            values[i] = v
+        owned: list[int] = []
+        slots: list[int] = []
+        dims: dict[str, tuple[int, str]] = {}
+        try:
+            for i, v in enumerate(values):
+                if v is _MISSING:
+                    v = self.defaults[names[i]]
+                    if v is _MISSING:
+                        raise TypeError(f"{fname}(): argument '{names[i]}' is missing")
+                    if v is _COMPUTED:
+                        raise TypeError(f"{fname}(): argument '{names[i]}' has a default that only the "
+                                        "language can compute; pass it explicitly")
+                slots.append(self.converters[i](v, dims, owned))
+        except BaseException:
+            for h in owned:
+                self._decref(h)
+            raise
+        return slots, owned
+
+    def run(self, slots: list[int], owned: list[int]):
+        argv = self._argv_type(*slots)
+        results = self._res_type()
+        ctx = self._context()
+        try:
+            self._entry(self._addressof(ctx), self._addressof(argv), self._addressof(results))
+        finally:
+            for h in owned:
+                self._decref(h)
+        self._raise_if_error(ctx)
+        return self._result(iter(results))
+
+    def __call__(self, args: tuple, kwargs: dict):
+        return self.run(*self.bind(args, kwargs))
 
 
-def _release(owned: list[int]) -> None:
-    from .runtime import interop
-    for h in owned:
-        interop.func("trt_decref")(h)
+_COMPUTED = object()
 
 
-def _to_slot(ty, declared, value, pname: str, fname: str, dims: dict, owned: list[int]) -> int:
+def _converter(ty, declared, pname: str, fname: str):
+    """A function (value, dims, owned) -> slot for one parameter."""
     from .runtime import interop
 
     where = f"{fname}(): argument '{pname}'"
     if isinstance(ty, ScalarTy):
-        if isinstance(value, np.ndarray) and value.shape != ():
-            raise TypeError(f"{where} must be a {ty.dtype} scalar, not an array of shape {value.shape}")
-        if ty.is_int and isinstance(value, (float, np.floating)):
-            raise TypeError(f"{where} must be an integer ({ty.dtype}), not {value!r}")
-        raw = np.asarray(value).astype(ty.dtype if ty.dtype != "trit" else "int8").tobytes()
-        return int.from_bytes(raw.ljust(8, b"\0"), "little")
+        dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
+
+        def scalar(value, dims, owned):
+            if isinstance(value, np.ndarray) and value.shape != ():
+                raise TypeError(f"{where} must be a {ty.dtype} scalar, not an array of shape {value.shape}")
+            if ty.is_int and isinstance(value, (float, np.floating)):
+                raise TypeError(f"{where} must be an integer ({ty.dtype}), not {value!r}")
+            return int.from_bytes(np.asarray(value).astype(dtype).tobytes().ljust(8, b"\0"), "little")
+        return scalar
     if isinstance(ty, TensorTy):
         if ty.ternary:
-            raise TypeError(f"{where}: passing a TernaryTensor from Python is not available yet")
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+            def ternary(value, dims, owned):
+                raise TypeError(f"{where}: passing a TernaryTensor from Python is not available yet")
+            return ternary
         want = np.dtype(ty.dtype)
-        if isinstance(value, np.ndarray) and arr.dtype != want:
-            raise TypeError(f"{where} must be a {declared} array, not {arr.dtype}")
-        if not isinstance(value, np.ndarray):
-            if arr.dtype.kind == "f" and want.kind in "iub":
-                raise TypeError(f"{where} must hold {ty.dtype} values, not floats")
-            arr = arr.astype(want)
-        if arr.ndim != ty.rank:
-            raise ValueError(f"{where} must have {ty.rank} dimension(s) ({declared}), not shape "
-                             f"{list(arr.shape)}")
         shape = declared.shape if isinstance(declared, ct.TensorType) else None
-        if isinstance(shape, tuple):
-            for axis, (d, got) in enumerate(zip(shape, arr.shape, strict=True)):
+        static = list(enumerate(shape)) if isinstance(shape, tuple) else []
+        to_header = interop.to_header
+
+        def tensor(value, dims, owned):
+            if isinstance(value, np.ndarray):
+                arr = value
+                if arr.dtype != want:
+                    raise TypeError(f"{where} must be a {declared} array, not {arr.dtype}")
+            else:
+                arr = np.asarray(value)
+                if arr.dtype.kind == "f" and want.kind in "iub":
+                    raise TypeError(f"{where} must hold {ty.dtype} values, not floats")
+                arr = arr.astype(want)
+            if arr.ndim != ty.rank:
+                raise ValueError(f"{where} must have {ty.rank} dimension(s) ({declared}), not shape "
+                                 f"{list(arr.shape)}")
+            for axis, d in static:
+                got = arr.shape[axis]
                 if isinstance(d, int) and d != got:
                     want_shape = ct.format_shape(shape)
                     raise ValueError(f"{where} must have shape {want_shape}, got {list(arr.shape)}")
@@ -109,37 +167,33 @@ def _to_slot(ty, declared, value, pname: str, fname: str, dims: dict, owned: lis
                     if seen[0] != got:
                         raise ValueError(f"{where}: dimension '{d}' is {got} here but {seen[0]} in "
                                          f"argument '{seen[1]}'")
-                del axis
-        h = interop.to_header(arr)
-        owned.append(h)
-        return h
-    raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
+            h = to_header(arr)
+            owned.append(h)
+            return h
+        return tensor
+
+    def unsupported(value, dims, owned):
+        raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
+    return unsupported
 
 
-def convert_results(ty, slots: list[int]):
-    """Python values of a result from its flattened slots (tensors take over the reference)."""
-    from .codegen.entry import flatten_type
+def _result_builder(ty):
+    """A function turning an iterator over result slots into the Python value of type `ty`."""
     from .runtime import interop
 
-    it = iter(slots)
+    if isinstance(ty, TupleTy):
+        items = [_result_builder(t) for t in ty.items]
+        return lambda it: tuple(item(it) for item in items)
+    if isinstance(ty, TensorTy):
+        if ty.ternary or ty.dtype == "trit":
+            return lambda it: interop.trit_parts(next(it))
 
-    def build(t):
-        if isinstance(t, TupleTy):
-            return tuple(build(x) for x in t.items)
-        raw = next(it)
-        if isinstance(t, TensorTy):
-            if t.ternary or t.dtype == "trit":
-                from .runtime import interop as io
-                return io.trit_parts(raw)
-            arr = interop.from_header(raw)
+        def tensor(it):
+            arr = interop.from_header(next(it))
             return arr[()] if arr.ndim == 0 else arr
-        if isinstance(t, ScalarTy):
-            dtype = "int8" if t.dtype == "trit" else t.dtype
-            size = np.dtype(dtype).itemsize
-            return np.frombuffer(int(raw).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
-        if isinstance(t, StrTy):
-            return None
-        return None
-
-    del flatten_type
-    return build(ty)
+        return tensor
+    if isinstance(ty, ScalarTy):
+        dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
+        size = dtype.itemsize
+        return lambda it: np.frombuffer(int(next(it)).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
+    return lambda it: None
