@@ -1,0 +1,46 @@
+"""docs/runtime.md stays in sync with the library: every public function is documented, every documented
+function exists, and the documented layouts match the ctypes mirrors."""
+
+import ctypes
+import re
+from pathlib import Path
+
+from triton_dsl.runtime import layout, library
+from triton_dsl.runtime.errors import Context
+from triton_dsl.runtime.interop import TensorHeader
+
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
+NOT_FUNCTIONS = {"trt_tensor", "trt_ctx", "trt_str", "trt_buf", "trt_parallel"}
+
+
+def documented_patterns():
+    names = set(re.findall(r"`(trt_[A-Za-z0-9_<>]+)`", DOC))
+    names |= set(re.findall(r"(trt_[a-z0-9_]+(?:_<[a-z]+>|_<dt>)?)", DOC))
+    patterns = []
+    for name in names:
+        regex = re.escape(name).replace(re.escape("<dt>"), "[a-z0-9]+").replace(re.escape("<op>"), "[a-z]+")
+        regex = regex.replace(re.escape("<kind>"), "[a-z]+")
+        patterns.append((name, re.compile(regex + "$")))
+    return patterns
+
+
+def test_every_public_function_is_documented():
+    patterns = documented_patterns()
+    undocumented = [n for n in library.signatures() if not any(p.match(n) for _, p in patterns)]
+    assert not undocumented
+
+
+def test_every_documented_function_exists():
+    sigs = library.signatures()
+    for name in set(re.findall(r"`(trt_[a-z0-9_]+)`", DOC)) - NOT_FUNCTIONS:
+        assert name in sigs, name
+
+
+def test_layout_matches_the_documented_offsets():
+    for field, (offset, _) in layout.TENSOR_FIELDS.items():
+        assert getattr(TensorHeader, field).offset == offset
+        assert re.search(rf"\| {offset}\s+\| [^|]+\| {field}\s+\|", DOC), field
+    for field in ("code", "line", "col", "file", "output", "user", "message"):
+        assert re.search(rf"\| {getattr(Context, field).offset}\s+\| [^|]+\| {field}\s+\|", DOC), field
+    assert ctypes.sizeof(Context) == layout.CTX_SIZE and f"`trt_ctx`, {layout.CTX_SIZE} bytes" in DOC
+    assert f"`trt_tensor`, {layout.HEADER_SIZE} bytes" in DOC
