@@ -117,6 +117,19 @@ def test_truncated_files_are_errors_at_every_length(tmp_path: Path) -> None:
             load_weights(bad)
 
 
+def test_garbage_files_are_errors(tmp_path: Path) -> None:
+    path = tmp_path / "junk.safetensors"
+    rng = np.random.default_rng(5)
+    header = b'{"w": {"dtype": "U8", "shape": [4], "data_offsets": [0, 400]}}'
+    blobs = [rng.bytes(1000), (10**12).to_bytes(8, "little") + b"{}",
+             len(header).to_bytes(8, "little") + header + b"1234",  # data shorter than declared
+             (3).to_bytes(8, "little") + b"\xff\xfe{", (2).to_bytes(8, "little") + b"[]"]
+    for blob in blobs:
+        path.write_bytes(blob)
+        with pytest.raises(WeightsFileError, match="junk.safetensors"):
+            load_weights(path)
+
+
 def rewrite(path: Path, edit) -> None:
     """Re-save a file's raw entries with edited metadata/entries, bypassing save_weights' checks."""
     size = int.from_bytes(path.read_bytes()[:8], "little")

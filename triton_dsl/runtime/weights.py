@@ -111,7 +111,7 @@ def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray | TernaryTenso
     try:
         entries = load(data)
         metadata = _read_metadata(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+    except (SafetensorError, ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
         raise WeightsFileError(path, f"not a valid safetensors file (truncated or corrupt?): {exc}") from exc
     ternary = _parse_ternary_metadata(path, metadata)
     result: dict[str, np.ndarray | TernaryTensor] = {}
