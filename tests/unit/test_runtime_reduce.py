@@ -143,19 +143,46 @@ def test_matmul_shape_errors():
         call("trt_matmul_f32", H(np.zeros((3, 4))), H(np.zeros((4, 2))))
 
 
-def test_matmul_splits_rows_through_the_installed_pool():
-    from triton_dsl.runtime import library
-
-    ranges = []
+def _fake_pool(ranges):
+    """A two-way split standing in for trk_parallel_for (records the ranges it hands out)."""
     body_t = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
 
-    def fake_pool(fn, ctx, n, grain):  # a two-way split standing in for trk_parallel_for
+    def run(fn, ctx, n, grain):
         half = n // 2
         for lo, hi in ((0, half), (half, n)):
             ranges.append((lo, hi))
             body_t(fn)(ctx, lo, hi)
 
-    pool = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(fake_pool)
+    return ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)(run)
+
+
+def test_large_reductions_split_through_the_pool_with_identical_results():
+    from triton_dsl.runtime import library
+
+    big = RNG.standard_normal((3, 200_000)).astype(np.float32)
+    flat = big.ravel()
+    serial = (call("trt_sum_all_f32", H(flat)), interop.from_header(call("trt_max_dim_f32", H(big), 1, 0)))
+    ranges = []
+    pool = _fake_pool(ranges)
+    try:
+        library.use_thread_pool(ctypes.cast(pool, ctypes.c_void_p).value)
+        total = call("trt_sum_all_f32", H(flat))
+        rows = interop.from_header(call("trt_max_dim_f32", H(big), 1, 0))
+    finally:
+        library.use_thread_pool(0)
+    nchunks = -(-flat.size // 65536)
+    assert ranges == [(0, nchunks // 2), (nchunks // 2, nchunks), (0, 1), (1, 3)]
+    assert total == serial[0]  # fixed chunking: the thread count never changes a result
+    np.testing.assert_array_equal(rows, serial[1])
+    np.testing.assert_allclose(total, flat.astype(np.float64).sum(), rtol=1e-6)
+    np.testing.assert_array_equal(rows, big.max(1))
+
+
+def test_matmul_splits_rows_through_the_installed_pool():
+    from triton_dsl.runtime import library
+
+    ranges = []
+    pool = _fake_pool(ranges)
     a = RNG.standard_normal((64, 300)).astype(np.float32)
     b = RNG.standard_normal((300, 50)).astype(np.float32)
     try:

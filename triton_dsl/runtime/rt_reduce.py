@@ -167,6 +167,64 @@ def _arg_lane(fb: FnBuilder, src, first, n, inner, dt: int, op: int, out) -> Non
     b.store(fb.load(where, I64), out)
 
 
+CHUNK = 1 << 16  # elements per partial result of a large full reduction (fixed: results never depend
+PARALLEL_WORK = 1 << 18  # on the thread count); below PARALLEL_WORK elements everything runs serially
+_JOB = ("core", "src", "esize", "n", "inner", "dst", "ddof")
+
+
+def _emit_run_core(em: Emitter) -> None:
+    """i32 trt_run_core(ctx, core, combine, esize, src, outer, n, inner, dst, ddof): run a core, splitting
+    large work through `trt_parallel`: by output rows when outer > 1, else (foldable ops, inner == 1) into
+    fixed CHUNK-element partials combined by `combine` (the same op's core on the wide partials)."""
+    core_t = [PTR, I64, I64, I64, PTR, I32]
+    for mode in ("rows", "chunks"):
+        fb = em.define(f"trt_reduce_{mode}", ir.VoidType(), [PTR, I64, I64], public=False)
+        job, begin, end = fb.args
+        b = fb.b
+        core, src, esize, n, inner, dst = (fb.load(fb.at(job, i, I64), I64) for i in range(6))
+        ddof = b.trunc(fb.load(fb.at(job, 6, I64), I64), I32)
+        core, src, dst = (b.inttoptr(v, PTR) for v in (core, src, dst))
+        if mode == "rows":
+            s0 = fb.byte_at(src, b.mul(b.mul(b.mul(begin, n), inner), esize))
+            fb.call_ptr(core, ir.VoidType(), core_t, [s0, b.sub(end, begin), n, inner,
+                                                      fb.at(dst, b.mul(begin, inner), I64), ddof])
+        else:
+            with fb.loop(begin, end) as c:
+                lo = b.mul(c, c64(CHUNK))
+                size = b.sub(n, lo)
+                size = fb.select(b.icmp_signed(">", size, c64(CHUNK)), c64(CHUNK), size)
+                part = [fb.byte_at(src, b.mul(lo, esize)), c64(1), size, c64(1), fb.at(dst, c, I64), ddof]
+                fb.call_ptr(core, ir.VoidType(), core_t, part)
+        fb.ret()
+
+    fb = em.define("trt_run_core", I32, [PTR, PTR, PTR, I64, PTR, I64, I64, I64, PTR, I32], public=False)
+    ctx, core, combine, esize, src, outer, n, inner, dst, ddof = fb.args
+    b = fb.b
+    job = fb.var(ir.ArrayType(I64, len(_JOB)))
+    for i, v in enumerate((b.ptrtoint(core, I64), b.ptrtoint(src, I64), esize, n, inner, b.ptrtoint(dst, I64),
+                           b.sext(ddof, I64))):
+        b.store(v, fb.at(job, i, I64))
+    big = b.icmp_signed(">=", b.mul(b.mul(outer, n), inner), c64(PARALLEL_WORK))
+    with fb.if_then(b.and_(big, b.icmp_signed(">", outer, c64(1)))):
+        row_work = b.mul(n, inner)
+        grain = b.sdiv(c64(CHUNK), fb.select(b.icmp_signed("<", row_work, c64(1)), c64(1), row_work))
+        grain = fb.select(b.icmp_signed("<", grain, c64(1)), c64(1), grain)
+        fb.call("trt_parallel", em.get("trt_reduce_rows"), job, outer, grain)
+        fb.ret(c32(0))
+    chunked = b.and_(b.and_(big, b.not_(fb.is_null(combine))), b.icmp_signed("==", inner, c64(1)))
+    with fb.if_then(chunked):
+        nchunks = b.sdiv(b.add(n, c64(CHUNK - 1)), c64(CHUNK))
+        partial = fb.call("trt_alloc", ctx, b.mul(nchunks, c64(8)))
+        fb.ret_if(fb.is_null(partial), c32(1))
+        b.store(b.ptrtoint(partial, I64), fb.at(job, 5, I64))
+        fb.call("trt_parallel", em.get("trt_reduce_chunks"), job, nchunks, c64(1))
+        fb.call_ptr(combine, ir.VoidType(), core_t, [partial, c64(1), nchunks, c64(1), dst, ddof])
+        fb.call("free", partial)
+        fb.ret(c32(0))
+    fb.call_ptr(core, ir.VoidType(), core_t, [src, outer, n, inner, dst, ddof])
+    fb.ret(c32(0))
+
+
 def _emit_driver(em: Emitter) -> None:
     """ptr trt_reduce(ctx, t, op, dim, keepdim, ddof, dt, out_dt, scalar_out): see the module docstring."""
     fb = em.define("trt_reduce", PTR, [PTR, PTR, I32, I32, I32, I32, I32, I32, PTR], public=False)
@@ -213,8 +271,15 @@ def _emit_driver(em: Emitter) -> None:
             for o in range(9):
                 core_op = {MEAN: SUM, STD: VAR}.get(o, o)
                 as_float = o in (MEAN, VAR, STD) and code not in layout.FLOAT_DTYPES and core_op == SUM
+                core = em.get(_core_name(core_op, code, as_float))
+                foldable = core_op in (SUM, PROD, MAX, MIN)
+                wide = layout.FLOAT64 if (as_float or code in layout.FLOAT_DTYPES) else layout.INT64
+                combine = em.get(_core_name(core_op, wide, False)) if foldable else NULL
                 with fb.if_then(b.icmp_signed("==", op, c32(o))):
-                    fb.call(_core_name(core_op, code, as_float), *args)
+                    status = fb.call("trt_run_core", ctx, core, combine, c64(layout.ELEM_SIZE[code]), *args)
+                    with fb.if_then(b.icmp_signed("!=", status, c32(0)), likely=False):
+                        fb.call("free", scratch)
+                        fb.ret(NULL)
     with fb.loop(0, lanes) as i:
         slot = fb.at(scratch, i, F64)
         with fb.if_then(b.icmp_signed("==", op, c32(MEAN))):
@@ -347,6 +412,7 @@ def emit(em: Emitter) -> None:
             _emit_fold_core(em, SUM, dt, True)
         for op in (ARGMAX, ARGMIN, VAR):
             _emit_lane_core(em, op, dt)
+    _emit_run_core(em)
     _emit_driver(em)
     _emit_public(em)
     _emit_softmax(em)
