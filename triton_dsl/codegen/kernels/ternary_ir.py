@@ -1,9 +1,11 @@
 """IR-building helpers shared by the packed-ternary kernels (pack, quantize, dequant, count).
 
-In: an `llvmlite.ir` module/builder and the target's `HostInfo`. Out: IR fragments — counted loops,
-vector constants, the 4-codes-per-byte packing and unpacking of the interchange layout
-(docs/ternary_format.md), and the scalar per-byte loop used for row tails and for targets without
-wide SIMD. Nothing here imports `llvmlite.binding`.
+In: an `llvmlite.ir` module/builder and the target's `HostInfo`. Out: IR fragments — the vector
+width to use, the 4-codes-per-byte packing and unpacking of the interchange layout
+(docs/ternary_format.md), the scalar per-byte loop used for row tails and for targets without wide
+SIMD, and the split of a tensor's packed bytes into thread-pool chunks that may start mid-row.
+Generic helpers (loops, declarations, splats) come from `trk_ir` and are re-exported here.
+Nothing here imports `llvmlite.binding`.
 """
 
 from __future__ import annotations
