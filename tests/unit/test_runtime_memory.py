@@ -166,3 +166,18 @@ def test_conversions_do_not_leak():
         del b
     assert interop.borrowed_count() == borrowed
     assert _rss_kb() - before < 8_000  # a leak of one 192-byte header per round would be ~19 MB
+
+
+@pytest.mark.parametrize("scale", [0.5, (0.25, 2.0), "channel"])
+def test_ternary_tensor_roundtrip_shares_packed_bytes(scale):
+    from triton_dsl import TernaryTensor
+
+    trits = np.array([[1, 0, -1, 1, 0], [-1, -1, 0, 1, 1]], dtype=np.int8)
+    if scale == "channel":
+        scale = np.array([0.5, 3.0], np.float32)
+    tt = TernaryTensor.from_numpy(trits, scale)
+    h = interop.to_header(tt)
+    assert interop.header(h).data == tt.packed.ctypes.data
+    back = interop.header_to_ternary(h)
+    assert back.equals(tt) and np.shares_memory(back.packed, tt.packed)
+    np.testing.assert_array_equal(back.to_numpy(), trits)

@@ -6,7 +6,8 @@ In: numpy arrays / scalars, or addresses of `trt_tensor` headers. Out:
   runtime's release callback drops it when the header dies). Anything else is copied first.
 - `from_header(addr, steal=True) -> np.ndarray`: an array over the header's buffer (no copy) whose base
   object decrefs the header when numpy collects it.
-- `to_trit_header(packed, shape, scales, scale_kind)` / `trit_parts(addr)`: packed ternary tensors.
+- `to_trit_header(packed, shape, scales, scale_kind)` / `trit_parts(addr)`: packed ternary tensors;
+  `ternary_to_header(TernaryTensor)` / `header_to_ternary(addr)` for the Python-side TernaryTensor.
 - `func(name)`: a ctypes function for any public runtime function, typed from `library.signatures()`.
 """
 
@@ -122,7 +123,10 @@ def _borrow(arr: np.ndarray, code: int, shape: tuple[int, ...], ctx: Context | N
 
 
 def to_header(value, ctx: Context | None = None) -> int:
-    """An owned header for a numpy array or Python/numpy scalar (borrowed without a copy when possible)."""
+    """An owned header for a numpy array, Python/numpy scalar or TernaryTensor (borrowed without a copy
+    when possible)."""
+    if hasattr(value, "scale_kind") and hasattr(value, "packed"):
+        return ternary_to_header(value, ctx)
     arr = np.asarray(value)
     code = _NUMPY_TO_CODE.get(arr.dtype.newbyteorder("=") if arr.dtype.byteorder not in "=|" else arr.dtype)
     if code is None:
@@ -195,6 +199,27 @@ def to_trit_header(packed: np.ndarray, shape: tuple[int, ...], scales, scale_kin
         h.scale_kind = layout.SCALE_KIND_NAMES.index(scale_kind)
         h.scales = to_header(np.asarray(scales, dtype=np.float32).reshape(-1), ctx)
     return addr
+
+
+def ternary_to_header(tt, ctx: Context | None = None) -> int:
+    """An owned trit header over a `TernaryTensor`'s packed bytes (no copy) with a copy of its scales."""
+    return to_trit_header(tt.packed, tt.shape, tt.scales, tt.scale_kind, ctx)
+
+
+def header_to_ternary(addr: int, steal: bool = True):
+    """A `TernaryTensor` over a trit header's packed bytes (no copy; it keeps the header alive)."""
+    from .ternary import TernaryTensor
+
+    packed, shape, scales, kind = trit_parts(addr, steal)
+    if kind is None:
+        scale: object = 1.0
+    elif kind == "tensor":
+        scale = float(scales[0])
+    elif kind == "asymmetric":
+        scale = (float(scales[0]), float(scales[1]))
+    else:
+        scale = scales
+    return TernaryTensor.from_packed(packed, shape, scale, copy=False)
 
 
 def trit_parts(addr: int, steal: bool = True):
