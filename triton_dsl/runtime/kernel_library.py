@@ -2,8 +2,9 @@
 
 In: `KERNEL_BUILDERS`, a list of `build(module: llvmlite.ir.Module, host: HostInfo) -> None` functions
 (one per kernel file under `triton_dsl/codegen/kernels/`; add yours to the list). Out: a
-`KernelLibrary` whose `trk_*` functions have native addresses, published to JIT-compiled DSL code with
-`jit.add_symbol`, and callable from Python through ctypes wrappers typed from the IR signatures
+`KernelLibrary` (compiled once per process, its machine code cached on disk across processes) whose
+`trk_*` functions have native addresses, published to JIT-compiled DSL code with `jit.add_symbol`,
+and callable from Python through ctypes wrappers typed from the IR signatures
 (`lib.trk_pack_i8(ptr, rows, cols, out)`). Pointers are passed as integers (e.g. `arr.ctypes.data`).
 """
 
@@ -79,14 +80,16 @@ class KernelLibrary:
     targets' code paths; everyone else uses `kernel_library()`."""
 
     def __init__(self, host: HostInfo | None = None, builders: list[KernelBuilder] | None = None,
-                 *, publish: bool = False, opt_level: int = 3):
+                 *, publish: bool = False, opt_level: int = 3, cache: bool = True):
         self.host = host or jit.host_info()
         module = build_library_module(self.host, builders)
         self.signatures: dict[str, ir.FunctionType] = {
             f.name: f.function_type for f in module.functions
             if f.name.startswith("trk_") and not f.is_declaration and f.linkage not in ("internal", "private")
         }
-        self._jit = jit.JitModule(str(module), opt_level=opt_level)
+        # Machine code is cached on disk (keyed by IR, versions and host): later processes skip LLVM.
+        disk = jit.ObjectCache() if cache else None
+        self._jit = jit.JitModule(str(module), opt_level=opt_level, cache=disk)
         self.addresses = {name: self._jit.address(name) for name in self.signatures}
         self._wrappers: dict[str, Callable] = {}
         # The thread pool's workers run this module's code for the life of the process: freeing the
