@@ -193,3 +193,13 @@ def test_vector_code_is_vector() -> None:
         pytest.skip("host without AVX-512")
     asm = KernelLibrary(builders=[threads.build, quantize_kernels.build]).asm()
     assert "zmm" in asm
+
+
+@pytest.mark.parametrize("triple", ["aarch64-unknown-linux-gnu", "riscv64-unknown-linux-gnu"])
+def test_other_targets_compile_the_scalar_path(triple: str) -> None:
+    from triton_dsl.jit import emit_object
+    from triton_dsl.runtime.kernel_library import build_library_module
+
+    ir_text = str(build_library_module(HostInfo(triple, "generic", ""), TERNARY_BUILDERS))
+    assert "x i8>" not in ir_text and "x float>" not in ir_text  # no x86 vector code
+    assert emit_object(ir_text, triple=triple, cpu="generic")[:4] == b"\x7fELF"
