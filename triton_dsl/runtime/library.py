@@ -70,7 +70,7 @@ def declare(module: ir.Module, name: str) -> ir.Function:
     return ir.Function(module, ir.FunctionType(ret, args), name)
 
 
-def load_runtime() -> jit.JitModule:
+def load_runtime(cache_objects: bool = True) -> jit.JitModule:
     """Compile the runtime (once per process) and publish every public function's address.
 
     Returns the base module; `function_address(name)` finds a function in either module.
@@ -80,9 +80,11 @@ def load_runtime() -> jit.JitModule:
         if _loaded is None:
             start = time.perf_counter()
             base_em, kernels_em = _build()
-            kernels = jit.JitModule(str(kernels_em.module), opt_level=2)
+            # The on-disk object cache (keyed by IR, versions and host CPU) makes later starts skip LLVM.
+            cache = jit.ObjectCache() if cache_objects else None
+            kernels = jit.JitModule(str(kernels_em.module), 2, cache)
             _publish(kernels, kernels_em.signatures)
-            base = jit.JitModule(str(base_em.module), opt_level=0)
+            base = jit.JitModule(str(base_em.module), 0, cache)
             _publish(base, [n for n in base_em.signatures if n not in kernels_em.signatures])
             _compile_seconds = time.perf_counter() - start
             _loaded = (base, kernels)

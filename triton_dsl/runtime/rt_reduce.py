@@ -78,10 +78,13 @@ def _core_name(op: int, dt: int, as_float: bool) -> str:
 
 
 def _is_hot(op: int, dt: int, as_float: bool) -> bool:
-    """Cores worth optimizing (compile time is paid at every start): float folds, and counting sums."""
+    """Cores worth optimizing (compile time is paid at every start): float sums, float32 max/min and
+    counting sums; the rest run unoptimized (correct, a few times slower)."""
     if as_float:
         return False
-    return dt in (layout.FLOAT32, layout.FLOAT64) or (op == SUM and dt in (layout.BOOL, layout.INT32))
+    if op == SUM:
+        return dt in (layout.FLOAT32, layout.FLOAT64, layout.BOOL, layout.INT32)
+    return dt == layout.FLOAT32 and op in (MAX, MIN)
 
 
 def _emit_fold_core(em: Emitter, op: int, dt: int, as_float: bool) -> None:
