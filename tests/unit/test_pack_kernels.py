@@ -2,7 +2,8 @@
 
 In: random trits / floats of many shapes (row tails, empty dims, sizes that split rows across
 thread-pool chunks). Out: bit-exact packed bytes, trits, counts and float32 values, for the vector
-code of this host, the AVX2 code and the portable scalar code (each built as its own library).
+code of this host, the AVX2 and SSE2 (128-bit, as NEON) code, and the portable scalar code (each built
+as its own library).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ def _library(kind: str) -> KernelLibrary:
     host = host_info()
     if kind == "native":
         return kernel_library()
-    if kind == "avx2":
-        return KernelLibrary(host=HostInfo(host.triple, "haswell", "+avx,+avx2"), builders=TERNARY_BUILDERS)
+    if kind in ("avx2", "sse2"):
+        cpu, features = ("haswell", "+avx,+avx2") if kind == "avx2" else ("x86-64", "+sse,+sse2")
+        return KernelLibrary(host=HostInfo(host.triple, cpu, features), builders=TERNARY_BUILDERS)
     return KernelLibrary(host=HostInfo(host.triple, host.cpu, ""), builders=TERNARY_BUILDERS)
 
 
-@pytest.fixture(scope="module", params=["native", "avx2", "scalar"])
+@pytest.fixture(scope="module", params=["native", "avx2", "sse2", "scalar"])
 def lib(request: pytest.FixtureRequest) -> KernelLibrary:
     return _library(request.param)
 
@@ -195,11 +197,13 @@ def test_vector_code_is_vector() -> None:
     assert "zmm" in asm
 
 
-@pytest.mark.parametrize("triple", ["aarch64-unknown-linux-gnu", "riscv64-unknown-linux-gnu"])
-def test_other_targets_compile_the_scalar_path(triple: str) -> None:
+@pytest.mark.parametrize("triple,features,vector", [("aarch64-unknown-linux-gnu", "+neon", True),
+                                                     ("aarch64-unknown-linux-gnu", "", False),
+                                                     ("riscv64-unknown-linux-gnu", "", False)])
+def test_other_targets_compile(triple: str, features: str, vector: bool) -> None:
     from triton_dsl.jit import emit_object
     from triton_dsl.runtime.kernel_library import build_library_module
 
-    ir_text = str(build_library_module(HostInfo(triple, "generic", ""), TERNARY_BUILDERS))
-    assert "x i8>" not in ir_text and "x float>" not in ir_text  # no x86 vector code
+    ir_text = str(build_library_module(HostInfo(triple, "generic", features), TERNARY_BUILDERS))
+    assert "<64 x i8>" not in ir_text and ("<16 x i8>" in ir_text) == vector  # NEON: 128-bit vectors
     assert emit_object(ir_text, triple=triple, cpu="generic")[:4] == b"\x7fELF"

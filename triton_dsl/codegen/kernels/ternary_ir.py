@@ -39,14 +39,17 @@ def vector_bytes_per_step(host: HostInfo) -> int | None:
     """Packed bytes produced/consumed per vector iteration (4 trits each), or None for the scalar path.
 
     The vector code reinterprets 4 consecutive i8 lanes as one i32 lane, which assumes a
-    little-endian x86 target; other targets take the portable scalar path (still correct).
+    little-endian target (x86, aarch64); other targets take the portable scalar path (still correct).
     """
-    if not host.triple.startswith(("x86_64", "i686", "i386")):
-        return None
-    if host.has("avx512f") and host.has("avx512bw"):
-        return 16  # 64 trits: one zmm of i8 or four zmm of f32
-    if host.has("avx2"):
-        return 8  # 32 trits: one ymm of i8 or four ymm of f32
+    if host.triple.startswith(("x86_64", "i686", "i386")):
+        if host.has("avx512f") and host.has("avx512bw"):
+            return 16  # 64 trits: one zmm of i8 or four zmm of f32
+        if host.has("avx2"):
+            return 8  # 32 trits: one ymm of i8 or four ymm of f32
+        if host.has("sse2"):
+            return 4  # 16 trits: one xmm of i8 or four xmm of f32
+    elif host.triple.startswith(("aarch64-", "arm64-")) and host.has("neon"):
+        return 4  # one q register of i8 (NEON)
     return None
 
 
