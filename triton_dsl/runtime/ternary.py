@@ -12,13 +12,18 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .kernel_library import KernelLibrary
 
 LAYOUT_TAG = "triton_dsl.ternary2"
 SCALE_KINDS = ("tensor", "channel", "asymmetric")
 
 
-def kernel_library():  # noqa: ANN201
+def kernel_library() -> KernelLibrary:
     """The process's kernel library, imported on first use so `import triton_dsl` loads no LLVM."""
     from .kernel_library import kernel_library as library
     return library()
