@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-
 from typing import TYPE_CHECKING
 
 import numpy as np
