@@ -162,3 +162,14 @@ def test_wrong_argument_to_a_stdlib_function_points_into_the_stdlib_by_a_stable_
     errs = errors_of('let q = threshold_quantize("w")\n')
     assert errs[0].message == "argument `x` of `threshold_quantize` expects `Tensor<float32, S>`, found `str`"
     assert errs[0].notes[0].span.location().startswith("stdlib/quantize.triton:")
+
+
+def test_function_reading_a_global_before_its_let_ran():
+    src = ("fn f() -> float32 {\n    return scale\n}\nfn g() -> float32 {\n    return f()\n}\n"
+           "let a = g()\nlet scale = 2.0\nlet b = f()\nmain {\n    let c = f()\n}\n")
+    errs = errors_of(src)
+    assert [(e.code, e.line, e.col) for e in errs] == [("E0207", 2, 12)]
+    assert "from the call at line 7" in errs[0].message
+    # called only after the `let` (or from main): fine
+    assert errors_of("fn f() -> float32 {\n    return scale\n}\nlet scale = 2.0\nlet b = f()\n"
+                     "main {\n    print(f())\n}\n") == []

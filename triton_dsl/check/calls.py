@@ -233,7 +233,7 @@ class CallMixin:
             body_types = [receiver.ty] + body_types
         body_ret = body_param_type(info.ret, None, binder, "")
         inst = self.instantiate(info, body_types, dict(binder.dtypes), body_ret)
-        self.note_callee(inst)
+        self.note_callee(inst, e.span.start)
         if receiver is not None:
             e.target = MethodTarget(inst, receiver, args)
         else:

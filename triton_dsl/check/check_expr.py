@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from ..diagnostics import Note
 from ..syntax import ast
 from . import shapes
 from .assign import Conversion, convert
@@ -157,7 +158,6 @@ class ExprMixin:
 
     def mismatch_hints(self, t: Type, expected: Type) -> tuple:
         """Notes saying what differs: ranks of two tensors, methods a struct lacks for a trait."""
-        from ..diagnostics import Note
 
         if isinstance(t, TensorType) and isinstance(expected, TensorType) and t.rank is not None \
                 and expected.rank is not None and t.rank != expected.rank:
@@ -203,7 +203,11 @@ class ExprMixin:
         return STR
 
     def _expr_Name(self, e: ast.Name, expected):
-        var = self.scope.lookup(e.name) or self.env.global_var(e.name)
+        var = self.scope.lookup(e.name)
+        if var is None:
+            var = self.env.global_var(e.name)
+            if var is not None and self.ctx.instance is not None:
+                self.ctx.instance.global_reads.append((var, e))  # see Checker.check_global_order
         if var is not None:
             return var.ty
         info = self.env.function(e.name)

@@ -199,7 +199,9 @@ class ItemMixin:
             if isinstance(it, ast.Stmt):
                 self.check_stmt(it)
             elif isinstance(it, ast.MainBlock):
+                self.in_main = True
                 self.check_block(it.body)
+                self.in_main = False
         roots: list[FunctionInstance] = []
         for info in defined:
             if info.node.body is not None or self.origin == "stdlib":

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..diagnostics import DiagnosticSink
+from ..diagnostics import DiagnosticSink, Note
 from ..syntax import ast
 from .call_methods import MethodCallMixin
 from .calls import CallMixin
@@ -73,6 +73,8 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
         self.pending: list[FunctionInstance] = []
         self.toplevel_callees: list[FunctionInstance] = []
         self.empty_lists: list[VarInfo] = []  # `let xs = []` whose element type is learned later
+        self.toplevel_calls: dict[FunctionInstance, float] = {}  # earliest top-level call offset
+        self.in_main = False
 
     def error(self, code: str, message: str, span, *notes) -> None:
         self.sink.error(code, message, span, *notes)
@@ -85,10 +87,15 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
         assert self.scope.parent is not None
         self.scope = self.scope.parent
 
-    def note_callee(self, inst: FunctionInstance) -> None:
+    def note_callee(self, inst: FunctionInstance, at: int | None = None) -> None:
+        """Record a call (or a use as a value) of `inst` from the code being checked; `at` is the
+        source offset of a top-level call (for check_global_order)."""
         inst.declared_only = False
         owner = self.ctx.instance
         callees = owner.callees if owner is not None else self.toplevel_callees
+        if owner is None and at is not None and self.ctx.kind == "toplevel":
+            when = float("inf") if self.in_main else at  # `main` runs after every top-level statement
+            self.toplevel_calls[inst] = min(self.toplevel_calls.get(inst, when), when)
         if inst not in callees:
             callees.append(inst)
         if not inst.checked and inst not in self.pending:
@@ -110,6 +117,27 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
                 self.error("E0306", f"cannot infer the element type of the empty list `{var.name}`: append "
                            f"to it, or write its type (`let {var.name}: [T, ...] = []`)", var.node.span)
         self.empty_lists.clear()
+
+
+    def check_global_order(self) -> None:
+        """A function that runs (called from a top-level statement, directly or through other
+        functions) before a top-level `let` it reads has been executed would read nothing: an error."""
+        earliest = dict(self.toplevel_calls)
+        changed = True
+        while changed:
+            changed = False
+            for inst, when in list(earliest.items()):
+                for callee in inst.callees:
+                    if when < earliest.get(callee, float("inf")):
+                        earliest[callee] = when
+                        changed = True
+        for inst, when in earliest.items():
+            for var, name in inst.global_reads:
+                if var.span is not None and var.span.source is name.span.source and var.span.start > when:
+                    call_line = name.span.source.line_col(int(when))[0]
+                    self.error("E0207", f"`{name.name}` is read by `{inst.fn.name}`, which runs (from the "
+                               f"call at line {call_line}) before `let {name.name}` is executed", name.span,
+                               Note(f"`{name.name}` is defined here", var.span))
 
 
 def reachable_instances(roots: list[FunctionInstance]) -> list[FunctionInstance]:
@@ -134,6 +162,7 @@ def check_program(program: ast.Program, sink: DiagnosticSink, *,
     checker = Checker(sink, env)
     user_instances = checker.check_items(program)
     checker.drain()
+    checker.check_global_order()
     roots = list(user_instances) + checker.toplevel_callees
     toplevel = [it for it in program.items if isinstance(it, ast.Stmt)]
     main = next((it for it in program.items if isinstance(it, ast.MainBlock)), None)
