@@ -9,6 +9,7 @@ name)` for code generators, `runtime_ir()` (the IR text) and `compile_seconds()`
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from functools import lru_cache
@@ -81,7 +82,8 @@ def load_runtime(cache_objects: bool = True) -> jit.JitModule:
             start = time.perf_counter()
             base_em, kernels_em = _build()
             # The on-disk object cache (keyed by IR, versions and host CPU) makes later starts skip LLVM.
-            cache = jit.ObjectCache() if cache_objects else None
+            # (in a subfolder, apart from the objects of programs)
+            cache = jit.ObjectCache(os.path.join(jit.cache_dir(), "runtime")) if cache_objects else None
             kernels = jit.JitModule(str(kernels_em.module), 2, cache)
             _publish(kernels, kernels_em.signatures)
             base = jit.JitModule(str(base_em.module), 0, cache)
