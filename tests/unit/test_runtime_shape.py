@@ -174,3 +174,17 @@ def test_cast_to_and_from_packed_trits():
         call("trt_cast", H(np.array([1, 2], np.int32)), layout.TRIT)
     with pytest.raises(TritonRuntimeError, match=r"cannot convert 0.5 to trit"):
         call("trt_cast", H(np.array([0.5])), layout.TRIT)
+
+
+def test_views_of_packed_trits_keep_the_last_dimension():
+    t = call("trt_cast", H(np.array([[1, 0, -1], [0, 1, 1]], np.int8)), layout.TRIT)
+    flat = call("trt_reshape", t, 3, dims((1, 2, 3)))
+    np.testing.assert_array_equal(out(call("trt_cast", flat, layout.INT8)), [[[1, 0, -1], [0, 1, 1]]])
+    message = (r"a packed ternary tensor of shape \[2, 3\] can only be reshaped keeping its last "
+               r"dimension \(3\)")
+    with pytest.raises(TritonRuntimeError, match=message):
+        call("trt_reshape", t, 1, dims((6,)))
+    with pytest.raises(TritonRuntimeError, match=message):
+        call("trt_unsqueeze", t, -1)
+    with pytest.raises(TritonRuntimeError, match="permute of a packed ternary tensor is not supported"):
+        call("trt_transpose", t, 0, 1)

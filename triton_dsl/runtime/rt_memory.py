@@ -11,7 +11,7 @@ from llvmlite import ir
 
 from . import layout
 from .irgen import I8, I32, I64, PTR, VOID, Emitter, c32, c64
-from .rt_errors import emit_error
+from .rt_errors import emit_error, shape_text
 
 NULL = ir.Constant(PTR, None)
 SCALAR_DTYPES = (layout.BOOL, layout.INT8, layout.INT16, layout.INT32, layout.INT64,
@@ -119,6 +119,18 @@ def _emit_constructors(em: Emitter) -> None:
     ctx, t, rank, shape = fb.args
     numel = fb.call("trt_shape_numel", ctx, rank, shape)
     fb.ret_if(fb.b.icmp_signed("<", numel, c64(0)), NULL)
+    b = fb.b
+    with fb.if_then(b.icmp_signed("==", fb.get(t, "dtype"), c32(layout.TRIT))):
+        # Packed rows are padded per last-axis row: a view must keep the last dimension.
+        r0 = b.sext(fb.get(t, "rank"), I64)
+        last_in = fb.select(b.icmp_signed(">", r0, c64(0)), fb.dim(t, b.sub(r0, c64(1))), c64(-1))
+        r1 = b.sext(rank, I64)
+        last_out = fb.select(b.icmp_signed(">", r1, c64(0)),
+                             fb.load(fb.at(shape, b.sub(r1, c64(1)), I64), I64), c64(-1))
+        with fb.if_then(b.icmp_signed("!=", last_in, last_out), likely=False):
+            emit_error(fb, layout.ERR_VALUE, "a packed ternary tensor of shape %s can only be reshaped "
+                       "keeping its last dimension (%lld)", shape_text(fb, t), last_in)
+            fb.ret(NULL)
     h = fb.call("trt_header_alloc", ctx, c64(0))
     fb.ret_if(fb.is_null(h), NULL)
     fb.call("trt_header_init", h, fb.get(t, "dtype"), rank, shape, numel, fb.get(t, "nbytes"))

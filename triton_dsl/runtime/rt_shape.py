@@ -88,16 +88,6 @@ def _emit_views(em: Emitter) -> None:
     fb.put(target, "rank", rank)
     fb.call("memcpy", fb.byte_at(target, layout.SHAPE_OFFSET), dims, b.mul(b.sext(rank, I64), c64(8)))
     bad = b.icmp_signed("!=", fb.load(known, I64), numel)
-    is_trit = b.icmp_signed("==", fb.get(t, "dtype"), c32(layout.TRIT))
-    r0 = b.sext(fb.get(t, "rank"), I64)
-    with fb.if_then(b.and_(is_trit, b.not_(bad))):
-        same_last = b.and_(b.icmp_signed(">", r0, c64(0)), b.icmp_signed(">", rank, c32(0)))
-        last_in = fb.dim(t, b.sub(r0, c64(1)))
-        last_out = fb.load(fb.at(dims, b.sub(b.sext(rank, I64), c64(1)), I64), I64)
-        with fb.if_then(b.not_(b.and_(same_last, b.icmp_signed("==", last_in, last_out))), likely=False):
-            emit_error(fb, layout.ERR_VALUE, "a packed ternary tensor of shape %s can only be reshaped "
-                       "keeping its last dimension, not into %s", shape_text(fb, t), shape_text(fb, target))
-            fb.ret(NULL)
     with fb.if_then(bad, likely=False):
         emit_error(fb, layout.ERR_SHAPE, "cannot reshape a tensor of shape %s into shape %s",
                    shape_text(fb, t), shape_text(fb, target))
