@@ -3,7 +3,9 @@
 In: `stdlib/*.triton` and the seed's signature blocks (tests/conformance/seed). Out: assertions that every
 stdlib file parses without diagnostics, that every function the seed declares is in the stdlib with the
 seed's parameter names, order and defaults (extra parameters only at the end, each with a default), and
-that every stdlib declaration says it is a declaration whose body comes later.
+that every bodiless stdlib declaration says it is a declaration whose body comes later, and that every
+function of the seed's sections "Quantization Methods", "Dequantization" and "Quantization-Aware
+Operations" (seed blocks 01-20) has a DSL body.
 """
 
 from __future__ import annotations
@@ -77,11 +79,38 @@ def test_stdlib_declares_the_library_functions_the_seed_only_calls():
     assert signature(library["stochastic_quantize"])[-1] == ("threshold", "0.5")
 
 
+# The seed's library functions of blocks 01-20, plus the helpers they call: all written in the DSL.
+IMPLEMENTED = {
+    "threshold_quantize", "adaptive_threshold_quantize", "stochastic_quantize", "learned_quantize",
+    "xnor_quantize", "ternary_quantize", "dequantize", "affine_dequantize", "quantized_linear",
+    "quantized_conv2d", "quantized_matmul", "bitlinear", "percentile_value", "compute_threshold_for_sparsity",
+}
+
+
+def seed_declarations_of_blocks(first: int, last: int) -> set[str]:
+    names = set()
+    for path in sorted(SEED_DIR.glob("*.triton")):
+        if first <= int(path.name[:2]) <= last:
+            sink = DiagnosticSink()
+            program = parser.parse_program(Source.from_path(path), sink)
+            names |= {i.name for i in program.items if isinstance(i, ast.FnDef) and i.body is None}
+    return names
+
+
+def test_the_quantization_sections_have_bodies():
+    library = stdlib_functions()
+    assert seed_declarations_of_blocks(1, 20) <= IMPLEMENTED
+    for name in IMPLEMENTED:
+        assert library[name].body is not None, f"{name} is still a declaration"
+
+
 def test_every_stdlib_declaration_is_marked_as_such():
     for path in stdlib_paths():
         text = path.read_text(encoding="utf-8")
         for name, fn in parse_functions(path).items():
-            assert fn.body is None
+            if fn.body is not None:
+                assert name in IMPLEMENTED or name.startswith("_") or name == "count_trits", name
+                continue
             before = text[:fn.span.start]
             comment = before[before.rfind("\n\n", 0, len(before) - 1):]
             assert DECLARATION_NOTE in comment, f"{path.name}: {name} lacks the declaration note"
@@ -93,5 +122,7 @@ def test_stdlib_files_check_without_diagnostics():
 
     for path in stdlib_paths():
         result = check_source(Source.from_path(path))
-        assert result.diagnostics == [], "\n".join(d.render() for d in result.diagnostics)
+        # checked as a program, a stdlib file's definitions shadow the stdlib's own (W0201): nothing else
+        problems = [d for d in result.diagnostics if d.code != "W0201"]
+        assert problems == [], "\n".join(d.render() for d in problems)
         assert result.checked is not None
