@@ -103,6 +103,7 @@ def _p(spec: str) -> tuple[PParam, ...]:
 
 def _table() -> dict[str, Primitive]:
     from . import prim_builtin_rules as b
+    from . import prim_quant as q
     from . import prim_rules as r
     from . import prim_shape_rules as sh
 
@@ -171,6 +172,7 @@ def _table() -> dict[str, Primitive]:
         ("enumerate", "builtin", "items", b.enumerate_rule),
         ("range", "builtin", "start, end=None, step=1", b.range_rule),
         ("append", "builtin", "items, value", b.append),
+        *q.ROWS,  # the quantization stdlib's primitives (prim_quant.py)
     ]
     table = {}
     for name, cat, spec, rule in rows:
