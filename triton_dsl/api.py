@@ -151,9 +151,4 @@ def _call_entry(jm, name: str, slots: list[int], owned: list[int]) -> None:
     raise_if_error(ctx)
 
 
-def call_stdlib(name: str, args: tuple, kwargs: dict):
-    """Call a stdlib function that has a body from Python (lands with the stdlib's bodies)."""
-    raise CompileError([])  # unreachable while every stdlib function is a declaration
-
-
-__all__ = ["compile", "compile_file", "Module", "call_stdlib", "np"]
+__all__ = ["compile", "compile_file", "Module", "np"]

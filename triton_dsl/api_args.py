@@ -137,7 +137,15 @@ def _converter(ty, declared, pname: str, fname: str):
     if isinstance(ty, TensorTy):
         if ty.ternary:
             def ternary(value, dims, owned):
-                raise TypeError(f"{where}: passing a TernaryTensor from Python is not available yet")
+                from .runtime.ternary import TernaryTensor
+                if not isinstance(value, TernaryTensor):
+                    raise TypeError(f"{where} must be a TernaryTensor, not {type(value).__name__}")
+                if len(value.shape) != ty.rank:
+                    raise ValueError(f"{where} must have {ty.rank} dimension(s) ({declared}), not shape "
+                                     f"{list(value.shape)}")
+                h = interop.ternary_to_header(value)
+                owned.append(h)
+                return h
             return ternary
         want = np.dtype(ty.dtype)
         shape = declared.shape if isinstance(declared, ct.TensorType) else None
@@ -177,6 +185,17 @@ def _converter(ty, declared, pname: str, fname: str):
     return unsupported
 
 
+def _ternary_result(addr: int):
+    """A `TernaryTensor` over a trit header's packed bytes (no copy); unscaled trits get scale 1."""
+    from .runtime import interop
+    from .runtime.ternary import TernaryTensor
+
+    packed, shape, scales, kind = interop.trit_parts(addr)
+    if scales is None or kind not in ("tensor", "channel", "asymmetric"):
+        scales, kind = np.ones(1, np.float32), "tensor"
+    return TernaryTensor(packed, shape, scales, kind)
+
+
 def _result_builder(ty):
     """A function turning an iterator over result slots into the Python value of type `ty`."""
     from .runtime import interop
@@ -186,7 +205,7 @@ def _result_builder(ty):
         return lambda it: tuple(item(it) for item in items)
     if isinstance(ty, TensorTy):
         if ty.ternary or ty.dtype == "trit":
-            return lambda it: interop.trit_parts(next(it))
+            return lambda it: _ternary_result(next(it))
 
         def tensor(it):
             arr = interop.from_header(next(it))

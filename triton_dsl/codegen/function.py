@@ -21,7 +21,7 @@ from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
 from ..ir.types import ScalarTy, StrTy, TensorTy, TupleTy
 from ..source import Span
 from . import rtabi
-from .llvm_types import I1, I32, I64, llvm_type, zero_value
+from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, zero_value
 from .scalar_ops import emit_binary, emit_cast, emit_unary
 
 if TYPE_CHECKING:
@@ -213,6 +213,8 @@ class FunctionEmitter:
                     args.append(self.get(op.operands[item[1]]))
                 elif item[0] == "c":
                     args.append(ir.Constant(params[len(args)], item[1]))
+                elif item[0] == "data":
+                    args.append(self.m.const_array(item[1], item[2]))
                 else:
                     args.append(self.stack_array([self.get(op.operands[i]) for i in item[1]], item[2]))
         args = [self.m.coerce(self.b, a, t) for a, t in zip(args, params, strict=True)]
@@ -222,9 +224,10 @@ class FunctionEmitter:
         if op.results:
             self.bind(op.results, [self.m.coerce(self.b, result, llvm_type(op.result.type))])
 
-    def stack_array(self, values: list[ir.Value], bits: int) -> ir.Value:
-        """A stack array holding `values` as integers of `bits` bits (shapes, axes, index specs)."""
-        ty = ir.IntType(bits)
+    def stack_array(self, values: list[ir.Value], elem: int | str) -> ir.Value:
+        """A stack array of `values`: integers of `elem` bits (shapes, axes, index specs), elements of
+        dtype `elem` (a literal's computed elements) or `"ptr"` (a list of tensors)."""
+        ty = PTR if elem == "ptr" else (ir.IntType(elem) if isinstance(elem, int) else memory_type(elem))
         with self.b.goto_entry_block():
             entry = self.llfn.entry_basic_block
             if entry.instructions:
@@ -232,7 +235,7 @@ class FunctionEmitter:
             arr = self.b.alloca(ty, size=ir.Constant(I32, max(1, len(values))))
         for i, v in enumerate(values):
             slot = self.b.gep(arr, [ir.Constant(I32, i)], source_etype=ty)
-            self.b.store(self.m.coerce(self.b, v, ty), slot)
+            self.b.store(v if elem == "ptr" else self.m.coerce(self.b, v, ty), slot)
         return arr
 
     def op_buf(self, op: Op) -> None:

@@ -74,6 +74,24 @@ class ModuleEmitter:
             self._strs[text] = g
         return g
 
+    def const_array(self, dtype: str, values: list) -> ir.Value:
+        """A private constant array of tensor elements (a tensor literal's data)."""
+        from .llvm_types import memory_type
+
+        elem = memory_type(dtype)
+        if dtype == "bool":
+            values = [int(bool(v)) for v in values]
+        elif dtype.startswith("float"):
+            values = [float(v) for v in values]
+        else:
+            values = [int(v) for v in values]
+        ty = ir.ArrayType(elem, max(1, len(values)))
+        g = ir.GlobalVariable(self.llmod, ty, f".data.{len(self.llmod.globals)}")
+        g.initializer = ir.Constant(ty, [ir.Constant(elem, v) for v in values] or [ir.Constant(elem, 0)])
+        g.global_constant = True
+        g.linkage = "private"
+        return g
+
     @staticmethod
     def coerce(b: ir.IRBuilder, value: ir.Value, to: ir.Type) -> ir.Value:
         """Adapt register and ABI forms (bool i1 ↔ i8) at runtime-call boundaries."""

@@ -72,10 +72,12 @@ class Builder:
     def call(self, callee: str, args: Sequence[Value], ret: IRType, span: Span | None = None) -> Op:
         return self.op("call", args, [] if isinstance(ret, UnitTy) else [ret], {"callee": callee}, span)
 
-    def rt(self, fn: str, args: Sequence[Value], ret: IRType | None, span: Span | None = None,
+    def rt(self, fn: str, operands: Sequence[Value], ret: IRType | None, span: Span | None = None,
            **attrs: Any) -> Op:
-        """A call into the runtime library (`fn` is the symbol name)."""
-        return self.op("rt", args, [] if ret is None else [ret], {"fn": fn, **attrs}, span)
+        """A call into the runtime library (`fn` is the symbol name). Attributes: `consts` (constant
+        arguments after the operands) or `args` (the exact argument layout, see codegen `op_rt`),
+        `no_ctx`, `fallible`."""
+        return self.op("rt", operands, [] if ret is None else [ret], {"fn": fn, **attrs}, span)
 
     def tuple(self, items: Sequence[Value], span: Span | None = None) -> Value:
         return self.op("tuple", items, [TupleTy(tuple(v.type for v in items))], {}, span).result

@@ -59,6 +59,27 @@ class ExprLowerer:
         from .lower_prims import lower_fstring
         return lower_fstring(self, e)
 
+    def expr_Index(self, e) -> Value:
+        from .lower_access import lower_index
+        return lower_index(self, e)
+
+    def expr_Attribute(self, e) -> Value:
+        from .lower_access import lower_attribute
+        return lower_attribute(self, e)
+
+    def program_const(self, e):
+        """The Python value of a literal (or negated literal) expression, else None."""
+        if isinstance(e, (ast.IntLit, ast.FloatLit, ast.BoolLit, ast.StrLit)):
+            return e.value
+        if isinstance(e, ast.Unary) and e.op == "-":
+            inner = self.program_const(e.operand)
+            return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else None
+        return None
+
+    def require(self, fn: str, span) -> None:
+        from .lower_prims import require_runtime
+        require_runtime(fn, span)
+
     def expr_TupleLit(self, e) -> Value:
         return self.b.tuple([self.lower_expr(x) for x in e.elems], e.span)
 
@@ -156,7 +177,9 @@ class ExprLowerer:
             v = self.to_dtype(v, want.dtype, span)
             if v.type.rank != want.rank:
                 if want.rank == 0:
-                    return self.rt("trt_reshape", [v], want, span, consts=(0, None))
+                    self.require("trt_reshape", span)
+                    return self.b.rt("trt_reshape", [v], want, span,
+                                     args=[("v", 0), ("c", 0), ("array", [], 64)]).result
                 raise NotAvailable(f"passing a rank-{v.type.rank} tensor where rank {want.rank} is expected",
                                    span)
             return v

@@ -104,6 +104,21 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
                                         lw.to_dtype(val("b"), "float32", span)], ir_type(out_ty, span), span)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
         return _creation(lw, name, target, args, out_ty, span)
+    if name == "tensor":
+        from .lower_access import lower_tensor_literal
+        return lower_tensor_literal(lw, e, target, args)
+    if name in ("reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "stack", "concat"):
+        from .lower_access import lower_shape_primitive
+        return lower_shape_primitive(lw, name, e, target, args)
+    if name == "arange":
+        want = ir_type(out_ty, span)
+        vals = [lw.to_dtype(lw.bound_arg(args[n]), "float64", span) if (args[n].given or n != "end")
+                else None for n in ("start", "end", "step")]
+        if vals[1] is None:  # arange(n): from 0 to n
+            vals = [lw.b.const(0.0, ScalarTy("float64"), span), vals[0], vals[2]]
+        require_runtime("trt_arange", span)
+        layout = [("c", _DTYPE_CODE[want.dtype]), ("v", 0), ("v", 1), ("v", 2)]
+        return lw.b.rt("trt_arange", vals, want, span, args=layout).result
     if name == "seed":
         require_runtime("trt_seed", span)
         lw.b.rt("trt_seed", [lw.to_i64(val("n"), span)], None, span, no_ctx=True, fallible=False)
@@ -230,18 +245,23 @@ def _reduce_dtype(name: str, src: str) -> str:
 
 
 def _creation(lw, name: str, target, args, out_ty, span) -> Value:
+    from .lower_access import shape_values
+
     shape = target.info.get("shape")
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape):
-        raise NotAvailable(f"'{name}' with a shape known only at run time", span)
+    if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape):
+        dims = [lw.b.const(d, I64, span) for d in shape]
+    else:
+        dims = shape_values(lw, args["shape"], span)
     want = ir_type(out_ty, span)
-    dims = [lw.b.const(d, I64, span) for d in shape]
-    rank = len(shape)
+    rank = len(dims)
     code = _DTYPE_CODE[want.dtype]
     if name in ("zeros", "ones", "full"):
         fill = {"zeros": 0, "ones": 1}.get(name)
-        value = lw.b.const(float(fill) if want.elem.is_float else fill, want.elem, span) if fill is not None \
-            else lw.to_dtype(lw.bound_arg(args["value"]), want.dtype, span)
-        fn = f"trt_full_{_RT[want.dtype]}"
+        if fill is not None:
+            value = lw.b.const(float(fill) if want.elem.is_float else fill, want.elem, span)
+        else:
+            value = lw.to_dtype(lw.bound_arg(args["value"]), want.dtype, span)
+        fn = f"trt_full_{_RT[want.dtype] if want.dtype != 'bool' else 'b'}"
         require_runtime(fn, span)
         return lw.b.rt(fn, [value, *dims], want, span,
                        args=[("c", rank), ("array", list(range(1, 1 + rank)), 64), ("v", 0)]).result

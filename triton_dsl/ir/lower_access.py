@@ -1,0 +1,191 @@
+"""Lowering of tensor access and shape: indexing/slicing, attributes, tensor literals, shape arguments
+and shape primitives (reshape, transpose, permute, unsqueeze, squeeze, flatten, stack, concat).
+
+In: typed AST nodes and the `FunctionLowerer`. Out: IR values, as `rt` calls into the runtime
+library (docs/runtime.md: `trt_index`, `trt_from_data`, `trt_reshape`, ...). Index bounds and shape
+mismatches are checked by the runtime and reported at the span of the operation.
+"""
+
+from __future__ import annotations
+
+from ..check import types as ct
+from ..syntax import ast
+from .lowering import NotAvailable, ir_type
+from .nodes import Value
+from .types import I32, I64, ScalarTy, TensorTy
+
+INT64_MIN = -(2**63)
+
+
+def shape_values(lw, arg, span) -> list[Value]:
+    """The dims a shape argument denotes, as int64 values: `[784, n]`, `x.shape`, or constants."""
+    expr = arg.expr if arg.expr is not None else arg.default_expr
+    if isinstance(expr, ast.ListLit):
+        return [lw.to_i64(lw.lower_expr(e), e.span) for e in expr.elems]
+    if isinstance(expr, ast.Attribute) and expr.name == "shape" and isinstance(expr.obj.ty, ct.TensorType):
+        t = lw.lower_expr(expr.obj)
+        return [lw.b.dim(t, axis, span) for axis in range(t.type.rank)]
+    if isinstance(expr, (ast.IntLit, ast.Name)) and isinstance(expr.ty, ct.Scalar):
+        return [lw.to_i64(lw.lower_expr(expr), expr.span)]
+    raise NotAvailable("a shape that is not a list literal or `x.shape`", span)
+
+
+def lower_index(lw, e: ast.Index) -> Value:
+    obj_ty = e.obj.ty
+    if isinstance(e.obj, ast.Attribute) and e.obj.name == "shape" and isinstance(e.obj.obj.ty, ct.TensorType):
+        return _shape_item(lw, e)
+    if isinstance(obj_ty, ct.TupleType):
+        v = lw.program_const(e.indices[0])
+        return lw.b.get(lw.lower_expr(e.obj), v % len(obj_ty.items), e.span)
+    if not isinstance(obj_ty, ct.TensorType):
+        raise NotAvailable(f"indexing values of type {obj_ty}", e.span)
+    t = lw.lower_expr(e.obj)
+    if t.type.ternary or t.type.dtype == "trit":
+        raise NotAvailable("indexing packed ternary tensors", e.span)
+    specs: list[Value] = []
+    for ix in e.indices:
+        if isinstance(ix, ast.Slice):
+            kind = lw.b.const(1, I64, e.span)
+            parts = [lw.to_i64(lw.lower_expr(p), p.span) if p is not None else lw.b.const(
+                INT64_MIN if k < 2 else 1, I64, e.span) for k, p in enumerate((ix.start, ix.stop, ix.step))]
+            specs += [kind, *parts]
+        else:
+            index = lw.to_i64(lw.lower_expr(ix), ix.span)
+            zero = lw.b.const(0, I64, e.span)
+            specs += [lw.b.const(0, I64, e.span), index, zero, zero]
+    want = ir_type(e.ty, e.span)
+    layout = [("v", 0), ("array", list(range(1, 1 + len(specs))), 64), ("c", len(e.indices))]
+    lw.require("trt_index", e.span)
+    return lw.b.rt("trt_index", [t, *specs], want, e.span, args=layout).result
+
+
+def _shape_item(lw, e: ast.Index) -> Value:
+    t = lw.lower_expr(e.obj.obj)
+    ix = e.indices[0]
+    axis = lw.program_const(ix)
+    if not isinstance(axis, int) or isinstance(ix, ast.Slice):
+        raise NotAvailable("`x.shape[...]` with an index that is not a constant", ix.span)
+    rank = t.type.rank
+    if not -rank <= axis < rank:
+        raise NotAvailable(f"`x.shape[{axis}]` of a rank-{rank} tensor", ix.span)
+    return lw.b.cast(lw.b.dim(t, axis % rank, e.span), "int32", e.span)
+
+
+def lower_attribute(lw, e: ast.Attribute) -> Value:
+    obj_ty = e.obj.ty
+    if not isinstance(obj_ty, ct.TensorType):
+        raise NotAvailable("fields of structs", e.span)
+    t = lw.lower_expr(e.obj)
+    if e.name == "ndim":
+        return lw.b.const(t.type.rank, I32, e.span)
+    if e.name == "T":
+        if t.type.rank < 2:
+            return t
+        return lw.rt("trt_transpose", [t], ir_type(e.ty, e.span), e.span, consts=(-2, -1))
+    raise NotAvailable(f"the tensor attribute `.{e.name}` as a value", e.span)
+
+
+def _flatten(nested, dtype: str) -> list:
+    if isinstance(nested, ast.ListLit):
+        return [x for item in nested.elems for x in _flatten(item, dtype)]
+    return [nested]
+
+
+def lower_tensor_literal(lw, e, target, args) -> Value:
+    """`tensor([[1, 2], [3, 4]])`: constant elements become a constant array copied once per call."""
+    want = ir_type(e.ty, e.span)
+    data = args["data"].expr
+    if not isinstance(want, TensorTy) or data is None:
+        raise NotAvailable("this tensor literal", e.span)
+    items = _flatten(data, want.dtype)
+    values = []
+    for item in items:
+        v = lw.program_const(item)
+        if v is None or isinstance(v, str):
+            return _tensor_from_values(lw, e, want, items)
+        values.append(v)
+    dims = _literal_dims(data)
+    lw.require("trt_from_data", e.span)
+    shape = [lw.b.const(d, I64, e.span) for d in dims]
+    layout = [("c", _code(want.dtype)), ("c", len(dims)), ("array", list(range(len(dims))), 64),
+              ("data", want.dtype, values)]
+    return lw.b.rt("trt_from_data", shape, want, e.span, args=layout).result
+
+
+def _tensor_from_values(lw, e, want: TensorTy, items) -> Value:
+    """A literal with computed elements: stack the scalars into a constant-shaped tensor."""
+    if want.rank != 1:
+        raise NotAvailable("nested tensor literals with computed elements", e.span)
+    scalars = [lw.to_dtype(lw.lower_expr(x), want.dtype, x.span) for x in items]
+    scalars = [lw.coerce(s, ScalarTy(want.dtype), e.span) for s in scalars]
+    lw.require("trt_from_data", e.span)
+    n = lw.b.const(len(scalars), I64, e.span)
+    layout = [("c", _code(want.dtype)), ("c", 1), ("array", [0], 64),
+              ("array", list(range(1, 1 + len(scalars))), want.dtype)]
+    return lw.b.rt("trt_from_data", [n, *scalars], want, e.span, args=layout).result
+
+
+def _literal_dims(data) -> list[int]:
+    dims = []
+    node = data
+    while isinstance(node, ast.ListLit):
+        dims.append(len(node.elems))
+        node = node.elems[0] if node.elems else None
+    return dims
+
+
+def _code(dtype: str) -> int:
+    from .lower_prims import _DTYPE_CODE
+    return _DTYPE_CODE[dtype]
+
+
+def lower_shape_primitive(lw, name: str, e, target, args) -> Value:
+    info = target.info
+    want = ir_type(e.ty, e.span)
+    x = lw.bound_arg(args["x"]) if "x" in args else None
+    span = e.span
+    if name == "reshape":
+        dims = info.get("shape")
+        if isinstance(dims, tuple) and all(isinstance(d, int) for d in dims):
+            vals = [lw.b.const(d, I64, span) for d in dims]
+        else:
+            vals = shape_values(lw, args["shape"], span)
+        layout = [("v", 0), ("c", len(vals)), ("array", list(range(1, 1 + len(vals))), 64)]
+        lw.require("trt_reshape", span)
+        return lw.b.rt("trt_reshape", [x, *vals], want, span, args=layout).result
+    if name == "flatten":
+        rank = x.type.rank
+        start, end = info.get("start_dim", 0) % max(rank, 1), info.get("end_dim", -1) % max(rank, 1)
+        dims = [lw.b.dim(x, a, span) for a in range(rank)]
+        merged = dims[start]
+        for d in dims[start + 1:end + 1]:
+            merged = lw.b.binary("mul", merged, d, span)
+        vals = dims[:start] + [merged] + dims[end + 1:]
+        layout = [("v", 0), ("c", len(vals)), ("array", list(range(1, 1 + len(vals))), 64)]
+        return lw.b.rt("trt_reshape", [x, *vals], want, span, args=layout).result
+    if name == "transpose":
+        return lw.rt("trt_transpose", [x], want, span, consts=(info.get("dim0", -2), info.get("dim1", -1)))
+    if name == "permute":
+        axes = [lw.b.const(int(a), I32, span) for a in info["dims"]]
+        layout = [("v", 0), ("array", list(range(1, 1 + len(axes))), 32)]
+        lw.require("trt_permute", span)
+        return lw.b.rt("trt_permute", [x, *axes], want, span, args=layout).result
+    if name == "unsqueeze":
+        return lw.rt("trt_unsqueeze", [x], want, span, consts=(info["dim"],))
+    if name == "squeeze":
+        if info.get("dim") is None:
+            return lw.rt("trt_squeeze_all", [x], want, span)
+        return lw.rt("trt_squeeze", [x], want, span, consts=(info["dim"],))
+    if name in ("stack", "concat"):
+        items = args["tensors"].expr
+        if not isinstance(items, ast.ListLit):
+            raise NotAvailable(f"'{name}' of a list that is not written out", span)
+        vals = [lw.to_dtype(lw.lower_expr(t), want.dtype, t.span) for t in items.elems]
+        layout = [("array", list(range(len(vals))), "ptr"), ("c", len(vals)), ("c", info.get("dim", 0))]
+        lw.require(f"trt_{name}", span)
+        return lw.b.rt(f"trt_{name}", vals, want, span, args=layout).result
+    raise NotAvailable(f"'{name}'", span)
+
+
+__all__ = ["lower_index", "lower_attribute", "lower_tensor_literal", "lower_shape_primitive", "shape_values",
+           "I32"]
