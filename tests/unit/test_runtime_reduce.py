@@ -98,6 +98,8 @@ def test_empty_reductions():
         call("trt_max_all_f32", e)
     with pytest.raises(TritonRuntimeError, match="attempt to get argmin of an empty sequence"):
         call("trt_argmin_dim_f32", e, 0, 0)
+    with pytest.raises(TritonRuntimeError, match="zero-size array"):  # like numpy, even with no outputs
+        call("trt_min_dim_f32", H(np.zeros((0, 0), np.float32)), 1, 0)
 
 
 def test_reduction_argument_errors():
