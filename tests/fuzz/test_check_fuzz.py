@@ -31,7 +31,10 @@ def run_pipeline(text: str) -> None:
         check_program(program, sink)
     for d in sink.diagnostics:
         assert re.fullmatch(r"[EW]\d{4}", d.code), d.code
-        assert d.span is None or 0 <= d.span.start <= d.span.end <= len(text)
+        assert d.span is None or 0 <= d.span.start <= d.span.end <= len(d.span.source.text)
+        if d.span is not None and d.span.source.name != "fuzz.triton":  # inside a library body:
+            assert any(n.span is not None and n.span.source.name == "fuzz.triton" for n in d.notes), \
+                d.render()  # ...a note must show the user's call that led there
         assert ".py" not in d.render()
 
 

@@ -173,3 +173,26 @@ def test_function_reading_a_global_before_its_let_ran():
     # called only after the `let` (or from main): fine
     assert errors_of("fn f() -> float32 {\n    return scale\n}\nlet scale = 2.0\nlet b = f()\n"
                      "main {\n    print(f())\n}\n") == []
+
+
+def test_error_inside_a_library_body_notes_the_users_call():
+    from triton_dsl.check.checker import Checker
+    from triton_dsl.check.env import GlobalEnv
+    from triton_dsl.check.stdlib_env import stdlib_env
+
+    lib_sink = DiagnosticSink()
+    lib = GlobalEnv(parent=stdlib_env())
+    checker = Checker(lib_sink, lib)
+    checker.origin = "stdlib"
+    lib_src = "fn square<S>(x: Tensor<float32, S>) -> Tensor<float32, S> {\n    return x @ x\n}\n"
+    checker.check_items(parse_program(Source("stdlib/extra.triton", lib_src), lib_sink))
+    assert not lib_sink.has_errors
+    sink = DiagnosticSink()
+    user = "let y = square(randn([3]))\n"
+    check_program(parse_program(Source("t.triton", user), sink), sink, env=GlobalEnv(parent=lib))
+    errs = [d for d in sink.diagnostics if d.severity == "error"]
+    assert [(e.code, e.span.source.name, e.line) for e in errs] == [("E0301", "stdlib/extra.triton", 2)]
+    assert "rank 0" in errs[0].notes[0].message  # [3] @ [3] is a scalar, not the declared shape S
+    note = errs[0].notes[-1]
+    assert note.span.source.name == "t.triton" and (note.span.line, note.span.col) == (1, 9)
+    assert note.message.startswith("in `square` as called here, with x: Tensor<float32, [?]>")

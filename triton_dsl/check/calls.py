@@ -40,6 +40,7 @@ from .types import (
     TensorType,
     Type,
     TypeType,
+    contains_error,
     is_error,
 )
 
@@ -224,6 +225,7 @@ class CallMixin:
             failed |= conv is None
             convs.append(conv)
             args.append(BoundArg(n, declared, a.value if a else None, None if a else d, conversion=conv))
+            failed |= contains_error(t)  # no instance for an argument already in error (no cascades)
         if failed:
             return ERROR
         body_types = [body_param_type(t, c, binder, n) for n, t, c in zip(names, types, convs, strict=True)]
@@ -233,6 +235,8 @@ class CallMixin:
             body_types = [receiver.ty] + body_types
         body_ret = body_param_type(info.ret, None, binder, "")
         inst = self.instantiate(info, body_types, dict(binder.dtypes), body_ret)
+        if inst.call_span is None:
+            inst.call_span = e.span
         self.note_callee(inst, e.span.start)
         if receiver is not None:
             e.target = MethodTarget(inst, receiver, args)

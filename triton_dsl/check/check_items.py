@@ -16,6 +16,7 @@ itself (implemented natively or later).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from ..diagnostics import Note
@@ -271,6 +272,12 @@ class ItemMixin:
                        "every path, but its end can be reached without a `return`",
                        node.name_span or node.span)
         self.scope, self.ctx, self.env = saved
+        if inst.fn.origin == "stdlib" and inst.call_span is not None:
+            # A problem inside a library body found for this call: say which call it is.
+            note = Note(f"in `{inst.fn.name}` as called here, with {_param_list(inst)}", inst.call_span)
+            for i in range(before, len(self.sink.diagnostics)):
+                d = self.sink.diagnostics[i]
+                self.sink.diagnostics[i] = dataclasses.replace(d, notes=d.notes + (note,))
         if inst.fn.origin == "stdlib":
             inst.diagnostics = list(self.sink.diagnostics[before:])
 
@@ -315,6 +322,10 @@ class ItemMixin:
         if not is_error(want) and not is_error(got) and not _exact(convert(got, want, self.conforms)):
             self.error("E0507", f"`{name}` is declared to return `{decl.ret}`, but its definition returns "
                        f"`{definition.ret}`", decl.node.ret.span if decl.node.ret else span, def_note)
+
+
+def _param_list(inst: FunctionInstance) -> str:
+    return ", ".join(f"{n}: {t}" for n, t in zip(inst.fn.param_names, inst.param_types, strict=True))
 
 
 def _exact(conv) -> bool:

@@ -66,6 +66,7 @@ class FunctionInstance:
     # made only to check the body of a generic function nothing calls with these types (unions per member,
     # `<S>` as any rank): the back end may skip it
     declared_only: bool = False
+    call_span: Span | None = None     # the call that made this instance (for notes on errors in its body)
     global_reads: list = field(default_factory=list)  # (VarInfo, ast.Name) of top-level `let`s its body reads
     diagnostics: list = field(default_factory=list)  # problems found in a stdlib body, replayed per use
 
