@@ -188,3 +188,16 @@ def test_views_of_packed_trits_keep_the_last_dimension():
         call("trt_unsqueeze", t, -1)
     with pytest.raises(TritonRuntimeError, match="permute of a packed ternary tensor is not supported"):
         call("trt_transpose", t, 0, 1)
+
+
+def test_zero_sized_dims_never_divide_by_zero():
+    # Each of these once evaluated a division by a zero extent (a crash, not an error).
+    parts = [np.zeros((0, 2), np.float32), np.zeros((0, 3), np.float32)]
+    arr = (ctypes.c_void_p * 2)(*[H(p) for p in parts])
+    assert out(call("trt_concat", arr, 2, 1)).shape == (0, 5)
+    assert out(call("trt_softmax_f32", H(np.zeros((3, 0), np.float32)), 1)).shape == (3, 0)
+    assert out(call("trt_reshape", H(np.zeros((0, 4))), 2, dims((-1, 2)))).shape == (0, 2)
+    with pytest.raises(TritonRuntimeError, match="negative dimension"):
+        call("trt_reshape", H(np.zeros((0, 4))), 2, dims((-1, 0)))
+    t = call("trt_cast", H(np.zeros((2, 0), np.int8)), layout.TRIT)
+    assert interop.header(t).nbytes == 0

@@ -287,5 +287,13 @@ class FnBuilder:
     def is_null(self, p):
         return self.b.icmp_unsigned("==", p, ir.Constant(PTR, None))
 
+    def div_or(self, a, b, default):
+        """a / b (signed), or `default` when b == 0 — without ever executing a division by zero
+        (`select` evaluates both operands, so the divisor itself must be made safe)."""
+        zero = self.b.icmp_signed("==", b, ir.Constant(b.type, 0))
+        q = self.b.sdiv(a, self.b.select(zero, ir.Constant(b.type, 1), b))
+        fallback = default if isinstance(default, ir.Value) else ir.Constant(b.type, default)
+        return self.b.select(zero, fallback, q)
+
     def select(self, cond, a, b):
         return self.b.select(cond, a, b)

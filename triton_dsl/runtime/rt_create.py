@@ -143,7 +143,7 @@ def _emit_join(em: Emitter) -> None:
         with fb.loop(0, n) as i:
             ti = fb.load(fb.at(ts, i, PTR), PTR)
             ob = fb.load(outer, I64)
-            chunk = fb.select(b.icmp_signed(">", ob, c64(0)), b.sdiv(fb.get(ti, "nbytes"), ob), c64(0))
+            chunk = fb.div_or(fb.get(ti, "nbytes"), ob, 0)
             with fb.loop(0, ob) as o:
                 at = b.add(b.mul(o, fb.load(row_bytes, I64)), fb.load(placed, I64))
                 dst = fb.byte_at(fb.get(out, "data"), at)

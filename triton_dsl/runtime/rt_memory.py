@@ -68,7 +68,7 @@ def _emit_header(em: Emitter) -> None:
     with fb.if_then(fb.b.icmp_signed("==", dtype, c32(layout.TRIT))):
         fb.ret_if(fb.b.icmp_signed("==", rank, c32(0)), c64(1))
         last = fb.load(fb.at(shape, fb.b.sext(fb.b.sub(rank, c32(1)), I64), I64), I64)
-        rows = fb.select(fb.b.icmp_signed("==", last, c64(0)), c64(0), fb.b.sdiv(numel, last))
+        rows = fb.div_or(numel, last, 0)
         fb.ret(fb.b.mul(rows, fb.b.sdiv(fb.b.add(last, c64(3)), c64(4))))
     esz = fb.load(fb.b.gep(size_table, [c64(0), fb.b.sext(dtype, I64)], source_etype=sizes), I64)
     fb.ret(fb.b.mul(numel, esz))

@@ -374,7 +374,7 @@ def _emit_softmax(em: Emitter) -> None:
             with fb.loop(b.add(dv, c64(1)), b.sext(rank, I64)) as k:
                 b.store(b.mul(fb.load(inner, I64), fb.dim(t, k)), inner)
             inn = fb.load(inner, I64)
-            lanes = fb.select(b.icmp_signed("==", n, c64(0)), c64(0), b.sdiv(fb.get(t, "numel"), n))
+            lanes = fb.div_or(fb.get(t, "numel"), n, 0)
             ty = layout.scalar_type(dt)
             src, dst = fb.get(t, "data"), fb.get(out, "data")
             with fb.loop(0, lanes) as lane:

@@ -81,7 +81,7 @@ def _emit_views(em: Emitter) -> None:
     u = fb.load(unknown, I64)
     kn = fb.load(known, I64)
     with fb.if_then(b.icmp_signed(">=", u, c64(0))):
-        inferred = fb.select(b.icmp_signed("==", kn, c64(0)), c64(-1), b.sdiv(numel, kn))
+        inferred = fb.div_or(numel, kn, -1)
         b.store(inferred, fb.at(dims, u, I64))
         b.store(b.mul(kn, inferred), known)
     target = fb.var(ir.ArrayType(I8, layout.HEADER_SIZE))  # a stack header, only to print the shape
