@@ -94,10 +94,17 @@ def test_float32_without_type_uses_its_own_shortest_repr():
     ("d", "str", "Unknown format code 'd' for object of type 'str'"),
     (".2q", "float", "Invalid format specifier"),
     ("c", "int", "the 'c' format type is not supported"),
+    ("02000,d", "int", "format width 2000 with zero padding and grouping is too large (at most 1000)"),
 ])
 def test_plan_rejects_what_python_rejects(spec, kind, message):
     with pytest.raises(ValueError, match=f"^{__import__('re').escape(message)}$"):
         plan_format(spec, kind)
+
+
+def test_huge_widths_and_precisions_stay_exact():
+    assert native("int", -1234, "0999,d") == format(-1234, "0999,d")
+    assert native("float", 1e300, "5000.150f") == format(1e300, "5000.150f")
+    assert native("str", "ab", "*^3001") == format("ab", "*^3001")
 
 
 def test_plan_fields():

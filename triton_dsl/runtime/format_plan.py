@@ -20,6 +20,7 @@ _SPEC = re.compile(
 INT_TYPES = "bdnoxX"
 FLOAT_TYPES = "eEfFgGn%"
 MAX_PRECISION = 150  # keeps the native formatter's fixed-size buffers sufficient
+MAX_GROUPED_ZERO_WIDTH = 1000  # zero padding through separators is built in a fixed-size buffer
 _PY_TYPE_NAME = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
 
@@ -110,3 +111,6 @@ def _validate(p: FormatPlan, numeric: bool) -> None:
         raise ValueError(f"Cannot specify ',' with '{p.type}'.")
     if p.grouping == "_" and p.type == "n":
         raise ValueError("Cannot specify '_' with 'n'.")
+    if p.grouping and p.fill == "0" and p.align == "=" and p.width > MAX_GROUPED_ZERO_WIDTH:
+        raise ValueError(f"format width {p.width} with zero padding and grouping is too large "
+                         f"(at most {MAX_GROUPED_ZERO_WIDTH})")
