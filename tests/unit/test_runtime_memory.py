@@ -130,6 +130,14 @@ def test_bad_shapes_are_errors_not_crashes(ctx):
     assert not f("trt_tensor_new")(ctypes.byref(ctx), layout.FLOAT32, 2, dims)
     with pytest.raises(TritonRuntimeError, match="negative dimension -1"):
         raise_if_error(ctx)
+    dims = (ctypes.c_int64 * 3)(2**31, 2**31, 4)
+    assert not f("trt_tensor_new")(ctypes.byref(ctx), layout.FLOAT32, 3, dims)
+    with pytest.raises(TritonRuntimeError, match="too large"):
+        raise_if_error(ctx)
+    dims = (ctypes.c_int64 * 1)(2**50)
+    assert not f("trt_tensor_new")(ctypes.byref(ctx), layout.FLOAT64, 1, dims)
+    with pytest.raises(TritonRuntimeError, match="out of memory allocating"):
+        raise_if_error(ctx)
 
 
 def test_interop_error_messages():

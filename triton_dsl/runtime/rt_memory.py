@@ -56,6 +56,11 @@ def _emit_header(em: Emitter) -> None:
         with fb.if_then(fb.b.icmp_signed("<", d, c64(0)), likely=False):
             emit_error(fb, layout.ERR_VALUE, "negative dimension %lld in a tensor shape", d)
             fb.ret(c64(-1))
+        # numel * 8 must fit in an i64 (the largest element is 8 bytes)
+        limit = fb.div_or(c64(2**60), d, 2**60)
+        with fb.if_then(fb.b.icmp_signed(">", fb.load(n, I64), limit), likely=False):
+            emit_error(fb, layout.ERR_MEMORY, "a tensor with dimension %lld is too large", d)
+            fb.ret(c64(-1))
         fb.b.store(fb.b.mul(fb.load(n, I64), d), n)
     fb.ret(fb.load(n, I64))
 
