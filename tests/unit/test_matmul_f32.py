@@ -102,3 +102,44 @@ def test_kernels_compile_for_another_target():
     for name in (b"trk_parallel_for", b"trk_matmul_f32_t2", b"trk_bitlinear_t2", b"trk_matmul_t2_t2",
                  b"trk_conv2d_f32_t2"):
         assert name in obj
+
+
+@pytest.mark.parametrize("K,N,kind", [(1, 1, "tensor"), (37, 257, "channel"), (4099, 37, "asymmetric")])
+def test_masked_gemv_path(K, N, kind):
+    """M = 1 through the generic kernel (masked adds), which `matmul` bypasses for the table GEMV."""
+    rng = np.random.default_rng(K + N)
+    trits = random_trits(rng, (K, N))
+    w = make_ternary(trits, kind, rng=rng)
+    tw = mm.prepare_weights(w)
+    x = rng.standard_normal(K).astype(np.float32)
+    y = np.empty(N, np.float32)
+    mm.kernels().trk_matmul_f32_t2(x.ctypes.data, K, 1, tw.panels().ctypes.data, y.ctypes.data, N, 1, 1, K, N,
+                                   mm._ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+    assert_close(y, x.astype(np.float64) @ dequantize(w, trits))
+
+
+_KEEP_ALIVE = []  # a library whose thread pool started must outlive its threads: never free it
+
+
+def test_table_gemv_portable_permute():
+    """The table GEMV built for a host without AVX-512 (lane-by-lane permute) gives the same result."""
+    import dataclasses
+
+    from triton_dsl import jit
+    from triton_dsl.codegen.kernels import matmul_f32, matmul_gemv, relayout, threads
+    from triton_dsl.runtime.kernel_library import KernelLibrary
+    host = jit.host_info()
+    plain = dataclasses.replace(host, features=host.features.replace("+avx512f", "-avx512f"))
+    builders = [threads.build, relayout.build, matmul_f32.build, matmul_gemv.build]
+    lib = KernelLibrary(host=plain, builders=builders, opt_level=1)
+    _KEEP_ALIVE.append(lib)
+    rng = np.random.default_rng(10)
+    K, N = 100, 150
+    trits = random_trits(rng, (K, N))
+    w = make_ternary(trits, "asymmetric", rng=rng)
+    tw = mm.prepare_weights(w)
+    x = rng.standard_normal(K).astype(np.float32)
+    y = np.empty(N, np.float32)
+    assert lib.trk_gemv_f32_t2_lut(x.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, K, N, 0,
+                                   tw.nscale.ctypes.data, tw.wpos, tw.wneg) == 0
+    assert_close(y, x.astype(np.float64) @ dequantize(w, trits))

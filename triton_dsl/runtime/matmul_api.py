@@ -23,13 +23,20 @@ import numpy as np
 from triton_dsl.codegen.kernels import bitlinear as _bitlinear
 from triton_dsl.codegen.kernels import conv2d as _conv2d
 from triton_dsl.codegen.kernels import matmul_f32 as _matmul_f32
+from triton_dsl.codegen.kernels import matmul_gemv as _matmul_gemv
 from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
 from triton_dsl.codegen.kernels import relayout as _relayout
 from triton_dsl.codegen.kernels import threads as _threads
-from triton_dsl.codegen.kernels.relayout import PANEL_F32, PANEL_VNNI, VNNI_KBLOCK
+from triton_dsl.codegen.kernels.relayout import (
+    LUT_GROUPS_PER_WORD,
+    LUT_TILES,
+    PANEL_F32,
+    PANEL_VNNI,
+    VNNI_KBLOCK,
+)
 
-BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _bitlinear.build, _matmul_tt.build,
-            _conv2d.build]
+BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _bitlinear.build,
+            _matmul_tt.build, _conv2d.build]
 
 _lock = threading.Lock()
 _lib = None
@@ -55,6 +62,10 @@ def num_threads() -> int:
 def set_num_threads(n: int) -> int:
     """Use at most `n` native threads from now on; returns the count in effect."""
     return int(kernels().trk_set_num_threads(int(n)))
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
 
 
 def _ptr(a: np.ndarray | None) -> int:
@@ -95,6 +106,10 @@ class TernaryWeights:
     def vnni(self) -> np.ndarray:
         pairs = -(-self.N // (2 * PANEL_VNNI))
         return self._relayout("vnni", pairs * 2 * -(-self.K // VNNI_KBLOCK) * 64)
+
+    def lut3(self) -> np.ndarray:
+        words = _ceil(_ceil(self.K, 3), LUT_GROUPS_PER_WORD)
+        return self._relayout("lut3", _ceil(self.N, 16 * LUT_TILES) * words * LUT_TILES * 64)
 
     def bitplanes(self) -> np.ndarray:
         return self._relayout("bitplanes", self.N * -(-self.K // 64) * 16)
@@ -167,6 +182,13 @@ def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.nd
     x2, vector = _activations(x, tw.K)
     M = x2.shape[0]
     y = np.empty((M, tw.N), np.float32)
+    if M == 1 and kernels().host.has("avx512f"):
+        # one row: the table-lookup GEMV (needs the two-table permute to be fast)
+        status = kernels().trk_gemv_f32_t2_lut(x2.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, tw.K,
+                                               tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+        if status != 0:
+            raise MemoryError("out of memory for the GEMV table")
+        return y[0] if vector else y
     kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, 1, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
                                 tw.K, tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
     return y[0] if vector else y

@@ -13,6 +13,9 @@ Out (all written into a zero-filled destination the caller allocates; sizes in d
   2L and masked, give the unsigned codes of 4 consecutive k for each of the 16 columns (int8 kernels).
 - `trk_relayout_t2_bitplanes`: per column n one row of ceil(K/64) u64 words of +1 bits then the same of
   −1 bits (ternary × ternary popcount kernel).
+- `trk_relayout_t2_lut3`: blocks of 8 × 16 columns; per block, per word w (18 consecutive k), 8 × 16
+  i32 lanes (tile-major); lane = column, holding 6 five-bit fields j = c₀ + 3c₁ + 9c₂ for the codes of
+  k = 18w + 3j + 0..2 (base 3: 1.78 bits per weight; exact float GEMV by table lookup).
 Each kernel is `void(src, K, N, mode, rows_per_n, row_len, dst)` and runs in parallel over panels.
 """
 
@@ -24,6 +27,7 @@ import llvmlite.ir as ir
 
 from triton_dsl.codegen.kernels.trk_ir import (
     I8,
+    I32,
     I64,
     PTR,
     VOID,
@@ -42,6 +46,8 @@ from triton_dsl.codegen.kernels.trk_ir import (
 PANEL_F32 = 32  # columns per float panel
 PANEL_VNNI = 16  # columns per int8 panel
 VNNI_KBLOCK = 16  # k per 64-byte int8 block
+LUT_TILES = 8  # 16-column tiles per lut3 block (128 columns)
+LUT_GROUPS_PER_WORD = 6  # 5-bit base-3 indices of 3 trits per i32 lane
 
 _ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_len, dst
 
@@ -96,6 +102,20 @@ def _put_bitplanes(b, dst, K, k, n, code):
     _or_bit(b, dst, b.add(byte, b.mul(words, i64(8))), bit, b.zext(b.icmp_signed("==", code, i64(0)), I64))
 
 
+def _put_lut3(b, dst, K, k, n, code):
+    """Add code·3^(k%3) into the 5-bit field (k/3)%6 of the dword of column n, word (k/3)/6."""
+    group = b.sdiv(k, i64(3))
+    words = ceil_div(b, ceil_div(b, K, i64(3)), i64(LUT_GROUPS_PER_WORD))
+    w, j = b.sdiv(group, i64(LUT_GROUPS_PER_WORD)), b.srem(group, i64(LUT_GROUPS_PER_WORD))
+    tile, lane = b.sdiv(n, i64(16)), b.srem(n, i64(16))
+    block, t = b.sdiv(tile, i64(LUT_TILES)), b.srem(tile, i64(LUT_TILES))
+    index = b.add(b.mul(b.add(b.mul(b.add(b.mul(block, words), w), i64(LUT_TILES)), t), i64(16)), lane)
+    weight = b.select(b.icmp_signed("==", b.srem(k, i64(3)), i64(0)), i64(1),
+                      b.select(b.icmp_signed("==", b.srem(k, i64(3)), i64(1)), i64(3), i64(9)))
+    add = b.shl(b.mul(code, weight), b.mul(j, i64(5)))
+    store(b, b.add(load(b, dst, I32, index), b.trunc(add, I32)), dst, index)
+
+
 Put = Callable[[ir.IRBuilder, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value], None]
 
 
@@ -124,4 +144,5 @@ def build(module: ir.Module, host) -> None:
     _emit_relayout(module, "trk_relayout_t2_panels", PANEL_F32, _put_panels)
     _emit_relayout(module, "trk_relayout_t2_vnni", PANEL_VNNI, _put_vnni)
     _emit_relayout(module, "trk_relayout_t2_bitplanes", 1, _put_bitplanes)
+    _emit_relayout(module, "trk_relayout_t2_lut3", 16 * LUT_TILES, _put_lut3)
 
