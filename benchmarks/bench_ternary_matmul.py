@@ -46,6 +46,10 @@ def copies_for(nbytes: int, cold_mib: int) -> int:
     return max(1, -(-cold_mib * 2**20 // max(nbytes, 1)))
 
 
+def cold_copies(base: np.ndarray, cold_mib: int) -> list[np.ndarray]:
+    return [base] + [base.copy() for _ in range(copies_for(base.nbytes, cold_mib) - 1)]
+
+
 def cases() -> list[tuple[str, int, int, int, str]]:
     """(name, M, K, N, kind): kind is "exact" (float activations) or "int8" (bitlinear)."""
     out = [("GEMV 4096x4096", 1, K4, N4, "exact"), ("GEMV 4096->11008", 1, K4, N11, "exact"),
@@ -110,14 +114,16 @@ def ours(repeat: int, cold_mib: int, threads: int) -> dict[str, float]:
             x = rng.standard_normal((M, K), dtype=np.float32)
             y = np.empty((M, N), np.float32)
             ns = tw.nscale.ctypes.data
-            if kind == "exact":
-                base = tw.panels()
-                bufs = [base] + [base.copy() for _ in range(copies_for(base.nbytes, cold_mib) - 1)]
+            if kind == "exact" and M == 1:  # what matmul() uses for one row: the table-lookup GEMV
+                bufs = cold_copies(tw.lut3(), cold_mib)
+                fns = [partial(lib.trk_gemv_f32_t2_lut, x.ctypes.data, b.ctypes.data, y.ctypes.data, K, N, 0,
+                               ns, 1.0, 1.0) for b in bufs]
+            elif kind == "exact":
+                bufs = cold_copies(tw.panels(), cold_mib)
                 fns = [partial(lib.trk_matmul_f32_t2, x.ctypes.data, K, 1, b.ctypes.data, y.ctypes.data, N, 1,
                                M, K, N, 0, ns, 1.0, 1.0) for b in bufs]
             else:
-                base = tw.vnni()
-                bufs = [base] + [base.copy() for _ in range(copies_for(base.nbytes, cold_mib) - 1)]
+                bufs = cold_copies(tw.vnni(), cold_mib)
                 xq, g, s = np.empty((M, K), np.int8), np.empty(M, np.float32), np.empty(M, np.int32)
                 fns = [partial(lib.trk_bitlinear_t2, x.ctypes.data, K, M, K, N, 0, b.ctypes.data, ns,
                                y.ctypes.data, N, xq.ctypes.data, g.ctypes.data, s.ctypes.data) for b in bufs]
@@ -181,7 +187,7 @@ def main() -> None:
             ms = our_res[t][name]
             f32 = np_res[t][f"{name}|f32"]
             i8 = np_res[t].get(f"{name}|i8")
-            gbs = K * N / 4 / (ms * 1e-3) / 1e9
+            gbs = K * N / 4 / (ms * 1e-3) / 1e9  # at 2 bits per weight (the interchange size)
             i8_cols = f"{i8:9.3f} {i8 / ms:6.1f}x" if i8 else f"{'':9s} {'':7s}"
             print(f"{name:32s} {t:3d} {ms:9.3f} {gbs:6.1f} {f32:10.3f} {f32 / ms:6.1f}x {i8_cols}")
     for t in thread_counts:
