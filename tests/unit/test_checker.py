@@ -392,3 +392,21 @@ def test_uncalled_generic_bodies_are_checked_and_marked_declared_only():
     checked = ok("fn g<S>(x: Tensor<float32, S>) -> Tensor<float32, S> {\n    return x\n}\n"
                  "let y = g(randn([2]))\n")
     assert sorted(i.declared_only for i in checked.instances if i.fn.name == "g") == [False, True]
+
+
+def test_dtype_generic_binds_to_the_argument_dtype():
+    src = ("fn add<T, S>(a: Tensor<T, S>, b: Tensor<T, S>) -> Tensor<T, S> {\n    return a + b\n}\n"
+           "let x = add(zeros([3], dtype=int8), zeros([3], dtype=int8))\n")
+    assert lets(ok(src))["x"] == "Tensor<int8, [3]>"
+    _, errs = check(src + "let z = add(zeros([3], dtype=int8), randn([3]))\n")
+    assert [e.code for e in errs] == ["E0301"] and "expects `Tensor<int8, [3]>`" in errs[0].message
+
+
+def test_trait_default_method_bodies_are_checked_and_count_for_conformance():
+    checked = ok("trait Named {\n    fn name(self) -> str\n    fn greet(self) -> str {\n"
+                 "        return f\"hello {self.name()}\"\n    }\n}\n"
+                 "struct P {\n    n: str\n    fn name(self) -> str {\n        return self.n\n    }\n}\n"
+                 "fn hi(x: Named) -> str {\n    return x.greet()\n}\nlet s = hi(P(\"a\"))\n")
+    assert "greet" in {i.fn.name for i in checked.instances}
+    _, errs = check("trait Named {\n    fn greet(self) -> int32 {\n        return \"no\"\n    }\n}\n")
+    assert [e.code for e in errs] == ["E0301"]

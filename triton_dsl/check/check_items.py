@@ -210,6 +210,11 @@ class ItemMixin:
         for s in structs:
             for m in s.methods.values():
                 roots += self.declared_instances(m)
+        for tr in self.env.traits.values():
+            if any(tr.node is it for it in program.items):
+                for m in tr.methods.values():
+                    if m.node.body is not None:  # a default body: `self` is the trait
+                        roots += self.declared_instances(m)
         return roots
 
     def declared_instances(self, info: FunctionInfo) -> list[FunctionInstance]:

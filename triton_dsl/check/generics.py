@@ -80,8 +80,9 @@ class Binder:
         """Fill dtype variables of the parameter type (bound `Type` params; else the argument's dtype)."""
         if isinstance(ptype, TensorType) and ptype.dtype not in DTYPES:
             dtype = self.dtypes.get(ptype.dtype)
-            if dtype is None:
+            if dtype is None:  # a dtype generic (`<T>`) binds to the first argument's dtype
                 dtype = atype.dtype if isinstance(atype, TensorType) and not atype.ternary else "float32"
+                self.dtypes[ptype.dtype] = dtype
             return TensorType(dtype, ptype.shape, ptype.ternary)
         if isinstance(ptype, UnionType):
             return UnionType(tuple(self._prepare(m, atype) for m in ptype.members))
