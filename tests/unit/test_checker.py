@@ -236,6 +236,8 @@ def test_closures_infer_parameters_from_context():
 
 def test_lists_tuples_and_loops():
     checked = ok("let xs = [1, 2, 3]\nlet n = length(xs)\nlet first = xs[0]\nlet rep = [0.5] * 4\n"
+                 "let rep2 = 4 * [0.5]\n"
+                 "let rt = tensor([0.5, 1.0] * 4)\n"
                  "let acc = []\nfor (i, v) in enumerate(xs) {\n    acc.append(v * 2)\n}\n"
                  "for i in 0..n { print(i) }\nfor i in range(1, 5, 2) { continue }\n"
                  "let (a, b) = (1, \"s\")\nlet t = tensor([[1.0, 2.0], [3.0, 4.0]])\n"
@@ -243,7 +245,8 @@ def test_lists_tuples_and_loops():
                  "while n > 0 { break }\n")
     t = lets(checked)
     assert t["xs"] == "[int32, ...]" and t["n"] == "int32" and t["first"] == "int32"
-    assert t["rep"] == "[float32, ...]"
+    assert t["rep"] == t["rep2"] == "[float32, ...]"
+    assert t["rt"] == "Tensor<float32, [8]>"  # the repeated literal's length is known
     assert t["acc"] == "[int32, ...]"  # learned from the later append
     assert t["t"] == "Tensor<float32, [2, 2]>"
     assert t["again"] == "Tensor<float32, [?, 2]>"

@@ -286,6 +286,8 @@ class ExprMixin:
         b = self.check_expr(e.right)
         if e.op == "*" and isinstance(a, ListType) and is_int_like(b):
             return a  # `[x] * n` repeats a list
+        if e.op == "*" and isinstance(b, ListType) and is_int_like(a):
+            return b
         if e.op == "+" and isinstance(a, ListType) and isinstance(b, ListType):
             joined = join_types(a, b)
             if joined is not None:
