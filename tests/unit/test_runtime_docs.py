@@ -5,9 +5,25 @@ import ctypes
 import re
 from pathlib import Path
 
-from triton_dsl.runtime import layout, library
+from triton_dsl.runtime import (
+    layout,
+    library,
+    rt_cast,
+    rt_create,
+    rt_elem,
+    rt_errors,
+    rt_format,
+    rt_matmul,
+    rt_memory,
+    rt_print,
+    rt_random,
+    rt_reduce,
+    rt_shape,
+    rt_text,
+)
 from triton_dsl.runtime.errors import Context
 from triton_dsl.runtime.interop import TensorHeader
+from triton_dsl.runtime.irgen import Emitter
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
 NOT_FUNCTIONS = {"trt_tensor", "trt_ctx", "trt_str", "trt_buf", "trt_parallel"}
@@ -24,9 +40,21 @@ def documented_patterns():
     return patterns
 
 
+def runtime_core_signatures():
+    """The public functions of the modules this page documents (other owners document theirs)."""
+    em = Emitter(kernels=Emitter())
+    documented = (rt_errors, rt_memory, rt_text, rt_print, rt_format, rt_random, rt_elem, rt_reduce,
+                  rt_matmul, rt_shape, rt_create, rt_cast)
+    for module in documented:
+        module.emit(em)
+    return em.signatures
+
+
 def test_every_public_function_is_documented():
     patterns = documented_patterns()
-    undocumented = [n for n in library.signatures() if not any(p.match(n) for _, p in patterns)]
+    sigs = runtime_core_signatures()
+    assert set(sigs) <= set(library.signatures())
+    undocumented = [n for n in sigs if not any(p.match(n) for _, p in patterns)]
     assert not undocumented
 
 

@@ -18,6 +18,7 @@ from llvmlite import ir
 
 from .. import jit
 from . import (
+    rt_cast,
     rt_create,
     rt_elem,
     rt_errors,
@@ -36,7 +37,8 @@ from .irgen import Emitter
 # are compiled at -O2; everything else (memory, errors, text, printing, formatting, the drivers that
 # check arguments and dispatch to kernels) at -O0, which keeps the compile paid at start-up short.
 _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
-             rt_elem.emit, rt_reduce.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit)
+             rt_elem.emit, rt_reduce.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
+             rt_cast.emit)
 
 _lock = threading.Lock()
 _loaded: tuple[jit.JitModule, jit.JitModule] | None = None

@@ -1,9 +1,7 @@
-"""Tensor creation and dtype casts in native code, plus concat / stack / broadcast_to.
+"""Tensor creation in native code, plus concat / stack / broadcast_to.
 
-In: an `Emitter`. Out: `trt_full_<dt>`, `trt_arange`, `trt_from_data`, `trt_cast`, `trt_concat`,
-`trt_stack`, `trt_broadcast_to` (docs/runtime.md "Creation and casts", "Shape ops"). Casts go element by
-element through the wide loaders/stores (`trt_load_*`, `trt_store_*`), so every one of the 9x9 dtype
-pairs, packed trits included, follows one set of conversion rules.
+In: an `Emitter`. Out: `trt_full_<dt>`, `trt_arange`, `trt_from_data`, `trt_concat`, `trt_stack`,
+`trt_broadcast_to` (docs/runtime.md "Creation and casts", "Shape ops"). Casts live in rt_cast.
 """
 
 from __future__ import annotations
@@ -63,28 +61,6 @@ def _emit_creation(em: Emitter) -> None:
     out = fb.call("trt_tensor_new", ctx, dtype, rank, shape)
     fb.ret_if(fb.is_null(out), NULL)
     fb.call("memcpy", fb.get(out, "data"), data, fb.get(out, "nbytes"))
-    fb.ret(out)
-
-
-def _emit_cast(em: Emitter) -> None:
-    fb = em.define("trt_cast", PTR, [PTR, PTR, I32])
-    ctx, t, dtype = fb.args
-    b = fb.b
-    with fb.if_then(b.icmp_signed("==", fb.get(t, "dtype"), dtype)):
-        fb.call("trt_incref", t)
-        fb.ret(t)
-    out = _new_like_dtype(fb, ctx, dtype, fb.get(t, "rank"), fb.byte_at(t, layout.SHAPE_OFFSET))
-    src_float = b.icmp_signed(">=", fb.get(t, "dtype"), c32(layout.FLOAT16))
-    with fb.loop(0, fb.get(t, "numel")) as i:
-        status = fb.var(I32, c32(0))
-        with fb.if_else(src_float) as (yes, no):
-            with yes:
-                b.store(fb.call("trt_store_f64", ctx, out, i, fb.call("trt_load_f64", t, i)), status)
-            with no:
-                b.store(fb.call("trt_store_i64", ctx, out, i, fb.call("trt_load_i64", t, i)), status)
-        with fb.if_then(b.icmp_signed("!=", fb.load(status, I32), c32(0)), likely=False):
-            fb.call("trt_decref", out)
-            fb.ret(NULL)
     fb.ret(out)
 
 
@@ -195,5 +171,4 @@ def _emit_join(em: Emitter) -> None:
 
 def emit(em: Emitter) -> None:
     _emit_creation(em)
-    _emit_cast(em)
     _emit_join(em)
