@@ -51,9 +51,9 @@ class Module:
         from . import jit
 
         _load_runtime()
-        if result.parallel:
+        if result.needs_kernels:
             from .runtime.kernel_library import kernel_library
-            kernel_library()  # publishes trk_parallel_for for the fused loops
+            kernel_library()  # publishes trk_* (thread pool, dequantize) for the generated code
         self._result = result
         self._ir = result.ir_module
         self._jit = jit.JitModule(result.llvm_ir, opt_level, jit.ObjectCache() if cache else None)

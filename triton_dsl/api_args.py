@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .check import types as ct
-from .ir.types import ScalarTy, TensorTy, TupleTy
+from .ir.types import ScalarTy, StrTy, TensorTy, TupleTy
 from .syntax import ast
 
 _MISSING = object()
@@ -43,20 +43,21 @@ class CallPlan:
         import ctypes
 
         from .codegen.entry import flatten_type
-        from .runtime import interop
         from .runtime.errors import Context, raise_if_error
 
         inst = _instance(fn, result)
         self.fn = fn
         self.names = list(fn.param_names)
         self.defaults = {}
-        for i, n in enumerate(self.names):
+        origin = fn.param_origin or list(range(len(self.names)))
+        for i, n in zip(origin, self.names, strict=True):
             expr = inst.fn.defaults[i] if i < len(inst.fn.defaults) else None
             self.defaults[n] = _MISSING if expr is None else _literal(expr)
             if expr is not None and self.defaults[n] is _MISSING:
                 self.defaults[n] = _COMPUTED
+        declared_types = [inst.param_types[i] for i in origin]
         self.converters = [_converter(p.type, declared, n, fn.source_name)
-                           for p, n, declared in zip(fn.params, self.names, inst.param_types, strict=True)]
+                           for p, n, declared in zip(fn.params, self.names, declared_types, strict=True)]
         self.leaves = flatten_type(fn.ret_type)
         slot = ctypes.c_uint64
         self._argv_type = slot * max(1, len(self.names))
@@ -66,7 +67,6 @@ class CallPlan:
         self._addressof = ctypes.addressof
         self._context = Context
         self._raise_if_error = raise_if_error
-        self._decref = interop.func("trt_decref")
         self._result = _result_builder(fn.ret_type)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[list[int], list[int]]:
@@ -95,8 +95,7 @@ class CallPlan:
                                         "language can compute; pass it explicitly")
                 slots.append(self.converters[i](v, dims, owned))
         except BaseException:
-            for h in owned:
-                self._decref(h)
+            _release_all(owned)
             raise
         return slots, owned
 
@@ -107,8 +106,7 @@ class CallPlan:
         try:
             self._entry(self._addressof(ctx), self._addressof(argv), self._addressof(results))
         finally:
-            for h in owned:
-                self._decref(h)
+            _release_all(owned)
         self._raise_if_error(ctx)
         return self._result(iter(results))
 
@@ -117,6 +115,17 @@ class CallPlan:
 
 
 _COMPUTED = object()
+
+
+def _decref(h: int) -> None:
+    from .runtime import interop
+    interop.func("trt_decref")(h)  # cached ctypes function after the first call
+
+
+def _release_all(owned: list) -> None:
+    """Drop the references made for one call (tensor headers, strings)."""
+    for release, h in owned:
+        release(h)
 
 
 def _converter(ty, declared, pname: str, fname: str):
@@ -144,7 +153,7 @@ def _converter(ty, declared, pname: str, fname: str):
                     raise ValueError(f"{where} must have {ty.rank} dimension(s) ({declared}), not shape "
                                      f"{list(value.shape)}")
                 h = interop.ternary_to_header(value)
-                owned.append(h)
+                owned.append((_decref, h))
                 return h
             return ternary
         want = np.dtype(ty.dtype)
@@ -176,9 +185,18 @@ def _converter(ty, declared, pname: str, fname: str):
                         raise ValueError(f"{where}: dimension '{d}' is {got} here but {seen[0]} in "
                                          f"argument '{seen[1]}'")
             h = to_header(arr)
-            owned.append(h)
+            owned.append((_decref, h))
             return h
         return tensor
+    if isinstance(ty, StrTy):
+        def string(value, dims, owned):
+            if not isinstance(value, str):
+                raise TypeError(f"{where} must be a str, not {type(value).__name__}")
+            data = value.encode("utf-8")
+            h = interop.call("trt_str_new", data, len(data))
+            owned.append((interop.func("trt_str_decref"), h))
+            return h
+        return string
 
     def unsupported(value, dims, owned):
         raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
@@ -215,4 +233,13 @@ def _result_builder(ty):
         dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
         size = dtype.itemsize
         return lambda it: np.frombuffer(int(next(it)).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
+    if isinstance(ty, StrTy):
+        def string(it):
+            import ctypes
+            addr = next(it)
+            n = ctypes.c_int64.from_address(addr + 8).value
+            text = ctypes.string_at(addr + 16, n).decode("utf-8", "replace")
+            interop.func("trt_str_decref")(addr)
+            return text
+        return string
     return lambda it: None

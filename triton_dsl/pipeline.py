@@ -90,6 +90,7 @@ class CompileResult:
     ir_module: Any | None = None  # ir.Module after passes
     llvm_ir: str | None = None
     parallel: bool = False  # the code calls trk_parallel_for (load the kernel library first)
+    needs_kernels: bool = False  # the code calls kernel-library functions (trk_*)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -123,8 +124,10 @@ def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = 
     verify_module(module)
     run_passes(module)
     result.ir_module = module
+    opcodes = {op.opcode for fn in module.functions.values() for op in fn.walk()}
     if parallel is None:
-        parallel = any(op.opcode == "fused" for fn in module.functions.values() for op in fn.walk())
+        parallel = "fused" in opcodes
     result.parallel = parallel
+    result.needs_kernels = parallel or "dequantize" in opcodes
     result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
     return result

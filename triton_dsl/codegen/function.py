@@ -249,6 +249,22 @@ class FunctionEmitter:
             self.b.store(ir.Constant(I64, 0), self.b.gep(buf, [ir.Constant(I32, i)], source_etype=I64))
         self.bind(op.results, [buf])
 
+    def entry_alloca(self, ty: ir.Type, name: str) -> ir.Value:
+        with self.b.goto_entry_block():
+            entry = self.llfn.entry_basic_block
+            if entry.instructions:
+                self.b.position_before(entry.instructions[0])
+            return self.b.alloca(ty, name=name)
+
+    def op_dequantize(self, op: Op) -> None:
+        from .ternary_ops import emit_dequantize
+        v = op.operands[0]
+        self.bind(op.results, [emit_dequantize(self, self.get(v), v.type.rank, op.span)])
+
+    def op_set_scales(self, op: Op) -> None:
+        from .ternary_ops import emit_set_scales
+        emit_set_scales(self, self.get(op.operands[0]), self.get(op.operands[1]), op.attrs["kind"])
+
     def op_numel(self, op: Op) -> None:
         self.bind(op.results, [rtabi.load_numel(self.b, self.get(op.operands[0]))])
 

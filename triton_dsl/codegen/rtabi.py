@@ -24,6 +24,7 @@ RT_SUFFIX = {"bool": "b", "trit": "t", "int8": "i8", "int16": "i16", "int32": "i
 
 # Tensor header field offsets (bytes)
 OFF_REFCOUNT, OFF_DTYPE, OFF_RANK, OFF_DATA, OFF_NBYTES, OFF_NUMEL, OFF_SHAPE = 0, 8, 12, 16, 24, 32, 40
+OFF_SCALE_KIND, OFF_SCALES = 108, 112
 CTX_SIZE = 552
 
 _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
@@ -38,6 +39,8 @@ _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "trt_err_shape_mismatch": (VOID, [PTR, PTR, PTR, PTR]),
     "trt_cast": (PTR, [PTR, PTR, I32]),
     "trk_parallel_for": (VOID, [PTR, PTR, I64, I64]),
+    # kernel library (docs/ternary_format.md, kernel ABI table)
+    "trk_dequant_f32": (VOID, [PTR, I64, I64, PTR, I32, I64, PTR]),
 }
 
 ERR_RUNTIME, ERR_SHAPE, ERR_INDEX, ERR_PANIC, ERR_OOM, ERR_VALUE = 1, 2, 3, 4, 5, 6

@@ -118,11 +118,18 @@ def _tensor_from_values(lw, e, want: TensorTy, items) -> Value:
         raise NotAvailable("nested tensor literals with computed elements", e.span)
     scalars = [lw.to_dtype(lw.lower_expr(x), want.dtype, x.span) for x in items]
     scalars = [lw.coerce(s, ScalarTy(want.dtype), e.span) for s in scalars]
-    lw.require("trt_from_data", e.span)
-    n = lw.b.const(len(scalars), I64, e.span)
-    layout = [("c", _code(want.dtype)), ("c", 1), ("array", [0], 64),
-              ("array", list(range(1, 1 + len(scalars))), want.dtype)]
-    return lw.b.rt("trt_from_data", [n, *scalars], want, e.span, args=layout).result
+    return _tensor_from_values_list(lw, scalars, e.span)
+
+
+def _tensor_from_values_list(lw, scalars: list[Value], span) -> Value:
+    """A rank-1 tensor holding these scalars (all of one dtype)."""
+    dtype = scalars[0].type.dtype
+    want = TensorTy(dtype, 1)
+    lw.require("trt_from_data", span)
+    n = lw.b.const(len(scalars), I64, span)
+    layout = [("c", _code(dtype)), ("c", 1), ("array", [0], 64),
+              ("array", list(range(1, 1 + len(scalars))), dtype)]
+    return lw.b.rt("trt_from_data", [n, *scalars], want, span, args=layout).result
 
 
 def _literal_dims(data) -> list[int]:

@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, I64, STR, IRType, ScalarTy, TensorTy
+from .types import BOOL, I64, STR, IRType, ScalarTy, TensorTy, TupleTy
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
            "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "&&": "and", "||": "or"}
@@ -98,6 +98,8 @@ class ExprLowerer:
         result = e.ty
         a, b = self.lower_expr(e.left), self.lower_expr(e.right)
         op = _BINARY[e.op]
+        if a.type == STR or b.type == STR:
+            return self.string_op(op, a, b, e.span)
         if op in ("and", "or"):
             return self.b.binary(op, self.as_bool(a, e.span), self.as_bool(b, e.span), e.span)
         if op in ("eq", "ne", "lt", "le", "gt", "ge"):
@@ -110,6 +112,17 @@ class ExprLowerer:
             return self.b.binary(op, a, b, e.span)
         dtype = _dtype(result)
         return self.b.binary(op, self.to_dtype(a, dtype, e.span), self.to_dtype(b, dtype, e.span), e.span)
+
+    def string_op(self, op: str, a: Value, b: Value, span) -> Value:
+        if a.type != STR or b.type != STR:
+            raise NotAvailable("mixing strings and numbers in an operator", span)
+        if op in ("eq", "ne"):
+            same = self.rt("trt_str_eq", [a, b], ScalarTy("int32"), span, no_ctx=True, fallible=False)
+            zero = self.b.const(0, ScalarTy("int32"), span)
+            return self.b.binary("ne" if op == "eq" else "eq", same, zero, span)
+        if op == "add":
+            return self.rt("trt_str_concat", [a, b], STR, span)
+        raise NotAvailable(f"the operator '{op}' on strings", span)
 
     def matmul(self, e) -> Value:
         a, b = self.lower_expr(e.left), self.lower_expr(e.right)
@@ -141,7 +154,8 @@ class ExprLowerer:
         return v
 
     def dequantize(self, v: Value, span) -> Value:
-        return self.rt("trt_dequantize", [v], TensorTy("float32", v.type.rank), span)
+        """A TernaryTensor's value (trit × scale) as a float32 tensor (the packed kernel unpacks)."""
+        return self.b.op("dequantize", [v], [TensorTy("float32", v.type.rank)], span=span).result
 
     def as_bool(self, v: Value, span) -> Value:
         if v.type == BOOL:
@@ -185,6 +199,9 @@ class ExprLowerer:
             return v
         if isinstance(want, ScalarTy) and isinstance(have, ScalarTy):
             return self.b.cast(v, want.dtype, span)
+        if isinstance(want, TupleTy) and isinstance(have, TupleTy) and len(want.items) == len(have.items):
+            items = [self.coerce(self.b.get(v, i, span), t, span) for i, t in enumerate(want.items)]
+            return self.b.tuple(items, span)
         raise NotAvailable(f"converting {have} to {want}", span)
 
     def convert_to(self, v: Value, checker_type, span) -> Value:
@@ -222,7 +239,7 @@ class ExprLowerer:
             if inst.body is None:
                 raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
             callee = self.program.module.functions.get(inst.mangled())
-            args = [self.bound_arg(a) for a in target.args]
+            args = [self.bound_arg(a) for a in target.args if not isinstance(a.param_type, ct.TypeType)]
             if callee is not None:
                 args = [self.coerce(a, p.type, e.span) for a, p in zip(args, callee.params, strict=True)]
                 ret = callee.ret_type

@@ -104,6 +104,13 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
                                         lw.to_dtype(val("b"), "float32", span)], ir_type(out_ty, span), span)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
         return _creation(lw, name, target, args, out_ty, span)
+    if name in ("ternarize", "quantile", "cast", "along_axis0", "conv2d_dynamic"):
+        # The quantization stdlib's primitives are lowered by `ir.lower_quant` (owned with the stdlib).
+        try:
+            from .lower_quant import lower_quant
+        except ModuleNotFoundError:
+            raise NotAvailable(f"'{name}'", span) from None
+        return lower_quant(lw, e, target)
     if name == "tensor":
         from .lower_access import lower_tensor_literal
         return lower_tensor_literal(lw, e, target, args)

@@ -30,11 +30,11 @@ class FunctionLowerer(ExprLowerer):
 
     # -- entry points ---------------------------------------------------------------------------------
     def lower_instance(self) -> None:
-        for p, v in zip(self.inst.params, self.fn.params, strict=True):
-            self.scopes.define(p.name, v)
+        for i, v in zip(self.fn.param_origin, self.fn.params, strict=True):
+            self.scopes.define(self.inst.params[i].name, v)
         # Named dims are int32 values read from the tensor argument that carries them.
         for name, (pi, axis) in self.inst.dim_sources.items():
-            d = self.b.dim(self.fn.params[pi], axis, self.fn.span)
+            d = self.b.dim(self.fn.params[self.fn.param_origin.index(pi)], axis, self.fn.span)
             self.scopes.define(name, self.b.cast(d, "int32", self.fn.span))
         self.lower_body(self.inst.body.stmts)
 

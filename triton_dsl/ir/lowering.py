@@ -39,7 +39,8 @@ def ir_type(t: ct.Type, span=None) -> IRType:
     if isinstance(t, ct.TensorType):
         if not isinstance(t.shape, tuple):
             raise NotAvailable("tensors of unknown rank", span)
-        return TensorTy(t.dtype, len(t.shape), t.ternary)
+        # Every trit tensor is packed at run time; without scales its value is the trits themselves.
+        return TensorTy(t.dtype, len(t.shape), t.ternary or t.dtype == "trit")
     if isinstance(t, ct.TupleType):
         return TupleTy(tuple(ir_type(x, span) for x in t.items))
     if isinstance(t, ct.StrType):
@@ -118,17 +119,18 @@ class ProgramLowerer:
         for inst in self.checked.instances:
             if inst.body is None:
                 continue  # a declaration: calling it is reported at the call
+            kept = [i for i, t in enumerate(inst.param_types) if not isinstance(t, ct.TypeType)]
             try:
-                params = [ir_type(t, p.span) for t, p in zip(inst.param_types, inst.params, strict=True)]
+                params = [ir_type(inst.param_types[i], inst.params[i].span) for i in kept]
                 ret = ir_type(inst.ret, inst.fn.span)
             except NotAvailable as exc:
                 self.not_available(exc)
                 continue
-            body = Block([Value(t, p.name) for t, p in zip(params, inst.params, strict=True)])
+            body = Block([Value(t, inst.params[i].name) for t, i in zip(params, kept, strict=True)])
             fn = Function(inst.mangled(), body, ret, span=inst.fn.span, source_name=inst.fn.name,
-                          param_names=[p.name for p in inst.params],
+                          param_names=[inst.params[i].name for i in kept],
                           public=inst.fn.origin == "user" and inst.fn.owner is None,
-                          generic=bool(inst.fn.generic))
+                          generic=bool(inst.fn.generic), param_origin=kept)
             self.module.add(fn)
             pending.append((fn, inst))
         # Bodies after every signature exists, so calls see their callee's parameter types.

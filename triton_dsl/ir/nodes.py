@@ -101,6 +101,9 @@ class Function:
     param_names: list[str] = field(default_factory=list)
     public: bool = False  # callable from the Python API / exported from a shared library
     generic: bool = False  # an instance of a generic function (not exported with a C ABI)
+    # Position of each IR parameter among the source parameters (`Type` parameters are compile-time
+    # constants and have no IR parameter).
+    param_origin: list[int] = field(default_factory=list)
 
     @property
     def params(self) -> list[Value]:

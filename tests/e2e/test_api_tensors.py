@@ -1,0 +1,87 @@
+"""Tensor operations through the API against numpy: indexing and slicing (negative indices, bounds
+errors), reductions, creation, shape ops, matmul, ternary values (sign, dequantize), string compares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import triton_dsl
+from triton_dsl import api
+
+SOURCE = """
+fn pick(x: Tensor<float32, [r, c]>, i: int32, j: int32) -> float32 { return x[i, j] }
+fn row(x: Tensor<float32, [r, c]>, i: int32) -> Tensor<float32, [c]> { return x[i] }
+fn window(x: Tensor<float32, [n]>, a: int32, b: int32) -> Tensor<float32, [?]> { return x[a:b] }
+fn every_other(x: Tensor<float32, [r, c]>) -> Tensor<float32, [?, ?]> { return x[::2, 1:] }
+fn stats(x: Tensor<float32, [r, c]>) -> (float32, float32, float32, int64) {
+    return (sum(x), mean(x), max(x), argmax(x))
+}
+fn col_sums(x: Tensor<float32, [r, c]>) -> Tensor<float32, [c]> { return sum(x, dim=0) }
+fn count_pos(x: Tensor<float32, [r, c]>) -> int32 { return sum(x > 0.0) }
+fn made(n: int32) -> Tensor<float32, [?, ?]> { return zeros([n, 3]) + ones([n, 3]) * 2.0 }
+fn shaped(x: Tensor<float32, [r, c]>) -> Tensor<float32, [?]> { return flatten(transpose(x)) }
+fn mm(a: Tensor<float32, [m, k]>, b: Tensor<float32, [k, n]>) -> Tensor<float32, [m, n]> { return a @ b }
+fn mm_any(a: Tensor<float32, [?, ?]>, b: Tensor<float32, [?, ?]>) -> Tensor<float32, [?, ?]> { return a @ b }
+fn greet(name: str) -> str { return "hello " + name }
+fn signs(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return sign(x) * 2.0 }
+fn zeros_in(x: Tensor<float32, [n]>) -> int32 { return sum(sign(x) == 0) }
+fn same(a: str, b: str) -> bool { return a == b }
+fn labelled(flag: bool) -> bool {
+    let mode = "symmetric"
+    if flag { mode = "asymmetric" }
+    return mode == "symmetric"
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def module():
+    return api.compile(SOURCE, name="tensors.triton", cache=False)
+
+
+X = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+
+
+def test_indexing_with_negative_indices_and_slices(module):
+    assert module.pick(X, -1, -2) == X[-1, -2] and module.pick(X, 0, 3) == X[0, 3]
+    np.testing.assert_array_equal(module.row(X, -2), X[-2])
+    v = np.arange(10, dtype=np.float32)
+    for a, b in [(2, 5), (-3, 10), (5, 2), (0, 0)]:
+        np.testing.assert_array_equal(module.window(v, a, b), v[a:b])
+    np.testing.assert_array_equal(module.every_other(X), X[::2, 1:])
+
+
+def test_index_out_of_range_is_a_runtime_error_with_location(module):
+    with pytest.raises(triton_dsl.TritonRuntimeError) as info:
+        module.pick(X, 3, 0)
+    col = SOURCE.splitlines()[1].index("x[i, j]") + 1
+    assert "out of bounds" in info.value.message and (info.value.line, info.value.col) == (2, col)
+
+
+def test_reductions_creation_shape_ops_and_matmul(module):
+    s, m, mx, am = module.stats(X)
+    assert s == pytest.approx(X.sum()) and m == pytest.approx(X.mean()) and mx == X.max() and am == X.argmax()
+    np.testing.assert_allclose(module.col_sums(X), X.sum(axis=0))
+    assert module.count_pos(X) == int((X > 0).sum())
+    np.testing.assert_array_equal(module.made(4), np.full((4, 3), 2.0, np.float32))
+    np.testing.assert_array_equal(module.shaped(X), X.T.reshape(-1))
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 7)).astype(np.float32), rng.standard_normal((7, 3)).astype(np.float32)
+    np.testing.assert_allclose(module.mm(a, b), a @ b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="dimension 'k'"):
+        module.mm(a, a)
+    with pytest.raises(triton_dsl.TritonRuntimeError, match="shape mismatch"):
+        module.mm_any(a, a)
+
+
+def test_ternary_values_dequantize_through_the_packed_kernel(module):
+    x = np.float32([1.5, -0.2, 0.0, -3.0, 0.0, 7.0])
+    np.testing.assert_array_equal(module.signs(x), np.sign(x) * 2)
+    assert module.zeros_in(x) == 2
+
+
+def test_strings(module):
+    assert module.same("abc", "abc") and not module.same("abc", "abd")
+    assert module.labelled(False) and not module.labelled(True)
+    assert module.greet("world") == "hello world"
