@@ -19,6 +19,12 @@ NULL = ir.Constant(PTR, None)
 PLAIN = [c for c in range(9) if c != layout.TRIT]
 INTS = [layout.BOOL, layout.INT8, layout.INT16, layout.INT32, layout.INT64]
 BLOCK = 1024
+# Conversions compiled with optimization (each costs start-up compile time when the object cache is
+# cold); the others run the same block loops unoptimized.
+_F, _H, _D, _B, _I8, _I32 = (layout.FLOAT32, layout.FLOAT16, layout.FLOAT64, layout.BOOL, layout.INT8,
+                             layout.INT32)
+HOT = {("load", "f"): {_F, _H, _D}, ("load", "i"): {_B, _I8, _I32},
+       ("store", "f"): {_F, _H, _D, _I8, _I32}, ("store", "i"): {_F, _I8, _I32}}
 
 
 def _emit_block_kernels(em: Emitter) -> None:
@@ -29,7 +35,8 @@ def _emit_block_kernels(em: Emitter) -> None:
         is_f = code in layout.FLOAT_DTYPES
         for wide, wty in (("f", F64), ("i", I64)):
             if not (wide == "i" and is_f):
-                fb = em.define(f"trt_kload_{wide}_{sfx}", VOID, [PTR, I64, PTR], public=False, kernel=True)
+                fb = em.define(f"trt_kload_{wide}_{sfx}", VOID, [PTR, I64, PTR], public=False,
+                               kernel=code in HOT["load", wide])
                 src, n, out = fb.args
                 b = fb.b
                 with fb.loop(0, n) as i:
@@ -41,7 +48,8 @@ def _emit_block_kernels(em: Emitter) -> None:
                         v = b.sitofp(v, F64) if wide == "f" else v
                     b.store(v, fb.at(out, i, wty))
                 fb.ret()
-            fb = em.define(f"trt_kstore_{wide}_{sfx}", VOID, [PTR, I64, PTR], public=False, kernel=True)
+            fb = em.define(f"trt_kstore_{wide}_{sfx}", VOID, [PTR, I64, PTR], public=False,
+                           kernel=code in HOT["store", wide])
             src, n, out = fb.args
             with fb.loop(0, n) as i:
                 v = fb.load(fb.at(src, i, wty), wty)
