@@ -80,7 +80,7 @@ def test_casts_and_type_values():
 
 def test_trit_is_never_implicit():
     _, errs = check("fn f(t: trit) -> trit {\n    return t\n}\nlet k = 2\nlet r = f(k)\n")
-    assert [e.code for e in errs] == ["E0301"]
+    assert [e.code for e in errs] == ["E0501"]
 
 
 # ------------------------------------------------------------------ shapes
@@ -254,7 +254,7 @@ def test_lists_tuples_and_loops():
 
 def test_list_element_type_mismatch():
     _, errs = check("let xs = [1, 2]\nxs.append(\"s\")\n")
-    assert [e.code for e in errs] == ["E0301"]
+    assert [e.code for e in errs] == ["E0501"]
 
 
 # ------------------------------------------------------------------ structs and traits
@@ -296,7 +296,7 @@ def test_struct_errors():
     _, errs = check(STRUCTS + "let l = Layer(randn([4, 3]), \"a\", 3)\n")
     assert [e.code for e in errs] == ["E0503"]
     _, errs = check(STRUCTS + "struct Bad {\n    v: int32\n}\nlet o = run(Bad(1), randn([2, 2]))\n")
-    assert [e.code for e in errs] == ["E0301"]
+    assert [e.code for e in errs] == ["E0501"]
 
 
 # ------------------------------------------------------------------ control flow
@@ -402,7 +402,7 @@ def test_dtype_generic_binds_to_the_argument_dtype():
            "let x = add(zeros([3], dtype=int8), zeros([3], dtype=int8))\n")
     assert lets(ok(src))["x"] == "Tensor<int8, [3]>"
     _, errs = check(src + "let z = add(zeros([3], dtype=int8), randn([3]))\n")
-    assert [e.code for e in errs] == ["E0301"] and "expects `Tensor<int8, [3]>`" in errs[0].message
+    assert [e.code for e in errs] == ["E0501"] and "expects `Tensor<int8, [3]>`" in errs[0].message
 
 
 def test_trait_default_method_bodies_are_checked_and_count_for_conformance():

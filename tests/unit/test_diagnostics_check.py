@@ -31,7 +31,7 @@ CASES = [
      "shapes [32, 784] and [3, 4] cannot be broadcast together"),
     (LIN + "let r = lin(randn([2, 3]), randn([4, 5]))\n", "E0408", 4, 28,
      "dimension 'n' is 3"),
-    (LIN + "let r = lin(randn([2, 3]), \"w\")\n", "E0301", 4, 28,
+    (LIN + "let r = lin(randn([2, 3]), \"w\")\n", "E0501", 4, 28,
      "argument `w` of `lin` expects `Tensor<float32, [3, m]>`, found `str`"),
     (LIN + "let r = lin(randn([2, 3]), randn([3, 5]), foo=1)\n", "E0502", 4, 43,
      "`lin` has no parameter named `foo`"),
@@ -100,7 +100,7 @@ def test_named_dim_conflict_notes_where_it_was_bound():
 
 def test_wrong_argument_notes_the_declared_parameter():
     errs = errors_of(LIN + "let r = lin(randn([2, 3]), true)\n")
-    assert errs[0].code == "E0301"
+    assert errs[0].code == "E0501"
     assert errs[0].notes[0].message == "parameter `w` is declared as `Tensor<float32, [n, m]>`"
     assert errs[0].notes[0].span.line == 1
 
@@ -141,7 +141,7 @@ def test_struct_missing_trait_method_is_named():
     src = ("trait Q {\n    fn quantize(self, x: Tensor<float32, [?]>) -> TernaryTensor<trit, [?]>\n}\n"
            "struct S {\n    v: int32\n}\nfn use(q: Q) {\n}\nuse(S(1))\n")
     errs = errors_of(src)
-    assert errs[0].code == "E0301" and "`S` has no method `quantize`" in errs[0].notes[-1].message
+    assert errs[0].code == "E0501" and "`S` has no method `quantize`" in errs[0].notes[-1].message
 
 
 def test_integer_literal_must_fit_the_narrower_dtype():

@@ -68,7 +68,7 @@ class MethodCallMixin:
             hint = EXPECTED_ARGS.get((prim.name, p.name))
             t = self.check_expr(a.value, hint(rargs) if hint else None)
             if hint is not None:
-                self.coerce(a.value, t, hint(rargs), f"argument `{p.name}` of `{prim.name}`")
+                self.coerce(a.value, t, hint(rargs), f"argument `{p.name}` of `{prim.name}`", code="E0501")
             rargs[p.name] = self._prim_arg(a.value, t, True)
             out.append(BoundArg(p.name, t, a.value))
         varargs = []
@@ -141,7 +141,7 @@ class MethodCallMixin:
                 self.refine_list(f.obj, ListType(vt))
             conv = Conversion()
         else:
-            conv = self.check_against(value, lt.elem, "this list's `append`")
+            conv = self.check_against(value, lt.elem, "this list's `append`", code="E0501")
         e.target = PrimitiveTarget(lookup("append"), [BoundArg("items", f.obj.ty, f.obj),
                                                       BoundArg("value", value.ty, value, conversion=conv)])
         return UNIT
@@ -174,7 +174,7 @@ class MethodCallMixin:
             if a is None:
                 args.append(BoundArg(n, pt, default_expr=d))
                 continue
-            conv = self.check_against(a.value, pt, f"argument `{n}` of `{t}.{f.name}`")
+            conv = self.check_against(a.value, pt, f"argument `{n}` of `{t}.{f.name}`", code="E0501")
             args.append(BoundArg(n, pt, a.value, conversion=conv))
         e.target = TraitMethodTarget(trait, f.name, f.obj, args)
         return m.ret

@@ -141,7 +141,7 @@ class CallMixin:
             return ERROR
         args = []
         for n, pt in zip(names, ft.params, strict=True):
-            conv = self.check_against(got[0][n].value, pt, "this argument")
+            conv = self.check_against(got[0][n].value, pt, "this argument", code="E0501")
             args.append(BoundArg(n, pt, got[0][n].value, conversion=conv))
         e.target = ClosureTarget(callee, ft, args)
         return ft.ret
@@ -185,7 +185,7 @@ class CallMixin:
                 notes.append(Note(f"'{err.message.split(chr(39))[1]}' was bound here", err.related.origin))
             self.error(err.code, err.message, node.span, *notes, *decl_notes)
         else:
-            self.report_mismatch(node.span, t, binder.display(declared), what, *decl_notes)
+            self.report_mismatch(node.span, t, binder.display(declared), what, *decl_notes, code="E0501")
         return None
 
     def call_function(self, e: ast.Call, info: FunctionInfo, expected,

@@ -108,18 +108,20 @@ class ExprMixin:
         e.ty = t
         return t
 
-    def check_against(self, e: ast.Expr, expected: Type, what: str, *notes) -> Conversion | None:
+    def check_against(self, e: ast.Expr, expected: Type, what: str, *notes,
+                      code: str = "E0301") -> Conversion | None:
         """Check `e` for a slot of type `expected`; report a mismatch (`what` names the slot)."""
         t = self.check_expr(e, expected)
-        return self.coerce(e, t, expected, what, *notes)
+        return self.coerce(e, t, expected, what, *notes, code=code)
 
-    def coerce(self, e: ast.Expr, t: Type, expected: Type, what: str, *notes) -> Conversion | None:
+    def coerce(self, e: ast.Expr, t: Type, expected: Type, what: str, *notes,
+               code: str = "E0301") -> Conversion | None:
         if isinstance(t, ListType) and t.elem is None and isinstance(expected, ListType):
             self.refine_list(e, expected)
             return Conversion()
         conv = convert(t, expected, self.conforms, literal=is_literal(e))
         if conv is None:
-            self.report_mismatch(e.span, t, expected, what, *notes)
+            self.report_mismatch(e.span, t, expected, what, *notes, code=code)
             return None
         if not self.literal_fits(e, expected):
             return None
@@ -140,7 +142,8 @@ class ExprMixin:
                 return False
         return True
 
-    def report_mismatch(self, span, t: Type, expected: Type, what: str, *notes) -> None:
+    def report_mismatch(self, span, t: Type, expected: Type, what: str, *notes, code: str = "E0301") -> None:
+        """A value of type t where `expected` is needed (E0301; E0501 for a call argument)."""
         if is_error(t) or is_error(expected):
             return
         exp_t = expected.inner if isinstance(expected, OptionalType) else expected
@@ -153,7 +156,7 @@ class ExprMixin:
             self.error("E0303", f"{what} expects `{expected}` but got `{t}`, which may be None; check "
                        "`!= None` first", span, *notes)
             return
-        self.error("E0301", f"{what} expects `{expected}`, found `{t}`", span, *notes,
+        self.error(code, f"{what} expects `{expected}`, found `{t}`", span, *notes,
                    *self.mismatch_hints(t, exp_t))
 
     def mismatch_hints(self, t: Type, expected: Type) -> tuple:
