@@ -1,0 +1,58 @@
+"""Lowering of the quantization stdlib's primitives: `ternarize`, `quantile`, `cast`, `along_axis0`.
+
+In: an `ast.Call` whose target is one of those primitives (typed by `check/prim_quant.py`) and the
+`FunctionLowerer`. Out: IR values — runtime calls into `trt_ternarize_f32` / `trt_quantile_f32`
+(runtime/rt_quant.py, rt_dequant.py), an elementwise cast, or a reshape view plus a run-time dim check.
+"""
+
+from __future__ import annotations
+
+from .lowering import NotAvailable, ir_type
+from .nodes import Value
+from .types import F64, I64, ScalarTy, TensorTy
+
+QUANT_PRIMITIVES = frozenset({"ternarize", "quantile", "cast", "along_axis0", "conv2d_dynamic"})
+
+
+def _float_tensor(lw, arg, span) -> Value:
+    """A bound argument as a float32 tensor (a number becomes a rank-0 tensor)."""
+    v = lw.bound_arg(arg)
+    v = lw.to_dtype(v, "float32", span)
+    if isinstance(v.type, ScalarTy):
+        return lw.rt("trt_scalar_f32", [v], TensorTy("float32", 0), span)
+    return v
+
+
+def lower_quant(lw, e, target) -> Value:
+    name = target.name
+    args = {a.name: a for a in target.args}
+    span = e.span
+    if name == "ternarize":
+        x = _float_tensor(lw, args["x"], span)
+        params = [_float_tensor(lw, args[p], span)
+                  for p in ("pos_threshold", "neg_threshold", "pos_scale", "neg_scale")]
+        return lw.rt("trt_ternarize_f32", [x, *params], TensorTy("trit", x.type.rank, True), span)
+    if name == "quantile":
+        x = _float_tensor(lw, args["x"], span)
+        q = lw.bound_arg(args["q"])
+        if isinstance(q.type, TensorTy):
+            q = lw.item(q, "float64", span)
+        q = lw.to_dtype(q, "float64", span) if q.type != F64 else q
+        return lw.rt("trt_quantile_f32", [x, q], ScalarTy("float32"), span)
+    if name == "cast":
+        return lw.to_dtype(lw.bound_arg(args["x"]), target.info["dtype"], span)
+    if name == "along_axis0":
+        v = lw.to_dtype(lw.bound_arg(args["v"]), ir_type(e.ty, span).dtype, span)
+        like = lw.bound_arg(args["like"])
+        if isinstance(like.type, TensorTy) and like.type.rank >= 1:
+            lw.b.check_eq(lw.b.dim(v, 0, span), lw.b.dim(like, 0, span),
+                          "per-channel values must have one value per index along axis 0 of the tensor", span)
+        rank = target.info["rank"]
+        dims = [lw.b.const(-1, I64, span)] + [lw.b.const(1, I64, span) for _ in range(rank - 1)]
+        layout = [("v", 0), ("c", rank), ("array", list(range(1, 1 + rank)), 64)]
+        lw.require("trt_reshape", span)
+        return lw.b.rt("trt_reshape", [v, *dims], ir_type(e.ty, span), span, args=layout).result
+    raise NotAvailable(f"'{name}'", span)
+
+
+__all__ = ["lower_quant", "QUANT_PRIMITIVES"]
