@@ -86,3 +86,11 @@ def test_second_run_is_served_from_the_cache(tmp_path):
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=repo)
     assert proc.returncode == 0 and "total 7 true" in proc.stdout
     assert objects[0].read_bytes()[:8] == b"TDSLOBJ1"
+
+
+def test_quickstart_example_runs(capsys):
+    path = Path(__file__).resolve().parents[2] / "examples" / "quickstart.triton"
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "trits:" in out and "mean squared error" in out
+    assert "storage: 96 bytes as float32, 10 bytes packed ternary" in out
