@@ -39,7 +39,8 @@ from .irgen import Emitter
 # are compiled at -O2; everything else (memory, errors, text, printing, formatting, the drivers that
 # check arguments and dispatch to kernels) at -O0, which keeps the compile paid at start-up short.
 _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
-             rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit, rt_cast.emit,
+             rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
+             rt_cast.emit,
              rt_quant.emit)  # quantization primitives (after rt_elem: uses trt_parallel)
 
 _lock = threading.Lock()

@@ -2,7 +2,7 @@
 
 In: an `Emitter`. Out: `trt_<op>_all_<dt>(ctx, t[, ddof]) -> scalar` and `trt_<op>_dim_<dt>(ctx, t, dim,
 keepdim[, ddof]) -> tensor` for dt in b i8 i16 i32 i64 f16 f32 f64 (output dtypes: docs/runtime.md
-"Output dtypes of reductions"), plus `trt_softmax_<dt>` / `trt_log_softmax_<dt>` for f32 / f64.
+"Output dtypes of reductions"). Softmax lives in rt_softmax.
 
 Every reduction views its input as [outer, n, inner] (n = the reduced extent) and runs a per-(op, dtype)
 core that accumulates in a wide type (double for floats and for mean/var/std, i64 for integers) into a
@@ -41,7 +41,7 @@ def wide_is_float(op: int, dt: int) -> bool:
     return op not in (ARGMAX, ARGMIN) and (dt in layout.FLOAT_DTYPES or op in (MEAN, VAR, STD))
 
 
-def _load_wide(fb: FnBuilder, src, idx, dt: int, as_float: bool):
+def load_wide(fb: FnBuilder, src, idx, dt: int, as_float: bool):
     b = fb.b
     ty = layout.scalar_type(dt)
     x = fb.load(fb.at(src, idx, ty), ty)
@@ -101,7 +101,7 @@ def _emit_fold_core(em: Emitter, op: int, dt: int, as_float: bool) -> None:
             with contiguous:
                 acc = fb.var(wty, _init(op, is_f))
                 with fb.loop(0, n) as k:
-                    x = _load_wide(fb, src, b.add(base, k), dt, as_float)
+                    x = load_wide(fb, src, b.add(base, k), dt, as_float)
                     b.store(_combine(fb, em, op, fb.load(acc, wty), x, is_f), acc)
                 b.store(fb.load(acc, wty), fb.at(dst, o, wty))
             with strided:
@@ -111,7 +111,7 @@ def _emit_fold_core(em: Emitter, op: int, dt: int, as_float: bool) -> None:
                 with fb.loop(0, n) as k:
                     line = b.add(base, b.mul(k, inner))
                     with fb.loop(0, inner) as j:
-                        x = _load_wide(fb, src, b.add(line, j), dt, as_float)
+                        x = load_wide(fb, src, b.add(line, j), dt, as_float)
                         slot = fb.at(row, j, wty)
                         b.store(_combine(fb, em, op, fb.load(slot, wty), x, is_f), slot)
     fb.ret()
@@ -137,12 +137,12 @@ def _var_lane(fb: FnBuilder, src, first, n, inner, dt: int, ddof, out) -> None:
     b = fb.b
     total = fb.var(F64, ir.Constant(F64, 0.0))
     with fb.loop(0, n) as k:
-        x = _load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, True)
+        x = load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, True)
         b.store(b.fadd(fb.load(total, F64), x), total)
     mean = b.fdiv(fb.load(total, F64), b.sitofp(n, F64))
     ss = fb.var(F64, ir.Constant(F64, 0.0))
     with fb.loop(0, n) as k:
-        d = b.fsub(_load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, True), mean)
+        d = b.fsub(load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, True), mean)
         b.store(b.fadd(fb.load(ss, F64), b.fmul(d, d)), ss)
     dof = b.sub(n, b.sext(ddof, I64))
     dof = fb.select(b.icmp_signed("<", dof, c64(0)), c64(0), dof)
@@ -153,10 +153,10 @@ def _arg_lane(fb: FnBuilder, src, first, n, inner, dt: int, op: int, out) -> Non
     b = fb.b
     is_f = dt in layout.FLOAT_DTYPES
     wty = F64 if is_f else I64
-    best = fb.var(wty, _load_wide(fb, src, first, dt, False))
+    best = fb.var(wty, load_wide(fb, src, first, dt, False))
     where = fb.var(I64, c64(0))
     with fb.loop(1, n) as k:
-        x = _load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, False)
+        x = load_wide(fb, src, b.add(first, b.mul(k, inner)), dt, False)
         cur = fb.load(best, wty)
         if is_f:
             better = b.fcmp_ordered(">" if op == ARGMAX else "<", x, cur)
@@ -352,52 +352,6 @@ def _emit_public(em: Emitter) -> None:
             fb.ret(fb.call("trt_reduce", ctx, t, c32(op), dim, keepdim, ddof, c32(dt), c32(odt), NULL))
 
 
-def _emit_softmax(em: Emitter) -> None:
-    for dt in (layout.FLOAT32, layout.FLOAT64):
-        for log in (False, True):
-            name = f"trt_{'log_' if log else ''}softmax_{layout.SUFFIX[dt]}"
-            fb = em.define(name, PTR, [PTR, PTR, I32])
-            ctx, t, dim = fb.args
-            b = fb.b
-            with fb.if_then(b.icmp_signed("!=", fb.get(t, "dtype"), c32(dt)), likely=False):
-                emit_error(fb, layout.ERR_TYPE, f"{name.removeprefix('trt_')[:-4]} expects a "
-                           f"{layout.DTYPE_NAMES[dt]} tensor")
-                fb.ret(NULL)
-            rank = fb.get(t, "rank")
-            d = fb.call("trt_dim_arg", ctx, dim, fb.select(b.icmp_signed("==", rank, c32(0)), c32(1), rank))
-            fb.ret_if(b.icmp_signed("<", d, c32(0)), NULL)
-            out = fb.call("trt_tensor_new", ctx, c32(dt), rank, fb.byte_at(t, layout.SHAPE_OFFSET))
-            fb.ret_if(fb.is_null(out), NULL)
-            dv = b.sext(d, I64)
-            n = fb.select(b.icmp_signed("==", rank, c32(0)), c64(1), fb.dim(t, dv))
-            inner = fb.var(I64, c64(1))
-            with fb.loop(b.add(dv, c64(1)), b.sext(rank, I64)) as k:
-                b.store(b.mul(fb.load(inner, I64), fb.dim(t, k)), inner)
-            inn = fb.load(inner, I64)
-            lanes = fb.div_or(fb.get(t, "numel"), n, 0)
-            ty = layout.scalar_type(dt)
-            src, dst = fb.get(t, "data"), fb.get(out, "data")
-            with fb.loop(0, lanes) as lane:
-                first = b.add(b.mul(b.mul(b.sdiv(lane, inn), n), inn), b.srem(lane, inn))
-                mx = fb.var(F64, ir.Constant(F64, float("-inf")))
-                with fb.loop(0, n) as k:
-                    x = _load_wide(fb, src, b.add(first, b.mul(k, inn)), dt, True)
-                    top = em.intrinsic("llvm.maximum.f64", F64, [F64, F64])
-                    b.store(b.call(top, [fb.load(mx, F64), x]), mx)
-                m = fb.load(mx, F64)
-                total = fb.var(F64, ir.Constant(F64, 0.0))
-                with fb.loop(0, n) as k:
-                    x = _load_wide(fb, src, b.add(first, b.mul(k, inn)), dt, True)
-                    b.store(b.fadd(fb.load(total, F64), fb.call("exp", b.fsub(x, m))), total)
-                log_total = fb.call("log", fb.load(total, F64))
-                with fb.loop(0, n) as k:
-                    idx = b.add(first, b.mul(k, inn))
-                    shifted = b.fsub(_load_wide(fb, src, idx, dt, True), m)
-                    v = b.fsub(shifted, log_total) if log else fb.call("exp", b.fsub(shifted, log_total))
-                    b.store(v if ty is F64 else b.fptrunc(v, ty), fb.at(dst, idx, ty))
-            fb.ret(out)
-
-
 def _emit_dtype_name(em: Emitter) -> None:
     fb = em.define("trt_dtype_name", PTR, [I32], public=False)
     code = fb.args[0]
@@ -418,5 +372,4 @@ def emit(em: Emitter) -> None:
     _emit_run_core(em)
     _emit_driver(em)
     _emit_public(em)
-    _emit_softmax(em)
 
