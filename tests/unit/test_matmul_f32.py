@@ -143,3 +143,20 @@ def test_table_gemv_portable_permute():
     assert lib.trk_gemv_f32_t2_lut(x.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, K, N, 0,
                                    tw.nscale.ctypes.data, tw.wpos, tw.wneg) == 0
     assert_close(y, x.astype(np.float64) @ dequantize(w, trits))
+
+
+def test_invalid_code_3_reads_as_zero_in_every_path():
+    """Loaders reject code 3; if one slips through, every private layout reads it as trit 0."""
+    rng = np.random.default_rng(13)
+    trits = random_trits(rng, (10, 9))
+    w = make_ternary(trits, "tensor", [1.0])
+    w.packed[3, 1] |= 0b11 << 2  # element (3, 5) becomes code 3
+    trits[3, 5] = 0
+    x = rng.standard_normal((2, 10)).astype(np.float32)
+    expected = x.astype(np.float64) @ trits
+    assert_close(mm.matmul(x, w), expected)
+    assert_close(mm.matmul(x[0], w), expected[0])
+    a = make_ternary(np.ones((1, 10), np.int8), "tensor", [1.0])
+    assert mm.ternary_matmul_int(a, w).tolist() == [trits.sum(axis=0).tolist()]
+    q = mm.bitlinear(np.ones((1, 10), np.float32), w)
+    assert_close(q[0], trits.sum(axis=0).astype(np.float64), rtol=1e-6)

@@ -217,6 +217,8 @@ def _activation_bitplanes(a: Any) -> tuple[np.ndarray, int, int, str, np.ndarray
         raise ValueError(f"ternary activations must be 2-D [batch, in_features], got shape {shape}")
     M, K = shape
     packed = np.ascontiguousarray(a.packed, dtype=np.uint8)
+    if packed.shape != (M, _ceil(K, 4)):
+        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(M, _ceil(K, 4))}")
     planes = np.zeros(max(M * -(-K // 64) * 16, 1), np.uint8)
     # activations [M, K] are "nk" addressed: element (k, m) is column k of row m
     kernels().trk_relayout_t2_bitplanes(packed.ctypes.data, K, M, 1, 1, max(K, 1), planes.ctypes.data)
@@ -264,6 +266,8 @@ def prepare_conv_weights(w: Any) -> TernaryWeights:
         raise ValueError(f"conv2d weights must be 4-D [out, in, kh, kw], got shape {shape}")
     O, C, kh, kw = shape
     packed = np.ascontiguousarray(w.packed, dtype=np.uint8)
+    if packed.shape != (O, C, kh, _ceil(kw, 4)):
+        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(O, C, kh, _ceil(kw, 4))}")
     tw = TernaryWeights(packed, C * kh * kw, O, np.ones(O, np.float32), mode=1, rows_per_n=C * kh,
                         row_len=kw)
     kind, scales = _scales_of(w)

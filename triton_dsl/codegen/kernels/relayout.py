@@ -54,7 +54,7 @@ _ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_
 
 def emit_get_code(b: ir.IRBuilder, src: ir.Value, k: ir.Value, n: ir.Value, N: ir.Value, mode: ir.Value,
                   rows_per_n: ir.Value, row_len: ir.Value) -> ir.Value:
-    """The 2-bit code (as i64) of logical element (k, n) of the interchange bytes `src`."""
+    """The 2-bit code (as i64, 0/1/2) of logical element (k, n) of the interchange bytes `src`."""
     kn = b.icmp_signed("==", mode, i64(0))
     row = b.select(kn, k, b.add(b.mul(n, rows_per_n), b.sdiv(k, row_len)))
     col = b.select(kn, n, b.srem(k, row_len))
@@ -62,7 +62,9 @@ def emit_get_code(b: ir.IRBuilder, src: ir.Value, k: ir.Value, n: ir.Value, N: i
     row_bytes = ceil_div(b, width, i64(4))
     byte = load(b, src, I8, b.add(b.mul(row, row_bytes), b.lshr(col, i64(2))))
     shift = b.shl(b.and_(col, i64(3)), i64(1))
-    return b.and_(b.lshr(b.zext(byte, I64), shift), i64(3))
+    code = b.and_(b.lshr(b.zext(byte, I64), shift), i64(3))
+    # code 3 is invalid (loaders reject it); read it as 0 so every private layout agrees
+    return b.select(b.icmp_signed("==", code, i64(3)), i64(1), code)
 
 
 def _or_bit(b: ir.IRBuilder, dst: ir.Value, byte_index: ir.Value, bit: ir.Value, on: ir.Value) -> None:
