@@ -131,3 +131,19 @@ def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = 
     result.needs_kernels = parallel or "dequantize" in opcodes
     result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
     return result
+
+
+def emit_text(source: Source, kind: str, *, opt_level: int = 2) -> tuple[CompileResult, str | None]:
+    """The text of a back-end stage for `tritonc check --emit=ir|llvm-ir`: the IR after passes (`ir`), or
+    the optimized LLVM IR for this machine (`llvm-ir`). The text is None when the program has errors."""
+    from .ir.printer import print_module
+
+    result = compile_source(source, parallel=False)
+    if not result.ok:
+        return result, None
+    if kind == "ir":
+        return result, print_module(result.ir_module)
+    if kind == "llvm-ir":
+        from . import jit
+        return result, jit.optimized_ir(result.llvm_ir, opt_level=opt_level)
+    raise ValueError(f"unknown stage text {kind!r}")
