@@ -51,6 +51,7 @@ def _op_head(op: Op, names: _Namer) -> str:
         head += f" {_format_attr(attrs.pop('value'))}"
     if op.operands:
         head += " " + ", ".join(names(v) for v in op.operands)
+    attrs = {k: v for k, v in attrs.items() if v not in ((), [], None)}
     if attrs:
         head += " {" + ", ".join(f"{k}={_format_attr(v)}" for k, v in sorted(attrs.items())) + "}"
     if op.results:

@@ -62,6 +62,15 @@ def _inline_constants(op: Op, consts: dict[int, Op]) -> None:
     region.ops = prologue + region.ops
 
 
+def _unwrap_rank0(op: Op, wrapped: dict[int, Value]) -> None:
+    """A rank-0 tensor made from a scalar (`trt_scalar_*`) enters the loop as that scalar, when another
+    input still gives the loop its shape."""
+    tensors = [v for v in op.operands if isinstance(v.type, TensorTy) and v.id not in wrapped]
+    if not tensors:
+        return
+    op.operands = [wrapped.get(v.id, v) for v in op.operands]
+
+
 def _dedupe_inputs(op: Op) -> None:
     """One region argument per distinct input value (a loop reads `x` once per element, not thrice)."""
     region = op.regions[0]
@@ -83,10 +92,13 @@ def _dedupe_inputs(op: Op) -> None:
 def _fuse_block(block: Block, uses: Counter) -> None:
     producers: dict[int, Op] = {}
     consts: dict[int, Op] = {}
+    wrapped: dict[int, Value] = {}  # rank-0 tensor made from a scalar -> the scalar
     out: list[Op] = []
     for op in block.ops:
         if op.opcode == "const" and isinstance(op.result.type, ScalarTy):
             consts[op.result.id] = op
+        if op.opcode == "rt" and op.attrs["fn"].startswith("trt_scalar_") and len(op.operands) == 1:
+            wrapped[op.result.id] = op.operands[0]
         for region in op.regions:
             if op.opcode != "fused":
                 _fuse_block(region, uses)
@@ -104,6 +116,7 @@ def _fuse_block(block: Block, uses: Counter) -> None:
                         del producers[v.id]
                         changed = True
                         break
+            _unwrap_rank0(op, wrapped)
             _inline_constants(op, consts)
             _dedupe_inputs(op)
             producers[op.result.id] = op

@@ -44,9 +44,25 @@ def _fold_cast(op: Op, consts: dict[int, object]) -> object | None:
     return None
 
 
+def _fold_unary(op: Op, consts: dict[int, object]) -> object | None:
+    src = op.operands[0]
+    if src.id not in consts or not isinstance(src.type, ScalarTy):
+        return None
+    value = consts[src.id]
+    if op.attrs["op"] == "not" and src.type.is_bool:
+        return not value
+    if op.attrs["op"] == "neg" and src.type.dtype in _BITS:
+        return _wrap(-int(value), src.type.dtype)
+    if op.attrs["op"] == "neg" and src.type.is_float:
+        return -float(value)  # exact: negation only flips the sign bit
+    return None
+
+
 def _fold(op: Op, consts: dict[int, object]) -> object | None:
     if op.opcode == "cast":
         return _fold_cast(op, consts)
+    if op.opcode == "unary":
+        return _fold_unary(op, consts)
     if op.opcode != "binary" or op.attrs["op"] not in _FOLD:
         return None
     if not all(v.id in consts for v in op.operands):
@@ -84,7 +100,8 @@ def _remove_dead(block: Block, used: set[int]) -> bool:
         for region in op.regions:
             changed |= _remove_dead(region, used)
         pure = (op.opcode in _PURE and not (op.opcode == "binary" and op.attrs["op"] in _MAY_FAIL)) or (
-            op.opcode == "cast" and op.attrs["to"] != "trit")
+            op.opcode == "cast" and op.attrs["to"] != "trit") or (
+            op.opcode == "rt" and op.attrs["fn"].startswith("trt_scalar_"))  # boxing a scalar: no effect
         if pure and op.results and not any(r.id in used for r in op.results):
             changed = True
             continue
