@@ -1,5 +1,5 @@
-"""Typing of the quantization stdlib's primitives (`ternarize`, `quantile`, `cast`, `along_axis0`,
-`conv2d_dynamic`).
+"""Typing of the quantization stdlib's primitives (`ternarize`, `quantile`, `cast`, `trits`,
+`along_axis0`, `conv2d_dynamic`).
 
 In: one-line programs. Out: assertions on the result type of each call and on the diagnostics of bad
 calls (code and the words of the message).
@@ -43,6 +43,7 @@ CASES = [
     ("quantile(abs(v), 0.5)", "float32"),
     ("cast(x, float16)", "Tensor<float16, [4, 3]>"),
     ("cast(1.5, float64)", "float64"),
+    ("trits(threshold_quantize(x))", "Tensor<int8, [4, 3]>"),
     ("along_axis0(v, x)", "Tensor<float32, [4, 1]>"),
     ("along_axis0(v, img[0, 0, 0:4, :])", "Tensor<float32, [4, 1]>"),
     ("conv2d_dynamic(img, k, None, 2, 1)", "Tensor<float32, [1, 2, 4, 4]>"),
@@ -76,6 +77,7 @@ BAD = [
     ("ternarize(int32(x), 0.5, -0.5)", "E0501", "must be a float32 tensor"),
     ("quantile(x, [0.5])", "E0501", "must be a number"),
     ("cast(x, 3)", "E0501", "a dtype known at compile time"),
+    ("trits(x)", "E0501", "must be a TernaryTensor"),
     ("along_axis0(randn([3]), x)", "E0401", "3 per-channel values for a tensor whose first dim is 4"),
     ("along_axis0(v, 1.0)", "E0501", "rank 1 or more"),
     ("conv2d_dynamic(img, k, None, 1.5, 0)", "E0501", "an integer or a pair of integers"),

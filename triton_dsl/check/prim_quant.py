@@ -1,7 +1,8 @@
 """Typing rules of the primitives the quantization stdlib is written on (the rows are in `primitives.py`).
 
-In: a `RuleCall` for one of `ternarize`, `quantile`, `cast`, `along_axis0`. Out: the result type, and
-`call.info` entries the back end reads (`dtype` for `cast`, `rank` for `along_axis0`).
+In: a `RuleCall` for one of `ternarize`, `quantile`, `cast`, `trits`, `along_axis0`, `conv2d_dynamic`.
+Out: the result type, and `call.info` entries the back end reads (`dtype` for `cast`, `rank` for
+`along_axis0`).
 
 - `ternarize(x, pos_threshold, neg_threshold, pos_scale=1.0, neg_scale=1.0)`: the fused quantize-and-pack
   step. +1 where x > pos_threshold, −1 where x < neg_threshold, 0 elsewhere (NaN too); each of the four
@@ -11,6 +12,7 @@ In: a `RuleCall` for one of `ternarize`, `quantile`, `cast`, `along_axis0`. Out:
 - `cast(x, dtype)`: elementwise conversion to a dtype given as a value (`dtype=float16`).
 - `conv2d_dynamic(input, weight, bias, stride, padding)`: `conv2d` whose stride and padding may be run-time
   values (a parameter of `quantized_conv2d`); with constants it types exactly as `conv2d`.
+- `trits(q)`: the trits of a TernaryTensor as an int8 tensor, whatever its scales.
 - `along_axis0(v, like)`: a `[c]` vector viewed as `[c, 1, …, 1]` with the rank of `like`, so that it
   broadcasts along axis 0 of `like`; c must equal like's first dim.
 """
@@ -131,11 +133,22 @@ def conv2d_dynamic(r: RuleCall) -> Type:
     return out
 
 
+def trits(r: RuleCall) -> Type:
+    """The trits of a TernaryTensor as int8 (-1, 0, 1), whatever its scales."""
+    t = r.args["q"].ty
+    if is_error(t):
+        return ERROR
+    if not isinstance(t, TensorType) or not (t.ternary or t.dtype == "trit"):
+        raise r.fail("E0501", f"argument 'q' of `trits` must be a TernaryTensor, got `{t}`", r.args["q"].span)
+    return TensorType("int8", t.shape)
+
+
 # name, category, parameter spec, rule — appended to the table by `primitives._table`
 ROWS = [
     ("ternarize", "quantize", "x, pos_threshold, neg_threshold, pos_scale=1.0, neg_scale=1.0", ternarize),
     ("quantile", "reduction", "x, q", quantile),
     ("cast", "cast", "x, dtype", cast),
     ("along_axis0", "shape", "v, like", along_axis0),
+    ("trits", "cast", "q", trits),
     ("conv2d_dynamic", "nn", "input, weight, bias=None, stride=1, padding=0", conv2d_dynamic),
 ]

@@ -1,4 +1,4 @@
-"""Lowering of the quantization stdlib's primitives: `ternarize`, `quantile`, `cast`, `along_axis0`.
+"""Lowering of the quantization stdlib's primitives: `ternarize`, `quantile`, `cast`, `trits`, `along_axis0`.
 
 In: an `ast.Call` whose target is one of those primitives (typed by `check/prim_quant.py`) and the
 `FunctionLowerer`. Out: IR values — runtime calls into `trt_ternarize_f32` / `trt_quantile_f32`
@@ -11,7 +11,7 @@ from .lowering import NotAvailable, ir_type
 from .nodes import Value
 from .types import F64, I64, ScalarTy, TensorTy
 
-QUANT_PRIMITIVES = frozenset({"ternarize", "quantile", "cast", "along_axis0", "conv2d_dynamic"})
+QUANT_PRIMITIVES = frozenset({"ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"})
 
 
 def _float_tensor(lw, arg, span) -> Value:
@@ -41,6 +41,9 @@ def lower_quant(lw, e, target) -> Value:
         return lw.rt("trt_quantile_f32", [x, q], ScalarTy("float32"), span)
     if name == "cast":
         return lw.to_dtype(lw.bound_arg(args["x"]), target.info["dtype"], span)
+    if name == "trits":  # unpack the codes; the scales are not applied
+        q = lw.bound_arg(args["q"])
+        return lw.rt("trt_cast", [q], TensorTy("int8", q.type.rank), span, consts=(2,))
     if name == "along_axis0":
         v = lw.to_dtype(lw.bound_arg(args["v"]), ir_type(e.ty, span).dtype, span)
         like = lw.bound_arg(args["like"])
