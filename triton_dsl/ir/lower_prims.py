@@ -104,7 +104,7 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
                                         lw.to_dtype(val("b"), "float32", span)], ir_type(out_ty, span), span)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
         return _creation(lw, name, target, args, out_ty, span)
-    if name in ("ternarize", "quantile", "cast", "along_axis0", "conv2d_dynamic"):
+    if name in ("ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"):
         # The quantization stdlib's primitives are lowered by `ir.lower_quant` (owned with the stdlib).
         try:
             from .lower_quant import lower_quant
