@@ -24,6 +24,8 @@ fn shaped(x: Tensor<float32, [r, c]>) -> Tensor<float32, [?]> { return flatten(t
 fn mm(a: Tensor<float32, [m, k]>, b: Tensor<float32, [k, n]>) -> Tensor<float32, [m, n]> { return a @ b }
 fn mm_any(a: Tensor<float32, [?, ?]>, b: Tensor<float32, [?, ?]>) -> Tensor<float32, [?, ?]> { return a @ b }
 fn greet(name: str) -> str { return "hello " + name }
+fn add_same(x: Tensor<float32, [n]>, y: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return x + y }
+fn add_any(a: Tensor<float32, [?]>, b: Tensor<float32, [?]>) -> Tensor<float32, [?]> { return add_same(a, b) }
 fn signs(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return sign(x) * 2.0 }
 fn zeros_in(x: Tensor<float32, [n]>) -> int32 { return sum(sign(x) == 0) }
 fn same(a: str, b: str) -> bool { return a == b }
@@ -85,3 +87,11 @@ def test_strings(module):
     assert module.same("abc", "abc") and not module.same("abc", "abd")
     assert module.labelled(False) and not module.labelled(True)
     assert module.greet("world") == "hello world"
+
+
+def test_named_dims_are_checked_at_run_time_when_unknown(module):
+    one = np.ones(3, np.float32)
+    np.testing.assert_array_equal(module.add_any(one, one), one * 2)
+    with pytest.raises(triton_dsl.TritonRuntimeError) as info:
+        module.add_any(one, np.ones(4, np.float32))
+    assert "dimension 'n'" in info.value.message and "[3] vs [4]" in info.value.message

@@ -161,6 +161,19 @@ class FunctionEmitter(ControlFlowMixin):
         a, b = (self.get(v) for v in op.operands)
         self.fail_if(self.b.icmp_signed("!=", a, b), rtabi.ERR_SHAPE, op.attrs["message"], op.span)
 
+    def op_check_dim(self, op: Op) -> None:
+        """Two tensors' dims that must be equal (a named dim); a mismatch names both shapes."""
+        a, b = (self.get(v) for v in op.operands)
+        ax, bx = op.attrs["axes"]
+        differ = self.b.icmp_signed("!=", rtabi.load_dim(self.b, a, ax), rtabi.load_dim(self.b, b, bx))
+        fail, ok = self.new_block("dims.fail"), self.new_block("dims.ok")
+        self.b.cbranch(differ, fail, ok)
+        self.b.position_at_end(fail)
+        rtabi.call(self.b, "trt_err_shape_mismatch", self.ctx, self.m.cstring(op.attrs["what"]), a, b)
+        self.set_location(op.span)
+        self.b.branch(self.error_exit)
+        self.b.position_at_end(ok)
+
     def op_retain(self, op: Op) -> None:
         self.refcount(op.operands[0], "incref")
 

@@ -36,7 +36,26 @@ class FunctionLowerer(ExprLowerer):
         for name, (pi, axis) in self.inst.dim_sources.items():
             d = self.b.dim(self.fn.params[self.fn.param_origin.index(pi)], axis, self.fn.span)
             self.scopes.define(name, self.b.cast(d, "int32", self.fn.span))
+        self.check_named_dims()
         self.lower_body(self.inst.body.stmts)
+
+    def check_named_dims(self) -> None:
+        """A named dim written in several parameters must agree: checked here, at the function's entry,
+        for the dims the checker could not prove (`n` of `x: [n]` and `y: [n]` from unknown callers)."""
+        for name, (src_param, src_axis) in self.inst.dim_sources.items():
+            src = self.fn.params[self.fn.param_origin.index(src_param)]
+            for k, pi in enumerate(self.fn.param_origin):
+                shape = getattr(self.inst.param_types[pi], "shape", None)
+                if pi == src_param or not isinstance(shape, tuple):
+                    continue
+                for axis, d in enumerate(shape):
+                    if d == name:
+                        other = self.fn.params[k]
+                        what = (f"{self.fn.source_name}(): dimension '{name}' of "
+                                f"'{self.inst.params[src_param].name}' and '{self.inst.params[pi].name}'")
+                        self.b.op("check_dim", [src, other], [], {"axes": (src_axis, axis), "what": what},
+                                  self.inst.params[pi].span)
+
 
     def lower_entry(self, stmts: list) -> None:
         self.lower_body(stmts)
