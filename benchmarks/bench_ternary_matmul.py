@@ -1,15 +1,20 @@
 """Benchmark: packed-ternary matmul kernels vs numpy float32 (and numpy int8) on this machine.
 
-Run from the repository root: `python -m benchmarks.bench_ternary_matmul [--repeat N] [--cold-mib M]`.
+Run from the repository root: `python -m benchmarks.bench_ternary_matmul [--repeat N] [--rounds R]`.
 In: nothing (random data, fixed seed). Out: a table of median times for GEMV 4096×4096 and
 4096→11008 (exact float and int8 `bitlinear`), GEMM M = 8/64/128 on 4096×4096, and a ResNet-style
-conv2d; GB/s of weight bytes read; ratios against numpy measured in the same run, with one thread and
-with all threads. numpy runs in subprocesses with its BLAS thread count set through the environment
-(threadpoolctl is used instead when installed) and with OPENBLAS_CORETYPE removed, so the BLAS picks
-its kernels for this CPU. "Cold" weights: every call uses the next of enough copies of the weights
-(ours: the packed private layout; numpy: the float32 / int8 matrix) to total ≥ `--cold-mib` MiB, so the
-weights are not cache-resident (the default exceeds this machine's 480 MiB L3).
-Our kernels are called through ctypes with preallocated outputs (the Python-level API adds ~10 µs).
+conv2d; GB/s of weight bytes read (at 2 bits per weight); ratios against numpy measured in the same run,
+with one thread and with all threads.
+
+numpy runs in persistent subprocesses, one per thread count, with the BLAS thread count set through
+the environment (threadpoolctl is not assumed) and OPENBLAS_CORETYPE removed so the BLAS picks its
+kernels for this CPU. Our kernel and numpy are measured alternately, case by case, for `--rounds`
+rounds; each figure is the median over rounds of the per-round medians of `--repeat` calls, so load
+from other processes on a shared machine hits both sides alike. "Cold" weights: every call uses the
+next of enough copies of the weights (ours: the packed private layout; numpy: the float32 / int8
+matrix) to total ≥ `--cold-mib` MiB, so the weights are not cache-resident (the default exceeds this
+machine's 480 MiB L3). Our kernels are called through ctypes with preallocated outputs (the Python-level
+API adds ~10 µs per call).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 K4, N4, N11 = 4096, 4096, 11008
 GEMM_ROWS = (8, 64, 128)
+CONV = "conv2d 1x64x56x56 64->64 3x3"
 
 
 def median_ms(fns: list, repeat: int) -> float:
@@ -51,88 +57,114 @@ def cold_copies(base: np.ndarray, cold_mib: int) -> list[np.ndarray]:
 
 
 def cases() -> list[tuple[str, int, int, int, str]]:
-    """(name, M, K, N, kind): kind is "exact" (float activations) or "int8" (bitlinear)."""
+    """(name, M, K, N, kind): kind is "exact" (float activations), "int8" (bitlinear) or "conv"."""
     out = [("GEMV 4096x4096", 1, K4, N4, "exact"), ("GEMV 4096->11008", 1, K4, N11, "exact"),
            ("bitlinear GEMV 4096x4096", 1, K4, N4, "int8"),
            ("bitlinear GEMV 4096->11008", 1, K4, N11, "int8")]
     out += [(f"GEMM M={m} 4096x4096", m, K4, N4, "exact") for m in GEMM_ROWS]
-    out += [("bitlinear GEMM M=64 4096x4096", 64, K4, N4, "int8")]
+    out += [("bitlinear GEMM M=64 4096x4096", 64, K4, N4, "int8"), (CONV, 0, 0, 0, "conv")]
     return out
 
 
-# ---------------------------------------------------------------- numpy side (runs in a subprocess)
+# ---------------------------------------------------------------- numpy side (a persistent subprocess)
 
-def numpy_worker(repeat: int, cold_mib: int) -> dict[str, float]:
-    from benchmarks.bench_conv2d import numpy_conv_ms
-    rng = np.random.default_rng(0)
-    res: dict[str, float] = {}
-    seen: dict[tuple, float] = {}
-    for name, M, K, N, kind in cases():
-        key = (M, K, N)
-        if key not in seen:
-            ws = [rng.standard_normal((K, N), dtype=np.float32)
-                  for _ in range(copies_for(K * N * 4, cold_mib))]
-            x = rng.standard_normal((M, K), dtype=np.float32)
-            y = np.empty((M, N), np.float32)
-            seen[key] = median_ms([partial(np.matmul, x, w, out=y) for w in ws], repeat)
-            del ws
-        res[f"{name}|f32"] = seen[key]
+class _NumpyCases:
+    """Prepares numpy inputs for one case at a time (the cold copies of the previous one are dropped)."""
+
+    def __init__(self, cold_mib: int):
+        self.cold_mib = cold_mib
+        self.rng = np.random.default_rng(0)
+        self.current: tuple[str, list, list] | None = None
+
+    def prepare(self, name: str) -> tuple[list, list]:
+        if self.current is None or self.current[0] != name:
+            self.current = None
+            self.current = (name, *self._build(name))
+        return self.current[1], self.current[2]
+
+    def _build(self, name: str) -> tuple[list, list]:
+        from benchmarks.bench_conv2d import RESNET_LAYER, numpy_conv2d
+        if name == CONV:
+            p = RESNET_LAYER
+            x = self.rng.standard_normal((p["B"], p["C"], p["H"], p["W"]), dtype=np.float32)
+            wf = self.rng.standard_normal((p["O"], p["C"], p["k"], p["k"]), dtype=np.float32)
+            return [partial(numpy_conv2d, x, wf, p["stride"], p["pad"])], []
+        _, M, K, N, kind = next(c for c in cases() if c[0] == name)
+        ws = cold_copies(self.rng.standard_normal((K, N), dtype=np.float32), self.cold_mib)
+        x = self.rng.standard_normal((M, K), dtype=np.float32)
+        y = np.empty((M, N), np.float32)
+        f32 = [partial(np.matmul, x, w, out=y) for w in ws]
+        i8 = []
         if kind == "int8" and M == 1:
             # numpy has no int8 BLAS: its integer matmul is a plain loop (int8 result, wraps; timing only)
-            ws = [rng.integers(-1, 2, (K, N), dtype=np.int8) for _ in range(copies_for(K * N, cold_mib))]
-            xq = rng.integers(-127, 128, (M, K), dtype=np.int8)
-            res[f"{name}|i8"] = median_ms([partial(np.matmul, xq, w) for w in ws], max(3, repeat // 10))
-            del ws
-    res["conv2d|f32"] = numpy_conv_ms(repeat)
-    return res
+            wi = cold_copies(self.rng.integers(-1, 2, (K, N), dtype=np.int8), self.cold_mib)
+            xq = self.rng.integers(-127, 128, (M, K), dtype=np.int8)
+            i8 = [partial(np.matmul, xq, w) for w in wi]
+        return f32, i8
 
 
-def run_numpy(threads: int, repeat: int, cold_mib: int) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_ternary_matmul", "--numpy-worker",
-                          "--repeat", str(repeat), "--cold-mib", str(cold_mib)],
-                         cwd=REPO, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def numpy_worker(repeat: int, cold_mib: int) -> None:
+    """Answer one JSON line per request line (a case name): {"f32": ms, "i8": ms | null}."""
+    prepared = _NumpyCases(cold_mib)
+    for line in sys.stdin:
+        f32, i8 = prepared.prepare(line.strip())
+        res = {"f32": median_ms(f32, repeat), "i8": median_ms(i8, max(3, repeat // 10)) if i8 else None}
+        print(json.dumps(res), flush=True)
+
+
+class NumpyProcess:
+    def __init__(self, threads: int, repeat: int, cold_mib: int):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+        argv = [sys.executable, "-m", "benchmarks.bench_ternary_matmul", "--numpy-worker",
+                "--repeat", str(repeat), "--cold-mib", str(cold_mib)]
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def measure(self, name: str) -> dict:
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 # ---------------------------------------------------------------- our side
 
-def ours(repeat: int, cold_mib: int, threads: int) -> dict[str, float]:
-    from benchmarks.bench_conv2d import _Packed, ours_conv_ms
+def our_calls(name: str, M: int, K: int, N: int, kind: str, cold_mib: int, rng) -> tuple[list, list]:
+    """Calls of our kernel for one case, each on the next cold copy of the re-laid-out weights, and the
+    arrays those calls point into (keep them alive while calling: the calls hold raw addresses)."""
+    from benchmarks.bench_conv2d import RESNET_LAYER, _Packed
     from triton_dsl.runtime import matmul_api as mm
     lib = mm.kernels()
-    rng = np.random.default_rng(1)
-    total = mm.num_threads()
-    mm.set_num_threads(threads)
-    res: dict[str, float] = {}
-    try:
-        for name, M, K, N, kind in cases():
-            trits = rng.integers(-1, 2, (K, N), dtype=np.int8)
-            tw = mm.prepare_weights(_Packed(trits))
-            x = rng.standard_normal((M, K), dtype=np.float32)
-            y = np.empty((M, N), np.float32)
-            ns = tw.nscale.ctypes.data
-            if kind == "exact" and M == 1:  # what matmul() uses for one row: the table-lookup GEMV
-                bufs = cold_copies(tw.lut3(), cold_mib)
-                fns = [partial(lib.trk_gemv_f32_t2_lut, x.ctypes.data, b.ctypes.data, y.ctypes.data, K, N, 0,
-                               ns, 1.0, 1.0) for b in bufs]
-            elif kind == "exact":
-                bufs = cold_copies(tw.panels(), cold_mib)
-                fns = [partial(lib.trk_matmul_f32_t2, x.ctypes.data, K, 1, b.ctypes.data, y.ctypes.data, N, 1,
-                               M, K, N, 0, ns, 1.0, 1.0) for b in bufs]
-            else:
-                bufs = cold_copies(tw.vnni(), cold_mib)
-                xq, g, s = np.empty((M, K), np.int8), np.empty(M, np.float32), np.empty(M, np.int32)
-                fns = [partial(lib.trk_bitlinear_t2, x.ctypes.data, K, M, K, N, 0, b.ctypes.data, ns,
-                               y.ctypes.data, N, xq.ctypes.data, g.ctypes.data, s.ctypes.data) for b in bufs]
-            res[name] = median_ms(fns, repeat)
-            del bufs, fns
-    finally:
-        mm.set_num_threads(total)
-    res["conv2d"] = ours_conv_ms(repeat, threads)[0]
-    return res
+    if kind == "conv":
+        p = RESNET_LAYER
+        x = rng.standard_normal((p["B"], p["C"], p["H"], p["W"]), dtype=np.float32)
+        tw = mm.prepare_conv_weights(_Packed(rng.integers(-1, 2, (p["O"], p["C"], p["k"], p["k"]),
+                                                          dtype=np.int8)))
+        return [partial(mm.conv2d, x, tw, p["stride"], p["pad"], kernel_size=(p["k"], p["k"]))], []
+    tw = mm.prepare_weights(_Packed(rng.integers(-1, 2, (K, N), dtype=np.int8)))
+    x = rng.standard_normal((M, K), dtype=np.float32)
+    y = np.empty((M, N), np.float32)
+    ns = tw.nscale.ctypes.data
+    if kind == "exact" and M == 1:  # what matmul() uses for one row: the table-lookup GEMV
+        bufs = cold_copies(tw.lut3(), cold_mib)
+        calls = [partial(lib.trk_gemv_f32_t2_lut, x.ctypes.data, b.ctypes.data, y.ctypes.data, K, N, 0, ns,
+                         1.0, 1.0) for b in bufs]
+        return calls, [tw, x, y, bufs]
+    if kind == "exact":
+        bufs = cold_copies(tw.panels(), cold_mib)
+        calls = [partial(lib.trk_matmul_f32_t2, x.ctypes.data, K, 1, b.ctypes.data, y.ctypes.data, N, 1, M, K,
+                         N, 0, ns, 1.0, 1.0) for b in bufs]
+        return calls, [tw, x, y, bufs]
+    xq, g, s = np.empty((M, K), np.int8), np.empty(M, np.float32), np.empty(M, np.int32)
+    bufs = cold_copies(tw.vnni(), cold_mib)
+    calls = [partial(lib.trk_bitlinear_t2, x.ctypes.data, K, M, K, N, 0, b.ctypes.data, ns, y.ctypes.data, N,
+                     xq.ctypes.data, g.ctypes.data, s.ctypes.data) for b in bufs]
+    return calls, [tw, x, y, xq, g, s, bufs]
 
 
 def machine_description() -> list[str]:
@@ -156,43 +188,61 @@ def machine_description() -> list[str]:
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     note = f"; OPENBLAS_CORETYPE={coretype} is set here and removed for the numpy runs" if coretype else ""
     present = " ".join(f for f in wanted if f in flags)
+    load = ""
+    try:
+        avg = Path("/proc/loadavg").read_text().split()[0]
+        load = f"; load average {avg} at start (other processes share the CPUs)"
+    except OSError:
+        pass
     return [f"CPU: {model}, {os.cpu_count()} logical CPUs; flags: {present}",
-            f"numpy {np.__version__} with BLAS {blas}{note}"]
+            f"numpy {np.__version__} with BLAS {blas}{note}{load}"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="ternary matmul kernels vs numpy")
-    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=20, help="calls per measurement (median)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating ours/numpy rounds (median)")
     ap.add_argument("--cold-mib", type=int, default=640)
     ap.add_argument("--numpy-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.numpy_worker:
-        print(json.dumps(numpy_worker(args.repeat, args.cold_mib)))
+        numpy_worker(args.repeat, args.cold_mib)
         return
     from triton_dsl.runtime import matmul_api as mm
-    all_threads = mm.num_threads()
-    thread_counts = sorted({1, all_threads})
+    total = mm.num_threads()
+    thread_counts = sorted({1, total})
     for line in machine_description():
         print(line)
-    print(f"median of {args.repeat} calls; cold weights (rotating copies ≥ {args.cold_mib} MiB); "
-          f"threads: {thread_counts}")
-    np_res = {t: run_numpy(t, args.repeat, args.cold_mib) for t in thread_counts}
-    our_res = {t: ours(args.repeat, args.cold_mib, t) for t in thread_counts}
+    print(f"median over {args.rounds} alternating rounds of medians of {args.repeat} calls; cold weights "
+          f"(rotating copies ≥ {args.cold_mib} MiB); threads: {thread_counts}")
+    workers = {t: NumpyProcess(t, args.repeat, args.cold_mib) for t in thread_counts}
     head = f"{'case':32s} {'thr':>3s} {'ours ms':>9s} {'GB/s':>6s} {'numpy f32':>10s} {'ratio':>7s} " \
            f"{'numpy i8':>9s} {'ratio':>7s}"
     print(head)
     print("-" * len(head))
-    for name, _, K, N, _ in cases():
-        for t in thread_counts:
-            ms = our_res[t][name]
-            f32 = np_res[t][f"{name}|f32"]
-            i8 = np_res[t].get(f"{name}|i8")
-            gbs = K * N / 4 / (ms * 1e-3) / 1e9  # at 2 bits per weight (the interchange size)
-            i8_cols = f"{i8:9.3f} {i8 / ms:6.1f}x" if i8 else f"{'':9s} {'':7s}"
-            print(f"{name:32s} {t:3d} {ms:9.3f} {gbs:6.1f} {f32:10.3f} {f32 / ms:6.1f}x {i8_cols}")
-    for t in thread_counts:
-        ms, f32 = our_res[t]["conv2d"], np_res[t]["conv2d|f32"]
-        print(f"{'conv2d 1x64x56x56 64->64 3x3':32s} {t:3d} {ms:9.3f} {'':6s} {f32:10.3f} {f32 / ms:6.1f}x")
+    rng = np.random.default_rng(1)
+    try:
+        for name, M, K, N, kind in cases():
+            calls, alive = our_calls(name, M, K, N, kind, args.cold_mib, rng)
+            ours: dict[int, list[float]] = {t: [] for t in thread_counts}
+            theirs: dict[int, list[dict]] = {t: [] for t in thread_counts}
+            for _ in range(args.rounds):
+                for t in thread_counts:
+                    mm.set_num_threads(t)
+                    ours[t].append(median_ms(calls, args.repeat))
+                    theirs[t].append(workers[t].measure(name))
+            del calls, alive
+            for t in thread_counts:
+                ms = float(np.median(ours[t]))
+                f32 = float(np.median([r["f32"] for r in theirs[t]]))
+                i8s = [r["i8"] for r in theirs[t] if r["i8"] is not None]
+                gbs = f"{K * N / 4 / (ms * 1e-3) / 1e9:6.1f}" if K else f"{'':6s}"
+                i8_cols = f"{np.median(i8s):9.3f} {np.median(i8s) / ms:6.1f}x" if i8s else f"{'':9s} {'':7s}"
+                print(f"{name:32s} {t:3d} {ms:9.3f} {gbs} {f32:10.3f} {f32 / ms:6.1f}x {i8_cols}", flush=True)
+    finally:
+        mm.set_num_threads(total)
+        for w in workers.values():
+            w.close()
 
 
 if __name__ == "__main__":
