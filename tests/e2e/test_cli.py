@@ -7,9 +7,9 @@ the exact text users see.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import llvmlite
@@ -134,25 +134,55 @@ def test_emit_ast_prints_the_syntax_tree(tritonc, program, monkeypatch):
     assert "no checker yet" in err
 
 
-@dataclass
-class FakeNode:
-    """Stands in for a typed AST node: a span, a type printed as the user writes it, children."""
+GENERIC_PROGRAM = """\
+fn twice<S>(x: Tensor<float32, S>) -> Tensor<float32, S> {
+    let y = x + x
+    return y
+}
 
-    span: Span
-    ty: str | None = None
-    children: list[FakeNode] = field(default_factory=list)
+let a = twice(randn([2, 3]))
+let b = twice(randn([4]))
+print(a, b)
+"""
+
+# The checker's view: top-level bindings with the instance each call resolved to, then every function
+# instance once: the generic body as checked on its own (`S` as any rank), then one per shape it is called
+# with. Instance names carry a hash of their argument types (`twice__0123abcd`), normalized away here.
+GENERIC_TYPES = """\
+let a: Tensor<float32, [2, 3]>    # twice(x: Tensor<float32, [?, ?]>)
+let b: Tensor<float32, [4]>    # twice(x: Tensor<float32, [?]>)
+call ()    # primitive print
+fn twice(x: Tensor<float32, ?>) -> Tensor<float32, ?>
+  let y: Tensor<float32, ?>
+  return Tensor<float32, ?>
+fn twice(x: Tensor<float32, [?, ?]>) -> Tensor<float32, [?, ?]>
+  let y: Tensor<float32, [?, ?]>
+  return Tensor<float32, [?, ?]>
+fn twice(x: Tensor<float32, [?]>) -> Tensor<float32, [?]>
+  let y: Tensor<float32, [?]>
+  return Tensor<float32, [?]>
+"""
 
 
-def test_emit_types_lists_typed_expressions_in_source_order(tritonc, program, monkeypatch):
-    def check_source(source: Source) -> pipeline.CheckResult:
-        one = FakeNode(Span(source, 8, 9), "int32")
-        let = FakeNode(Span(source, 0, 9), None, [one])  # a statement has no type: only its children show
-        return pipeline.CheckResult(source, [], checked=FakeNode(Span(source, 0, 10), None, [let]))
-
-    monkeypatch.setattr(check_command, "check_source", check_source)
-    code, out, err = tritonc("check", str(program), "--emit=types")
+def test_emit_types_prints_each_function_instance_once(tritonc, tmp_path):
+    pytest.importorskip("triton_dsl.check.printer")
+    path = tmp_path / "generic.triton"
+    path.write_text(GENERIC_PROGRAM)
+    code, out, err = tritonc("check", str(path), "--emit=types")
     assert (code, err) == (0, "")
-    assert out == "1:9  1  : int32\n"
+    assert re.sub(r"__[0-9a-f]{8}\b", "", out) == GENERIC_TYPES
+    # the body is not repeated from the source walk: one `let y` per instance, three instances
+    assert out.count("let y:") == 3 and len(set(re.findall(r"^fn (\S+)\(", out, re.M))) == 3
+
+
+def test_emit_types_heads_each_file_when_several_are_checked(tritonc, tmp_path):
+    pytest.importorskip("triton_dsl.check.printer")
+    first, second = tmp_path / "a.triton", tmp_path / "b.tri"
+    first.write_text("let x = 1\n")
+    second.write_text("let s = \"hi\"\n")
+    code, out, err = tritonc("check", str(first), str(second), "--emit=types")
+    assert (code, err) == (0, "")
+    assert out == f"# {first}\nlet x: int32\n# {second}\nlet s: str\n"
 
 
 def exploding_check(source: Source):

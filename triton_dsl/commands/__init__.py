@@ -1,8 +1,8 @@
 """The `tritonc` subcommands, one module each.
 
-In: nothing. Out: `common_options()`, the parent parser every subcommand includes, and `fail_usage()`
-for the "tritonc: error: ..." lines. A subcommand module exposes `add_parser(subparsers)` and
-`run(args) -> int`; register it by adding it to `COMMANDS` in `triton_dsl/cli.py`.
+In: nothing. Out: `common_options()`, the parent parser every subcommand includes, `report_usage_error()`
+for the "tritonc: error: ..." lines, and the exit codes. A subcommand module exposes
+`add_parser(subparsers)` and `run(args) -> int`; register it in `COMMANDS` in `triton_dsl/cli.py`.
 """
 
 from __future__ import annotations
