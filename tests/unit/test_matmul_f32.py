@@ -104,16 +104,19 @@ def test_kernels_compile_for_another_target():
         assert name in obj
 
 
-@pytest.mark.parametrize("K,N,kind", [(1, 1, "tensor"), (37, 257, "channel"), (4099, 37, "asymmetric")])
-def test_masked_gemv_path(K, N, kind):
-    """M = 1 through the generic kernel (masked adds), which `matmul` bypasses for the table GEMV."""
-    rng = np.random.default_rng(K + N)
+@pytest.mark.parametrize("M,K,N,kind", [(1, 1, 1, "tensor"), (1, 37, 257, "channel"),
+                                         (1, 4099, 37, "asymmetric"), (5, 257, 37, "channel"),
+                                         (37, 37, 3, "asymmetric"), (13, 4099, 65, "tensor")])
+def test_mask_kernel_path(M, K, N, kind):
+    """The generic kernel (masked-add GEMV, FMA GEMM) that `matmul` bypasses for the table kernels on
+    AVX-512 hosts, and that conv2d and other hosts use."""
+    rng = np.random.default_rng(M + K + N)
     trits = random_trits(rng, (K, N))
     w = make_ternary(trits, kind, rng=rng)
     tw = mm.prepare_weights(w)
-    x = rng.standard_normal(K).astype(np.float32)
-    y = np.empty(N, np.float32)
-    mm.kernels().trk_matmul_f32_t2(x.ctypes.data, K, 1, tw.panels().ctypes.data, y.ctypes.data, N, 1, 1, K, N,
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    y = np.empty((M, N), np.float32)
+    mm.kernels().trk_matmul_f32_t2(x.ctypes.data, K, 1, tw.panels().ctypes.data, y.ctypes.data, N, 1, M, K, N,
                                    mm._ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
     assert_close(y, x.astype(np.float64) @ dequantize(w, trits))
 
@@ -121,16 +124,16 @@ def test_masked_gemv_path(K, N, kind):
 _KEEP_ALIVE = []  # a library whose thread pool started must outlive its threads: never free it
 
 
-def test_table_gemv_portable_permute():
-    """The table GEMV built for a host without AVX-512 (lane-by-lane permute) gives the same result."""
+def test_table_kernels_portable_permute():
+    """The table GEMV/GEMM built for a host without AVX-512 (lane-by-lane permute) give the same result."""
     import dataclasses
 
     from triton_dsl import jit
-    from triton_dsl.codegen.kernels import matmul_f32, matmul_gemv, relayout, threads
+    from triton_dsl.codegen.kernels import matmul_f32, matmul_gemm_lut, matmul_gemv, relayout, threads
     from triton_dsl.runtime.kernel_library import KernelLibrary
     host = jit.host_info()
     plain = dataclasses.replace(host, features=host.features.replace("+avx512f", "-avx512f"))
-    builders = [threads.build, relayout.build, matmul_f32.build, matmul_gemv.build]
+    builders = [threads.build, relayout.build, matmul_f32.build, matmul_gemv.build, matmul_gemm_lut.build]
     lib = KernelLibrary(host=plain, builders=builders, opt_level=1)
     _KEEP_ALIVE.append(lib)
     rng = np.random.default_rng(10)
@@ -143,6 +146,11 @@ def test_table_gemv_portable_permute():
     assert lib.trk_gemv_f32_t2_lut(x.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, K, N, 0,
                                    tw.nscale.ctypes.data, tw.wpos, tw.wneg) == 0
     assert_close(y, x.astype(np.float64) @ dequantize(w, trits))
+    xs = rng.standard_normal((4, K)).astype(np.float32)
+    ys = np.empty((4, N), np.float32)
+    assert lib.trk_gemm_f32_t2_lut(xs.ctypes.data, K, tw.lut3().ctypes.data, ys.ctypes.data, N, 4, K, N, 0,
+                                   tw.nscale.ctypes.data, tw.wpos, tw.wneg) == 0
+    assert_close(ys, xs.astype(np.float64) @ dequantize(w, trits))
 
 
 def test_invalid_code_3_reads_as_zero_in_every_path():

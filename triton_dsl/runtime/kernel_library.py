@@ -23,6 +23,7 @@ from ..codegen.kernels import (
     count,
     dequant,
     matmul_f32,
+    matmul_gemm_lut,
     matmul_gemv,
     matmul_tt,
     pack,
@@ -41,7 +42,8 @@ KERNEL_BUILDERS: list[KernelBuilder] = [
     quantize.build,
     dequant.build,
     count.build,
-    relayout.build, matmul_f32.build, matmul_gemv.build, bitlinear.build, matmul_tt.build, conv2d.build,
+    relayout.build, matmul_f32.build, matmul_gemv.build, matmul_gemm_lut.build, bitlinear.build,
+    matmul_tt.build, conv2d.build,
 ]
 
 _LIVE_LIBRARIES: list[KernelLibrary] = []

@@ -23,6 +23,7 @@ import numpy as np
 from triton_dsl.codegen.kernels import bitlinear as _bitlinear
 from triton_dsl.codegen.kernels import conv2d as _conv2d
 from triton_dsl.codegen.kernels import matmul_f32 as _matmul_f32
+from triton_dsl.codegen.kernels import matmul_gemm_lut as _matmul_gemm_lut
 from triton_dsl.codegen.kernels import matmul_gemv as _matmul_gemv
 from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
 from triton_dsl.codegen.kernels import relayout as _relayout
@@ -35,8 +36,8 @@ from triton_dsl.codegen.kernels.relayout import (
     VNNI_KBLOCK,
 )
 
-BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _bitlinear.build,
-            _matmul_tt.build, _conv2d.build]
+BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _matmul_gemm_lut.build,
+            _bitlinear.build, _matmul_tt.build, _conv2d.build]
 
 _lock = threading.Lock()
 _lib = None
@@ -182,12 +183,17 @@ def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.nd
     x2, vector = _activations(x, tw.K)
     M = x2.shape[0]
     y = np.empty((M, tw.N), np.float32)
-    if M == 1 and kernels().host.has("avx512f"):
-        # one row: the table-lookup GEMV (needs the two-table permute to be fast)
-        status = kernels().trk_gemv_f32_t2_lut(x2.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, tw.K,
-                                               tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+    if kernels().host.has("avx512f"):
+        # the table-lookup kernels (they need the two-table permute to be fast)
+        lib, ks, ns = kernels(), _ptr(tw.kscale), tw.nscale.ctypes.data
+        if M == 1:
+            status = lib.trk_gemv_f32_t2_lut(x2.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, tw.K, tw.N,
+                                             ks, ns, tw.wpos, tw.wneg)
+        else:
+            status = lib.trk_gemm_f32_t2_lut(x2.ctypes.data, tw.K, tw.lut3().ctypes.data, y.ctypes.data, tw.N,
+                                             M, tw.K, tw.N, ks, ns, tw.wpos, tw.wneg)
         if status != 0:
-            raise MemoryError("out of memory for the GEMV table")
+            raise MemoryError("out of memory for the matmul tables")
         return y[0] if vector else y
     kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, 1, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
                                 tw.K, tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
