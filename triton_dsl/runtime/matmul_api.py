@@ -39,6 +39,7 @@ from triton_dsl.codegen.kernels.relayout import (
 BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _matmul_gemm_lut.build,
             _bitlinear.build, _matmul_tt.build, _conv2d.build]
 
+LUT_MIN_COLUMNS = 128
 _lock = threading.Lock()
 _lib = None
 
@@ -183,8 +184,9 @@ def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.nd
     x2, vector = _activations(x, tw.K)
     M = x2.shape[0]
     y = np.empty((M, tw.N), np.float32)
-    if kernels().host.has("avx512f"):
-        # the table-lookup kernels (they need the two-table permute to be fast)
+    if kernels().host.has("avx512f") and tw.N >= LUT_MIN_COLUMNS:
+        # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
+        # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
         lib, ks, ns = kernels(), _ptr(tw.kscale), tw.nscale.ctypes.data
         if M == 1:
             status = lib.trk_gemv_f32_t2_lut(x2.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, tw.K, tw.N,
