@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .check import types as ct
-from .ir.types import ScalarTy, StrTy, TensorTy, TupleTy
+from .codegen.entry import flatten_type
+from .ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 from .syntax import ast
 
 _MISSING = object()
@@ -29,6 +30,8 @@ def _literal(expr):
     """The Python value of a constant default expression, or _MISSING."""
     if isinstance(expr, (ast.IntLit, ast.FloatLit, ast.BoolLit, ast.StrLit)):
         return expr.value
+    if isinstance(expr, ast.NoneLit):
+        return None
     if isinstance(expr, ast.Unary) and expr.op == "-":
         inner = _literal(expr.operand)
         return _MISSING if inner is _MISSING else -inner
@@ -60,7 +63,7 @@ class CallPlan:
                            for p, n, declared in zip(fn.params, self.names, declared_types, strict=True)]
         self.leaves = flatten_type(fn.ret_type)
         slot = ctypes.c_uint64
-        self._argv_type = slot * max(1, len(self.names))
+        self._argv_type = slot * max(1, sum(len(flatten_type(p.type)) for p in fn.params))
         self._res_type = slot * max(1, len(self.leaves))
         vp = ctypes.c_void_p
         self._entry = jm.cfunc(f"tdsl_call.{fn.name}", None, vp, vp, vp)
@@ -93,7 +96,7 @@ class CallPlan:
                     if v is _COMPUTED:
                         raise TypeError(f"{fname}(): argument '{names[i]}' has a default that only the "
                                         "language can compute; pass it explicitly")
-                slots.append(self.converters[i](v, dims, owned))
+                slots.extend(self.converters[i](v, dims, owned))
         except BaseException:
             _release_all(owned)
             raise
@@ -141,7 +144,7 @@ def _converter(ty, declared, pname: str, fname: str):
                 raise TypeError(f"{where} must be a {ty.dtype} scalar, not an array of shape {value.shape}")
             if ty.is_int and isinstance(value, (float, np.floating)):
                 raise TypeError(f"{where} must be an integer ({ty.dtype}), not {value!r}")
-            return int.from_bytes(np.asarray(value).astype(dtype).tobytes().ljust(8, b"\0"), "little")
+            return [int.from_bytes(np.asarray(value).astype(dtype).tobytes().ljust(8, b"\0"), "little")]
         return scalar
     if isinstance(ty, TensorTy):
         if ty.ternary:
@@ -154,7 +157,7 @@ def _converter(ty, declared, pname: str, fname: str):
                                      f"{list(value.shape)}")
                 h = interop.ternary_to_header(value)
                 owned.append((_decref, h))
-                return h
+                return [h]
             return ternary
         want = np.dtype(ty.dtype)
         shape = declared.shape if isinstance(declared, ct.TensorType) else None
@@ -186,7 +189,7 @@ def _converter(ty, declared, pname: str, fname: str):
                                          f"argument '{seen[1]}'")
             h = to_header(arr)
             owned.append((_decref, h))
-            return h
+            return [h]
         return tensor
     if isinstance(ty, StrTy):
         def string(value, dims, owned):
@@ -195,8 +198,19 @@ def _converter(ty, declared, pname: str, fname: str):
             data = value.encode("utf-8")
             h = interop.call("trt_str_new", data, len(data))
             owned.append((interop.func("trt_str_decref"), h))
-            return h
+            return [h]
         return string
+    if isinstance(ty, OptionalTy):
+        inner_declared = declared.inner if isinstance(declared, ct.OptionalType) else declared
+        inner = _converter(ty.inner, inner_declared, pname, fname)
+        width = len(flatten_type(ty.inner))
+
+        def optional(value, dims, owned):
+            if value is None:
+                return [0] * (1 if ty.nullable_pointer else 1 + width)
+            slots = inner(value, dims, owned)
+            return slots if ty.nullable_pointer else [1, *slots]
+        return optional
 
     def unsupported(value, dims, owned):
         raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
@@ -233,6 +247,20 @@ def _result_builder(ty):
         dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
         size = dtype.itemsize
         return lambda it: np.frombuffer(int(next(it)).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
+    if isinstance(ty, OptionalTy):
+        inner = _result_builder(ty.inner)
+        width = len(flatten_type(ty.inner))
+        if ty.nullable_pointer:
+            def nullable(it):
+                addr = next(it)
+                return None if addr == 0 else inner(iter([addr]))
+            return nullable
+
+        def optional(it):
+            present = next(it) & 0xFF
+            values = [next(it) for _ in range(width)]
+            return inner(iter(values)) if present else None
+        return optional
     if isinstance(ty, StrTy):
         def string(it):
             import ctypes

@@ -26,6 +26,19 @@ fn mm_any(a: Tensor<float32, [?, ?]>, b: Tensor<float32, [?, ?]>) -> Tensor<floa
 fn greet(name: str) -> str { return "hello " + name }
 fn add_same(x: Tensor<float32, [n]>, y: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return x + y }
 fn add_any(a: Tensor<float32, [?]>, b: Tensor<float32, [?]>) -> Tensor<float32, [?]> { return add_same(a, b) }
+fn scaled(x: Tensor<float32, [n]>, bias: Tensor<float32, [n]>? = None, k: float32? = None)
+    -> Tensor<float32, [n]> {
+    let y = x * 2.0
+    if bias != None { y = y + bias }
+    if k == None { return y }
+    return y * k
+}
+fn first_above(x: Tensor<float32, [n]>, t: float32) -> int32? {
+    for i in 0..numel(x) {
+        if x[i] > t { return i }
+    }
+    return None
+}
 fn signs(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return sign(x) * 2.0 }
 fn zeros_in(x: Tensor<float32, [n]>) -> int32 { return sum(sign(x) == 0) }
 fn same(a: str, b: str) -> bool { return a == b }
@@ -95,3 +108,12 @@ def test_named_dims_are_checked_at_run_time_when_unknown(module):
     with pytest.raises(triton_dsl.TritonRuntimeError) as info:
         module.add_any(one, np.ones(4, np.float32))
     assert "dimension 'n'" in info.value.message and "[3] vs [4]" in info.value.message
+
+
+def test_optional_parameters_and_results(module):
+    a = np.float32([1, 2, 3])
+    np.testing.assert_array_equal(module.scaled(a), a * 2)
+    np.testing.assert_array_equal(module.scaled(a, np.float32([1, 1, 1])), a * 2 + 1)
+    np.testing.assert_array_equal(module.scaled(a, k=3.0), a * 6)
+    np.testing.assert_array_equal(module.scaled(a, None, None), a * 2)
+    assert module.first_above(a, 1.5) == 1 and module.first_above(a, 9.0) is None

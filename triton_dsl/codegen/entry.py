@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ..ir.nodes import Function
-from ..ir.types import IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 
@@ -29,9 +29,12 @@ SLOT = 8
 
 
 def flatten_type(ty: IRType) -> list[IRType]:
-    """The leaves of a (possibly nested) tuple type, in slot order."""
+    """The leaves of a type in slot order: tuples give their items, an optional scalar (or tuple) gives
+    a presence flag then its value; a tensor or string optional is one (nullable) pointer."""
     if isinstance(ty, TupleTy):
         return [leaf for item in ty.items for leaf in flatten_type(item)]
+    if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+        return [BOOL, *flatten_type(ty.inner)]
     if isinstance(ty, UnitTy):
         return []
     return [ty]
@@ -40,12 +43,20 @@ def flatten_type(ty: IRType) -> list[IRType]:
 def _to_abi(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> ir.Value:
     if isinstance(ty, ScalarTy) and ty.is_bool:
         return b.zext(value, abi_type(ty))
+    if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+        agg = ir.Constant(abi_type(ty), ir.Undefined)
+        agg = b.insert_value(agg, b.zext(b.extract_value(value, 0), abi_type(BOOL)), 0)
+        return b.insert_value(agg, _to_abi(b, b.extract_value(value, 1), ty.inner), 1)
     return value
 
 
 def _from_abi(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> ir.Value:
     if isinstance(ty, ScalarTy) and ty.is_bool:
         return b.icmp_unsigned("!=", value, ir.Constant(value.type, 0))
+    if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+        agg = ir.Constant(llvm_type(ty), ir.Undefined)
+        agg = b.insert_value(agg, _from_abi(b, b.extract_value(value, 0), BOOL), 0)
+        return b.insert_value(agg, _from_abi(b, b.extract_value(value, 1), ty.inner), 1)
     return value
 
 
@@ -55,7 +66,20 @@ def _leaves(b: ir.IRBuilder, value: ir.Value, ty: IRType) -> list[tuple[ir.Value
         for i, item in enumerate(ty.items):
             out += _leaves(b, b.extract_value(value, i), item)
         return out
+    if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+        return [(b.extract_value(value, 0), BOOL), *_leaves(b, b.extract_value(value, 1), ty.inner)]
     return [(value, ty)]
+
+
+def _assemble(b: ir.IRBuilder, ty: IRType, read) -> ir.Value:
+    """A value of `ty` from consecutive slots (`read(leaf_type)` loads the next one)."""
+    if isinstance(ty, TupleTy) or (isinstance(ty, OptionalTy) and not ty.nullable_pointer):
+        parts = ty.items if isinstance(ty, TupleTy) else (BOOL, ty.inner)
+        agg = ir.Constant(llvm_type(ty), ir.Undefined)
+        for i, item in enumerate(parts):
+            agg = b.insert_value(agg, _assemble(b, item, read), i)
+        return agg
+    return read(ty)
 
 
 def _slot(b: ir.IRBuilder, base: ir.Value, index: int) -> ir.Value:
@@ -66,10 +90,13 @@ def emit_slot_entry(m: ModuleEmitter, fn: Function) -> ir.Function:
     llfn = ir.Function(m.llmod, ir.FunctionType(VOID, [PTR, PTR, PTR]), f"tdsl_call.{fn.name}")
     ctx, args, results = llfn.args
     b = ir.IRBuilder(llfn.append_basic_block("entry"))
-    params = []
-    for i, p in enumerate(fn.params):
-        raw = b.load(_slot(b, args, i), typ=abi_type(p.type))
-        params.append(_from_abi(b, raw, p.type))
+    counter = iter(range(1 << 30))
+
+    def read(leaf: IRType) -> ir.Value:
+        raw = b.load(_slot(b, args, next(counter)), typ=abi_type(leaf))
+        return _from_abi(b, raw, leaf)
+
+    params = [_assemble(b, p.type, read) for p in fn.params]
     value = b.call(m.function(fn.name), [ctx, *params])
     if not isinstance(fn.ret_type, UnitTy):
         for i, (leaf, ty) in enumerate(_leaves(b, value, fn.ret_type)):
@@ -123,6 +150,13 @@ def c_type(ty: IRType, name: str, structs: list[str]) -> str:
         fields = "; ".join(f"{c_type(t, f'{name}_{i}', structs)} f{i}" for i, t in enumerate(ty.items))
         structs.append(f"typedef struct {{ {fields}; }} {name};")
         return name
+    if isinstance(ty, OptionalTy):
+        if ty.nullable_pointer:
+            return c_type(ty.inner, name, structs)  # NULL is None
+        opt = f"{name}_opt"
+        value = c_type(ty.inner, name, structs)
+        structs.append(f"typedef struct {{ uint8_t present; {value} value; }} {opt};")
+        return opt
     raise TypeError(f"no C type for {ty}")
 
 

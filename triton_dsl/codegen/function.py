@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
-from ..ir.types import ScalarTy, StrTy, TensorTy, TupleTy
+from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 from ..source import Span
 from . import rtabi
 from .control import ControlFlowMixin
-from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, zero_value
+from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
 from .scalar_ops import emit_binary, emit_cast, emit_unary
 
 if TYPE_CHECKING:
@@ -174,6 +174,35 @@ class FunctionEmitter(ControlFlowMixin):
         self.b.branch(self.error_exit)
         self.b.position_at_end(ok)
 
+    # -- optionals ------------------------------------------------------------------------------------
+    def op_none(self, op: Op) -> None:
+        ty = op.result.type
+        if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+            self.bind(op.results, [ir.Constant(llvm_type(ty), None)])
+        elif isinstance(ty, OptionalTy):
+            self.bind(op.results, [ir.Constant(PTR, None)])
+        else:
+            self.bind(op.results, [ir.Constant(I1, 0)])
+
+    def op_some(self, op: Op) -> None:
+        ty, v = op.result.type, self.get(op.operands[0])
+        if ty.nullable_pointer:
+            self.bind(op.results, [v])
+            return
+        agg = self.b.insert_value(ir.Constant(llvm_type(ty), None), ir.Constant(I1, 1), 0)
+        self.bind(op.results, [self.b.insert_value(agg, v, 1)])
+
+    def op_is_some(self, op: Op) -> None:
+        ty, v = op.operands[0].type, self.get(op.operands[0])
+        if ty.nullable_pointer:
+            self.bind(op.results, [self.b.icmp_unsigned("!=", self.b.ptrtoint(v, I64), ir.Constant(I64, 0))])
+        else:
+            self.bind(op.results, [self.b.extract_value(v, 0)])
+
+    def op_unwrap(self, op: Op) -> None:
+        ty, v = op.operands[0].type, self.get(op.operands[0])
+        self.bind(op.results, [v if ty.nullable_pointer else self.b.extract_value(v, 1)])
+
     def op_retain(self, op: Op) -> None:
         self.refcount(op.operands[0], "incref")
 
@@ -192,6 +221,10 @@ class FunctionEmitter(ControlFlowMixin):
             for i, item in enumerate(ty.items):
                 if item.is_refcounted():
                     self.refcount_value(item, self.b.extract_value(value, i), what)
+        elif isinstance(ty, OptionalTy):
+            # None is a null pointer (or zeroed value): the runtime's incref/decref accept null.
+            inner = value if ty.nullable_pointer else self.b.extract_value(value, 1)
+            self.refcount_value(ty.inner, inner, what)
 
     # -- calls ----------------------------------------------------------------------------------------
     def op_call(self, op: Op) -> None:
@@ -267,6 +300,14 @@ class FunctionEmitter(ControlFlowMixin):
     def op_set_scales(self, op: Op) -> None:
         from .ternary_ops import emit_set_scales
         emit_set_scales(self, self.get(op.operands[0]), self.get(op.operands[1]), op.attrs["kind"])
+
+    def op_load(self, op: Op) -> None:
+        """Element `offset` of a tensor's data (the offset was bounds-checked by the runtime)."""
+        t, off = (self.get(v) for v in op.operands)
+        dtype = op.result.type.dtype
+        ptr = self.b.gep(rtabi.load_data(self.b, t), [off], source_etype=memory_type(dtype))
+        raw = self.b.load(ptr, typ=memory_type(dtype))
+        self.bind(op.results, [to_register(self.b, raw, dtype)])
 
     def op_numel(self, op: Op) -> None:
         self.bind(op.results, [rtabi.load_numel(self.b, self.get(op.operands[0]))])

@@ -266,11 +266,15 @@ def emit_fused(fe: FunctionEmitter, op: Op) -> ir.Value:
     err = _entry_alloca(fe, I32, "fused.err")
     b.store(ir.Constant(I32, 0), err)
     out_data = rtabi.load_data(b, out)
-    with b.if_else(flat_ok) as (flat, rows):
-        with flat:
-            _run_loop(fe, kernel, [out_data, *datas, *strides, *scalar_vals], numel, err)
-        with rows:
-            _run_rows(fe, kernel, tensors, datas, scalar_vals, out_data, alloc_dtype, shape, rank, numel, err)
+    if rank == 0:  # one element: nothing to broadcast
+        _run_loop(fe, kernel, [out_data, *datas, *strides, *scalar_vals], numel, err)
+    else:
+        with b.if_else(flat_ok) as (flat, rows):
+            with flat:
+                _run_loop(fe, kernel, [out_data, *datas, *strides, *scalar_vals], numel, err)
+            with rows:
+                _run_rows(fe, kernel, tensors, datas, scalar_vals, out_data, alloc_dtype, shape, rank, numel,
+                          err)
     for t in temps:
         rtabi.call(b, "trt_decref", t)
     # 4. element errors, then packing of a trit result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..ir.types import BufTy, IRType, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import BufTy, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
 
 PTR = ir.PointerType()
 I1 = ir.IntType(1)
@@ -43,15 +43,23 @@ def llvm_type(ty: IRType) -> ir.Type:
         return PTR
     if isinstance(ty, TupleTy):
         return ir.LiteralStructType([llvm_type(t) for t in ty.items])
+    if isinstance(ty, OptionalTy):
+        if ty.nullable_pointer:
+            return PTR
+        return ir.LiteralStructType([I1, llvm_type(ty.inner)])
+    if isinstance(ty, NoneTy):
+        return I1
     if isinstance(ty, UnitTy):
         return VOID
     raise TypeError(f"no LLVM type for {ty}")
 
 
 def abi_type(ty: IRType) -> ir.Type:
-    """Type at the C ABI boundary (bool widened to a byte)."""
+    """Type at the C ABI boundary (bool widened to a byte; optionals as {i8 present, value})."""
     if isinstance(ty, ScalarTy):
         return _MEMORY[ty.dtype]
+    if isinstance(ty, OptionalTy) and not ty.nullable_pointer:
+        return ir.LiteralStructType([I8, abi_type(ty.inner)])
     return llvm_type(ty)
 
 

@@ -42,6 +42,13 @@ def lower_index(lw, e: ast.Index) -> Value:
     t = lw.lower_expr(e.obj)
     if t.type.ternary or t.type.dtype == "trit":
         raise NotAvailable("indexing packed ternary tensors", e.span)
+    if want_scalar(e, t):
+        # x[i, j] with every axis indexed: read the element (bounds-checked) without a tensor in between.
+        idx = [lw.to_i64(lw.lower_expr(ix), ix.span) for ix in e.indices]
+        layout = [("v", 0), ("array", list(range(1, 1 + len(idx))), 64), ("c", len(idx))]
+        lw.require("trt_offset", e.span)
+        off = lw.b.rt("trt_offset", [t, *idx], I64, e.span, args=layout).result
+        return lw.b.op("load", [t, off], [ScalarTy(t.type.dtype)], span=e.span).result
     specs: list[Value] = []
     for ix in e.indices:
         if isinstance(ix, ast.Slice):
@@ -57,6 +64,11 @@ def lower_index(lw, e: ast.Index) -> Value:
     layout = [("v", 0), ("array", list(range(1, 1 + len(specs))), 64), ("c", len(e.indices))]
     lw.require("trt_index", e.span)
     return lw.b.rt("trt_index", [t, *specs], want, e.span, args=layout).result
+
+
+def want_scalar(e: ast.Index, t: Value) -> bool:
+    return (len(e.indices) == t.type.rank and t.type.rank > 0
+            and not any(isinstance(ix, ast.Slice) for ix in e.indices))
 
 
 def _shape_item(lw, e: ast.Index) -> Value:

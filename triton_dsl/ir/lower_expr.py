@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, I64, STR, IRType, ScalarTy, TensorTy, TupleTy
+from .types import BOOL, I64, STR, IRType, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
            "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "&&": "and", "||": "or"}
@@ -53,7 +53,25 @@ class ExprLowerer:
         v = self.scopes.lookup(e.name)
         if v is None:
             raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+        if isinstance(v.type, OptionalTy) and e.ty is not None and not isinstance(e.ty, ct.OptionalType):
+            return self.unwrap(v, e.span)  # narrowed by `if x != None`
         return v
+
+    def expr_NoneLit(self, e) -> Value:
+        return self.b.op("none", [], [NoneTy()], span=e.span).result
+
+    def unwrap(self, v: Value, span) -> Value:
+        return self.b.op("unwrap", [v], [v.type.inner], span=span).result
+
+    def none_test(self, op: str, a: Value, b: Value, span) -> Value:
+        """`x == None` / `x != None`."""
+        other = b if isinstance(a.type, NoneTy) else a
+        if isinstance(other.type, OptionalTy):
+            some = self.b.op("is_some", [other], [BOOL], span=span).result
+            return some if op == "ne" else self.b.unary("not", some, span)
+        # None compared with None, or with a value that is never None
+        same = isinstance(other.type, NoneTy)
+        return self.b.const(same if op == "eq" else not same, BOOL, span)
 
     def expr_FString(self, e) -> Value:
         from .lower_prims import lower_fstring
@@ -98,6 +116,8 @@ class ExprLowerer:
         result = e.ty
         a, b = self.lower_expr(e.left), self.lower_expr(e.right)
         op = _BINARY[e.op]
+        if isinstance(a.type, NoneTy) or isinstance(b.type, NoneTy):
+            return self.none_test(op, a, b, e.span)
         if a.type == STR or b.type == STR:
             return self.string_op(op, a, b, e.span)
         if op in ("and", "or"):
@@ -180,6 +200,14 @@ class ExprLowerer:
         have = v.type
         if have == want:
             return v
+        if isinstance(want, OptionalTy):
+            if isinstance(have, NoneTy):
+                return self.b.op("none", [], [want], span=span).result
+            if isinstance(have, OptionalTy):
+                raise NotAvailable(f"converting {have} to {want}", span)
+            return self.b.op("some", [self.coerce(v, want.inner, span)], [want], span=span).result
+        if isinstance(have, OptionalTy):
+            return self.coerce(self.unwrap(v, span), want, span)
         if isinstance(want, ScalarTy) and isinstance(have, TensorTy):
             return self.item(v, want.dtype, span)
         if isinstance(want, TensorTy) and isinstance(have, ScalarTy):
@@ -217,9 +245,6 @@ class ExprLowerer:
         else:
             return constant_value(self, arg.default_value, arg.param_type, None)
         if arg.param_type is not None and _is_value_type(arg.param_type):
-            steps = arg.conversion.steps if arg.conversion is not None else ()
-            if any(s in ("some", "none") for s in steps):
-                raise NotAvailable("optional values at run time", arg.expr.span if arg.expr else None)
             try:
                 return self.convert_to(v, arg.param_type, arg.expr.span if arg.expr else None)
             except NotAvailable:
@@ -260,4 +285,4 @@ def _dtype(t) -> str:
 
 
 def _is_value_type(t) -> bool:
-    return isinstance(t, (ct.Scalar, ct.TensorType, ct.TupleType, ct.StrType))
+    return isinstance(t, (ct.Scalar, ct.TensorType, ct.TupleType, ct.StrType, ct.OptionalType))

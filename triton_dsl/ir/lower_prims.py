@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, BUF, I32, I64, STR, ScalarTy, TensorTy, TupleTy
+from .types import BOOL, BUF, I32, I64, STR, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy
 
 _UNARY = {"exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "abs", "relu", "floor", "ceil", "round",
           "sign"}
@@ -169,6 +169,8 @@ def _append_text(lw, buf: Value, text: str, span) -> None:
 def append_value(lw, buf: Value, v: Value, span, spec: str | None = None) -> None:
     """Append the text of `v` to `buf` (print / f-string), with a format spec when given."""
     ty = v.type
+    if isinstance(ty, (OptionalTy, NoneTy)):
+        return _append_optional(lw, buf, v, span, spec)
     if spec:
         return _append_formatted(lw, buf, v, spec, span)
     if ty == STR:
@@ -183,6 +185,20 @@ def append_value(lw, buf: Value, v: Value, span, spec: str | None = None) -> Non
         lw.rt("trt_buf_append_i64", [buf, lw.b.cast(v, "int64", span) if ty != I64 else v], None, span)
     else:
         raise NotAvailable(f"printing values of type {ty}", span)
+
+
+def _append_optional(lw, buf: Value, v: Value, span, spec: str | None) -> None:
+    """`None`, or the value (as Python prints an Optional)."""
+    if isinstance(v.type, NoneTy):
+        return _append_text(lw, buf, "None", span)
+    present = lw.b.op("is_some", [v], [BOOL], span=span).result
+    branch = lw.b.if_(present, [], span)
+    with lw.b.at(branch.regions[0]):
+        append_value(lw, buf, lw.unwrap(v, span), span, spec)
+        lw.b.yield_([], span)
+    with lw.b.at(branch.regions[1]):
+        _append_text(lw, buf, "None", span)
+        lw.b.yield_([], span)
 
 
 def _append_formatted(lw, buf: Value, v: Value, spec: str, span) -> None:

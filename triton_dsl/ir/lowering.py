@@ -18,7 +18,7 @@ from ..diagnostics import DiagnosticSink
 from ..syntax import ast
 from .builder import Builder
 from .nodes import Block, Function, Module, Value
-from .types import UNIT, IRType, ScalarTy, StrTy, TensorTy, TupleTy
+from .types import UNIT, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 
 ENTRY_NAME = "__main__"
 
@@ -47,7 +47,11 @@ def ir_type(t: ct.Type, span=None) -> IRType:
         return StrTy()
     if isinstance(t, (ct.UnitType, ct.NeverType)):
         return UNIT
-    names = {ct.ListType: "lists as run-time values", ct.OptionalType: "optional values at run time",
+    if isinstance(t, ct.OptionalType):
+        return OptionalTy(ir_type(t.inner, span))
+    if isinstance(t, ct.NoneType):
+        return NoneTy()
+    names = {ct.ListType: "lists as run-time values",
              ct.StructType: "structs as run-time values", ct.FnType: "closures and functions as values",
              ct.TraitType: "trait objects", ct.NoneType: "None as a run-time value",
              ct.UnionType: "union values at run time"}

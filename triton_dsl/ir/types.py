@@ -96,6 +96,32 @@ class StrTy(IRType):
 
 
 @dataclass(frozen=True)
+class OptionalTy(IRType):
+    """`T?`: a value of `inner` or None. Tensors and strings are a nullable pointer; scalars and tuples
+    carry a presence flag beside the value."""
+
+    inner: IRType
+
+    def is_refcounted(self) -> bool:
+        return self.inner.is_refcounted()
+
+    @property
+    def nullable_pointer(self) -> bool:
+        return isinstance(self.inner, (TensorTy, StrTy))
+
+    def __str__(self) -> str:
+        return f"{self.inner}?"
+
+
+@dataclass(frozen=True)
+class NoneTy(IRType):
+    """The literal `None` before it is converted to a particular optional type (no run-time value)."""
+
+    def __str__(self) -> str:
+        return "none"
+
+
+@dataclass(frozen=True)
 class BufTy(IRType):
     """A growable text buffer on the stack (`trt_buf`), used while printing and formatting."""
 

@@ -12,7 +12,7 @@ module with `retain`/`release` ops, under these rules (the runtime's, docs/runti
   or up to the loop) still own at that point; the `panic`/error paths leak nothing either, except the
   temporaries of the failing call (the program is stopping);
 - loop-carried values are owned by the loop body (`for` body, `while` body), borrowed by the `while`
-  condition region; `tuple` retains the items it packs and `get` retains the item it extracts.
+  condition region; `tuple`/`some` retain the items they pack, `get`/`unwrap` the item they extract.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                         out.append(_release(v))
                 if op.opcode != "return" and f.is_loop_body:
                     break
-        if op.opcode == "tuple":
+        if op.opcode in ("tuple", "some"):
             out.extend(_retain(v) for v in op.operands if _rc(v))
         # Nested regions see this block's live values as owned by an enclosing frame.
         for i, region in enumerate(op.regions):
@@ -107,7 +107,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
             inner = _Frame(region, owns_args, is_loop_body=owns_args)
             _rewrite(inner, [*stack, frame])
         out.append(op)
-        if op.opcode == "get" and _rc(op.result):
+        if op.opcode in ("get", "unwrap") and _rc(op.result):
             out.append(_retain(op.result))
         frame.released.update(consumed)
         # Results we own from now on; released after their last use.
