@@ -128,7 +128,7 @@ def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = 
     if parallel is None:
         parallel = "fused" in opcodes
     result.parallel = parallel
-    result.needs_kernels = parallel or "dequantize" in opcodes
+    result.needs_kernels = parallel or bool({"dequantize", "ternary_matmul"} & opcodes)
     result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
     return result
 

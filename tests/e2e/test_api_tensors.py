@@ -39,6 +39,11 @@ fn first_above(x: Tensor<float32, [n]>, t: float32) -> int32? {
     }
     return None
 }
+fn lin(x: Tensor<float32, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [m, n]> { return x @ w }
+fn lin_twice(x: Tensor<float32, [k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [n]> {
+    let y = x @ w
+    return y + matmul(x, w)
+}
 fn signs(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return sign(x) * 2.0 }
 fn zeros_in(x: Tensor<float32, [n]>) -> int32 { return sum(sign(x) == 0) }
 fn same(a: str, b: str) -> bool { return a == b }
@@ -117,3 +122,20 @@ def test_optional_parameters_and_results(module):
     np.testing.assert_array_equal(module.scaled(a, k=3.0), a * 6)
     np.testing.assert_array_equal(module.scaled(a, None, None), a * 2)
     assert module.first_above(a, 1.5) == 1 and module.first_above(a, 9.0) is None
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.25, "channel", (0.7, 0.3)])
+def test_matmul_with_packed_ternary_weights(module, scale):
+    from triton_dsl import TernaryTensor
+
+    rng = np.random.default_rng(5)
+    K, N = 37, 45
+    trits = rng.integers(-1, 2, size=(K, N)).astype(np.int8)
+    if scale == "channel":
+        scale = np.linspace(0.5, 1.5, K).astype(np.float32)
+    w = TernaryTensor.from_numpy(trits, scale)
+    x = rng.standard_normal((5, K)).astype(np.float32)
+    deq = w.dequantize()
+    np.testing.assert_allclose(module.lin(x, w), x @ deq, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(module.lin_twice(x[1], w), 2 * (x[1] @ deq), rtol=1e-5, atol=1e-5)
+    assert "ternary_matmul" in module.ir("lin")

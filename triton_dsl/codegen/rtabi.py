@@ -41,6 +41,8 @@ _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "trk_parallel_for": (VOID, [PTR, PTR, I64, I64]),
     # kernel library (docs/ternary_format.md, kernel ABI table)
     "trk_dequant_f32": (VOID, [PTR, I64, I64, PTR, I32, I64, PTR]),
+    "trk_relayout_t2_panels": (VOID, [PTR, I64, I64, I64, I64, I64, PTR]),
+    "trk_matmul_f32_t2": (VOID, [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, FLOAT, FLOAT]),
 }
 
 ERR_RUNTIME, ERR_SHAPE, ERR_INDEX, ERR_PANIC, ERR_OOM, ERR_VALUE = 1, 2, 3, 4, 5, 6

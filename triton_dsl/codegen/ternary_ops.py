@@ -71,3 +71,141 @@ def emit_set_scales(fe: FunctionEmitter, packed: ir.Value, scales: ir.Value, kin
     rtabi.call(b, "trt_incref", scales)
     b.store(ir.Constant(I32, kind), rtabi.field_ptr(b, packed, rtabi.OFF_SCALE_KIND))
     b.store(scales, rtabi.field_ptr(b, packed, rtabi.OFF_SCALES))
+
+
+# The kernel-private copy of matmul weights kept in a trit header's `aux`: a 64-byte tag (magic, K, N)
+# then the 32-column panels of `trk_relayout_t2_panels` (docs/kernels.md), built on first use.
+PANELS_MAGIC = int.from_bytes(b"TDSLPNL1", "little")
+PANEL_COLUMNS = 32
+TAG_BYTES = 64
+
+
+def _i64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+def _panels(fe: FunctionEmitter, w: ir.Value, K: ir.Value, N: ir.Value, span) -> tuple[ir.Value, ir.Value]:
+    """(panels pointer, buffer to free after the call or null): the cached copy in `aux` when it is
+    ours for this K×N, else a fresh relayout (cached in `aux` when that is free)."""
+    b, ctx = fe.b, fe.ctx
+    aux = b.load(rtabi.field_ptr(b, w, 136), typ=PTR)
+    has_aux = b.icmp_unsigned("!=", b.ptrtoint(aux, I64), _i64(0))
+    reuse = fe.new_block("panels.reuse")
+    build = fe.new_block("panels.build")
+    join = fe.new_block("panels.join")
+    check = fe.new_block("panels.check")
+    b.cbranch(has_aux, check, build)
+    b.position_at_end(check)
+    def tag(offset: int) -> ir.Value:
+        return b.load(b.gep(aux, [_i64(offset)], source_etype=ir.IntType(8)), typ=I64)
+
+    ours = b.and_(b.icmp_signed("==", tag(0), _i64(PANELS_MAGIC)),
+                  b.and_(b.icmp_signed("==", tag(8), K), b.icmp_signed("==", tag(16), N)))
+    b.cbranch(ours, reuse, build)
+    b.position_at_end(reuse)
+    reused = b.gep(aux, [_i64(TAG_BYTES)], source_etype=ir.IntType(8))
+    b.branch(join)
+    b.position_at_end(build)
+    npanels = b.sdiv(b.add(N, _i64(PANEL_COLUMNS - 1)), _i64(PANEL_COLUMNS))
+    nbytes = b.add(b.mul(b.mul(npanels, K), _i64(8)), _i64(TAG_BYTES))
+    buf = rtabi.call(b, "trt_alloc", ctx, nbytes)
+    fe.check_error(span)
+    # The relayout writes only the set bits of each panel's masks: start from zeros.
+    memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
+    b.call(memset, [buf, ir.Constant(ir.IntType(8), 0), nbytes, ir.Constant(ir.IntType(1), 0)])
+    b.store(_i64(PANELS_MAGIC), buf)
+    b.store(K, b.gep(buf, [_i64(8)], source_etype=ir.IntType(8)))
+    b.store(N, b.gep(buf, [_i64(16)], source_etype=ir.IntType(8)))
+    built = b.gep(buf, [_i64(TAG_BYTES)], source_etype=ir.IntType(8))
+    rtabi.call(b, "trk_relayout_t2_panels", rtabi.load_data(b, w), K, N, _i64(0), _i64(0), _i64(1), built)
+    # Keep it for the next product with these weights when `aux` is free; else free it after the call.
+    with b.if_else(has_aux) as (occupied, free_slot):
+        with occupied:
+            pass
+        with free_slot:
+            rtabi.call(b, "trt_set_aux", w, buf, rtabi.declare(b.module, "trt_free"))
+    to_free = b.select(has_aux, buf, ir.Constant(PTR, None))
+    build_end = b.block
+    b.branch(join)
+    b.position_at_end(join)
+    panels = b.phi(PTR)
+    panels.add_incoming(reused, reuse)
+    panels.add_incoming(built, build_end)
+    free = b.phi(PTR)
+    free.add_incoming(ir.Constant(PTR, None), reuse)
+    free.add_incoming(to_free, build_end)
+    return panels, free
+
+
+def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Value, text: str,
+                        span) -> ir.Value:
+    """`x @ W` for float32 x ([K] or [M, K]) and a packed ternary W [K, N], with the packed kernel
+    `trk_matmul_f32_t2` (scales: one value, per k (channel, axis 0) or asymmetric)."""
+    b, ctx = fe.b, fe.ctx
+    K, N = rtabi.load_dim(b, w, 0), rtabi.load_dim(b, w, 1)
+    xk = rtabi.load_dim(b, x, x_rank - 1)
+    M = rtabi.load_dim(b, x, 0) if x_rank == 2 else _i64(1)
+    fail, ok = fe.new_block("tmm.shape.fail"), fe.new_block("tmm.shape.ok")
+    b.cbranch(b.icmp_signed("!=", xk, K), fail, ok)
+    b.position_at_end(fail)
+    rtabi.call(b, "trt_err_shape_mismatch", ctx, fe.m.cstring(text), x, w)
+    fe.set_location(span)
+    b.branch(fe.error_exit)
+    b.position_at_end(ok)
+    shape = fe.stack_array([M, N] if x_rank == 2 else [N], 64)
+    out = rtabi.call(b, "trt_tensor_new", ctx, ir.Constant(I32, rtabi.DTYPE_CODE["float32"]),
+                     ir.Constant(I32, x_rank), shape)
+    fe.check_error(span)
+    # scales → (kscale per k or null, nscale per output column, wpos, wneg)
+    kind = b.load(rtabi.field_ptr(b, w, rtabi.OFF_SCALE_KIND), typ=I32)
+    scales_h = b.load(rtabi.field_ptr(b, w, rtabi.OFF_SCALES), typ=PTR)
+    has = b.icmp_unsigned("!=", b.ptrtoint(scales_h, I64), _i64(0))
+    nscale = rtabi.call(b, "trt_alloc", ctx, b.add(b.mul(N, _i64(4)), _i64(4)))
+    fe.check_error(span)
+    one = ir.Constant(FLOAT, 1.0)
+    with b.if_else(has) as (then, otherwise):
+        with then:
+            sdata = rtabi.load_data(b, scales_h)
+            s0 = b.load(sdata, typ=FLOAT)
+            s1 = b.load(b.gep(sdata, [_i64(1)], source_etype=FLOAT), typ=FLOAT)
+            then_bb = b.block
+        with otherwise:
+            else_bb = b.block
+    sd = b.phi(PTR)
+    sd.add_incoming(sdata, then_bb)
+    sd.add_incoming(ir.Constant(PTR, None), else_bb)
+    first = b.phi(FLOAT)
+    first.add_incoming(s0, then_bb)
+    first.add_incoming(one, else_bb)
+    second = b.phi(FLOAT)
+    second.add_incoming(s1, then_bb)
+    second.add_incoming(one, else_bb)
+    is_kind = lambda k: b.and_(has, b.icmp_signed("==", kind, ir.Constant(I32, k)))  # noqa: E731
+    per_tensor = b.not_(b.or_(is_kind(SCALE_CHANNEL), is_kind(SCALE_ASYMMETRIC)))
+    fill = b.select(per_tensor, first, one)
+    _fill_floats(fe, nscale, N, fill)
+    kscale = b.select(is_kind(SCALE_CHANNEL), sd, ir.Constant(PTR, None))
+    wpos = b.select(is_kind(SCALE_ASYMMETRIC), first, one)
+    wneg = b.select(is_kind(SCALE_ASYMMETRIC), second, one)
+    panels, free = _panels(fe, w, K, N, span)
+    rtabi.call(b, "trk_matmul_f32_t2", rtabi.load_data(b, x), K, _i64(1), panels, rtabi.load_data(b, out), N,
+               _i64(1), M, K, N, kscale, nscale, wpos, wneg)
+    rtabi.call(b, "trt_free", nscale)
+    rtabi.call(b, "trt_free", free)
+    return out
+
+
+def _fill_floats(fe: FunctionEmitter, ptr: ir.Value, n: ir.Value, value: ir.Value) -> None:
+    b = fe.b
+    pre = b.block
+    head, body, done = fe.new_block("fill.head"), fe.new_block("fill.body"), fe.new_block("fill.done")
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(I64)
+    i.add_incoming(_i64(0), pre)
+    b.cbranch(b.icmp_signed("<", i, n), body, done)
+    b.position_at_end(body)
+    b.store(value, b.gep(ptr, [i], source_etype=FLOAT))
+    i.add_incoming(b.add(i, _i64(1)), body)
+    b.branch(head)
+    b.position_at_end(done)

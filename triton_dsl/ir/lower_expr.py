@@ -146,8 +146,19 @@ class ExprLowerer:
 
     def matmul(self, e) -> Value:
         a, b = self.lower_expr(e.left), self.lower_expr(e.right)
+        return self.matmul_values(a, b, e)
+
+    def matmul_values(self, a: Value, b: Value, e) -> Value:
+        a_ternary = isinstance(a.type, TensorTy) and a.type.ternary
+        if isinstance(b.type, TensorTy) and b.type.ternary and not a_ternary:
+            # float activations × packed ternary weights: the packed kernel, never an unpacked copy
+            if b.type.rank != 2 or a.type.rank not in (1, 2):
+                raise NotAvailable("matmul with packed ternary weights that are not a matrix", e.span)
+            x = self.to_dtype(a, "float32", e.span)
+            out = TensorTy("float32", a.type.rank)
+            return self.b.op("ternary_matmul", [x, b], [out], span=e.span).result
         if any(isinstance(v.type, TensorTy) and v.type.ternary for v in (a, b)):
-            raise NotAvailable("matmul with a packed ternary operand", e.span)
+            raise NotAvailable("matmul with a packed ternary left operand", e.span)
         dtype = _dtype(e.ty)
         if dtype not in ("float32", "float64"):
             raise NotAvailable(f"matmul of {dtype} tensors", e.span)

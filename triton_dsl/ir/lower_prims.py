@@ -100,8 +100,7 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         n = lw.b.op("numel", [val("x")], [I64], span=span).result
         return lw.coerce(n, ir_type(out_ty, span), span)
     if name == "matmul":
-        return lw.rt("trt_matmul_f32", [lw.to_dtype(val("a"), "float32", span),
-                                        lw.to_dtype(val("b"), "float32", span)], ir_type(out_ty, span), span)
+        return lw.matmul_values(val("a"), val("b"), e)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
         return _creation(lw, name, target, args, out_ty, span)
     if name in ("ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"):

@@ -13,7 +13,8 @@ from .nodes import BINARY_OPS, ELEMENTWISE, REGION_COUNTS, TERMINATORS, UNARY_OP
 from .types import BOOL, ScalarTy, TensorTy, UnitTy
 
 # Ops that can fail at run time must say where they come from.
-_NEEDS_SPAN = frozenset({"rt", "call", "check_eq", "check_dim", "panic", "cast", "fused", "dequantize"})
+_NEEDS_SPAN = frozenset({"rt", "call", "check_eq", "check_dim", "panic", "cast", "fused", "dequantize",
+                        "ternary_matmul"})
 
 
 class IRVerificationError(Exception):
