@@ -55,7 +55,44 @@ def lower_quant(lw, e, target) -> Value:
         layout = [("v", 0), ("c", rank), ("array", list(range(1, 1 + rank)), 64)]
         lw.require("trt_reshape", span)
         return lw.b.rt("trt_reshape", [v, *dims], ir_type(e.ty, span), span, args=layout).result
+    if name == "conv2d_dynamic":
+        return _conv2d(lw, e, target, args, span)
     raise NotAvailable(f"'{name}'", span)
+
+
+def _pair_values(lw, arg, const, span) -> tuple[Value, Value]:
+    """(height, width) int64 values of a stride / padding argument: an int or a pair, constant or not."""
+    if isinstance(const, int):
+        const = (const, const)
+    if isinstance(const, tuple):
+        return tuple(lw.b.const(int(v), I64, span) for v in const)
+    v = lw.bound_arg(arg)
+    if not isinstance(v.type, ScalarTy):
+        raise NotAvailable("a conv2d stride or padding pair known only at run time", span)
+    v = lw.to_i64(v, span)
+    return v, v
+
+
+def _conv2d(lw, e, target, args, span) -> Value:
+    from ..check import types as ct
+
+    x = _float_tensor(lw, args["input"], span)
+    w = lw.bound_arg(args["weight"])
+    if isinstance(w.type, TensorTy) and (w.type.ternary or w.type.dtype == "trit"):
+        fn = "trt_conv2d_t2"
+    else:
+        w, fn = lw.to_dtype(w, "float32", span), "trt_conv2d_f32"
+    sh, sw = _pair_values(lw, args["stride"], target.info.get("stride"), span)
+    ph, pw = _pair_values(lw, args["padding"], target.info.get("padding"), span)
+    y = lw.rt(fn, [x, w, sh, sw, ph, pw], TensorTy("float32", 4), span)
+    bias = args["bias"]
+    if bias.expr is not None and not isinstance(bias.expr.ty, ct.NoneType):
+        b = _float_tensor(lw, bias, span)
+        dims = [lw.b.const(d, I64, span) for d in (-1, 1, 1)]
+        layout = [("v", 0), ("c", 3), ("array", [1, 2, 3], 64)]
+        b3 = lw.b.rt("trt_reshape", [b, *dims], TensorTy("float32", 3), span, args=layout).result
+        y = lw.b.binary("add", y, b3, span)
+    return y
 
 
 __all__ = ["lower_quant", "QUANT_PRIMITIVES"]

@@ -238,9 +238,11 @@ def emit(em: Emitter) -> None:
     em.declare("trt_quant_attach_scales", I32, [PTR, PTR, PTR, PTR, I64, I64, I64])
     _emit_ternarize(em)
     _emit_attach_scales(em)
-    from .rt_quantile import emit as emit_quantile
+    from . import rt_conv, rt_kernels, rt_quantile
 
-    emit_quantile(em)
+    rt_quantile.emit(em)
+    rt_kernels.emit(em)
+    rt_conv.emit(em)
 
 
 __all__ = ["emit", "I8"]
