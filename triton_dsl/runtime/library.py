@@ -143,3 +143,5 @@ def _install_python_callbacks(lib: jit.JitModule) -> None:
 
     interop.install_release_callback(lib)
     output.install_python_output(lib)
+    from .rt_kernels import install_kernel_resolver  # kernels reached from rt_quant / rt_conv
+    install_kernel_resolver(lib)
