@@ -238,11 +238,12 @@ def emit(em: Emitter) -> None:
     em.declare("trt_quant_attach_scales", I32, [PTR, PTR, PTR, PTR, I64, I64, I64])
     _emit_ternarize(em)
     _emit_attach_scales(em)
-    from . import rt_conv, rt_kernels, rt_quantile
+    from . import rt_conv, rt_kernels, rt_quantile, rt_tmatmul
 
     rt_quantile.emit(em)
     rt_kernels.emit(em)
     rt_conv.emit(em)
+    rt_tmatmul.emit(em)
 
 
 __all__ = ["emit", "I8"]
