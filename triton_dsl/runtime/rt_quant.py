@@ -238,12 +238,11 @@ def emit(em: Emitter) -> None:
     em.declare("trt_quant_attach_scales", I32, [PTR, PTR, PTR, PTR, I64, I64, I64])
     _emit_ternarize(em)
     _emit_attach_scales(em)
-    from . import rt_conv, rt_kernels, rt_quantile, rt_tmatmul
+    from . import rt_conv, rt_kernels, rt_quantile
 
     rt_quantile.emit(em)
     rt_kernels.emit(em)
     rt_conv.emit(em)
-    rt_tmatmul.emit(em)
 
 
 __all__ = ["emit", "I8"]
