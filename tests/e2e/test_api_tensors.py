@@ -44,6 +44,9 @@ fn lin_twice(x: Tensor<float32, [k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<
     let y = x @ w
     return y + matmul(x, w)
 }
+fn tt(a: TernaryTensor<trit, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [m, n]> {
+    return a @ w
+}
 fn signs(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return sign(x) * 2.0 }
 fn zeros_in(x: Tensor<float32, [n]>) -> int32 { return sum(sign(x) == 0) }
 fn same(a: str, b: str) -> bool { return a == b }
@@ -139,3 +142,18 @@ def test_matmul_with_packed_ternary_weights(module, scale):
     np.testing.assert_allclose(module.lin(x, w), x @ deq, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(module.lin_twice(x[1], w), 2 * (x[1] @ deq), rtol=1e-5, atol=1e-5)
     assert "ternary_matmul" in module.ir("lin")
+
+
+@pytest.mark.parametrize("a_scale", [1.0, "rows", (0.3, 0.6)])
+@pytest.mark.parametrize("w_scale", [0.25, (0.7, 0.2), "k"])
+def test_ternary_times_ternary_matmul(module, a_scale, w_scale):
+    from triton_dsl import TernaryTensor
+
+    rng = np.random.default_rng(6)
+    M, K, N = 6, 70, 33
+    at = rng.integers(-1, 2, size=(M, K)).astype(np.int8)
+    wt = rng.integers(-1, 2, size=(K, N)).astype(np.int8)
+    a_scale = np.linspace(0.5, 2, M).astype(np.float32) if a_scale == "rows" else a_scale
+    w_scale = np.linspace(1, 2, K).astype(np.float32) if w_scale == "k" else w_scale
+    a, w = TernaryTensor.from_numpy(at, a_scale), TernaryTensor.from_numpy(wt, w_scale)
+    np.testing.assert_allclose(module.tt(a, w), a.dequantize() @ w.dequantize(), rtol=1e-5, atol=1e-5)

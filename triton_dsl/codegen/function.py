@@ -298,10 +298,13 @@ class FunctionEmitter(ControlFlowMixin):
         self.bind(op.results, [emit_dequantize(self, self.get(v), v.type.rank, op.span)])
 
     def op_ternary_matmul(self, op: Op) -> None:
-        from .ternary_ops import emit_ternary_matmul
+        from .ternary_ops import emit_ternary_matmul, emit_ternary_ternary_matmul
         x, w = op.operands
         text = op.span.text() if op.span is not None else "matmul"
-        out = emit_ternary_matmul(self, self.get(x), x.type.rank, self.get(w), text, op.span)
+        if isinstance(x.type, TensorTy) and x.type.ternary:
+            out = emit_ternary_ternary_matmul(self, self.get(x), self.get(w), text, op.span)
+        else:
+            out = emit_ternary_matmul(self, self.get(x), x.type.rank, self.get(w), text, op.span)
         self.bind(op.results, [out])
 
     def op_set_scales(self, op: Op) -> None:

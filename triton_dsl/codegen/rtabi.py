@@ -42,6 +42,8 @@ _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     # kernel library (docs/ternary_format.md, kernel ABI table)
     "trk_dequant_f32": (VOID, [PTR, I64, I64, PTR, I32, I64, PTR]),
     "trk_relayout_t2_panels": (VOID, [PTR, I64, I64, I64, I64, I64, PTR]),
+    "trk_relayout_t2_bitplanes": (VOID, [PTR, I64, I64, I64, I64, I64, PTR]),
+    "trk_matmul_t2_t2": (VOID, [PTR, I64, I64, PTR, I64, PTR, PTR, PTR, PTR, PTR]),
     "trk_matmul_f32_t2": (VOID, [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, FLOAT, FLOAT]),
 }
 

@@ -209,3 +209,119 @@ def _fill_floats(fe: FunctionEmitter, ptr: ir.Value, n: ir.Value, value: ir.Valu
     i.add_incoming(b.add(i, _i64(1)), body)
     b.branch(head)
     b.position_at_end(done)
+
+
+def _bitplanes(fe: FunctionEmitter, t: ir.Value, K: ir.Value, cols: ir.Value, mode: int, rows_per_n: ir.Value,
+               row_len: ir.Value, span) -> ir.Value:
+    """A fresh, zeroed bit-plane copy (`trk_relayout_t2_bitplanes`) of `cols` vectors of K trits; the
+    caller frees it with `trt_free`."""
+    b = fe.b
+    words = b.sdiv(b.add(K, _i64(63)), _i64(64))
+    nbytes = b.add(b.mul(b.mul(cols, words), _i64(16)), _i64(16))
+    buf = rtabi.call(b, "trt_alloc", fe.ctx, nbytes)
+    fe.check_error(span)
+    memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
+    b.call(memset, [buf, ir.Constant(ir.IntType(8), 0), nbytes, ir.Constant(ir.IntType(1), 0)])
+    rtabi.call(b, "trk_relayout_t2_bitplanes", rtabi.load_data(b, t), K, cols, _i64(mode), rows_per_n,
+               row_len, buf)
+    return buf
+
+
+def _scale_parts(fe: FunctionEmitter, t: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value, ir.Value]:
+    """(scales data or null, kind (0 when there are none), first scale, second scale) of a trit header."""
+    b = fe.b
+    kind = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALE_KIND), typ=I32)
+    scales_h = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALES), typ=PTR)
+    has = b.icmp_unsigned("!=", b.ptrtoint(scales_h, I64), _i64(0))
+    one = ir.Constant(FLOAT, 1.0)
+    with b.if_else(has) as (then, otherwise):
+        with then:
+            sdata = rtabi.load_data(b, scales_h)
+            s0 = b.load(sdata, typ=FLOAT)
+            s1 = b.load(b.gep(sdata, [_i64(1)], source_etype=FLOAT), typ=FLOAT)
+            then_bb = b.block
+        with otherwise:
+            else_bb = b.block
+    parts = []
+    pairs = ((sdata, ir.Constant(PTR, None)), (kind, ir.Constant(I32, 0)), (s0, one), (s1, one))
+    for value, default in pairs:
+        phi = b.phi(value.type)
+        phi.add_incoming(value, then_bb)
+        phi.add_incoming(default, else_bb)
+        parts.append(phi)
+    return tuple(parts)
+
+
+def emit_ternary_ternary_matmul(fe: FunctionEmitter, a: ir.Value, w: ir.Value, text: str, span) -> ir.Value:
+    """`a @ W` for packed ternary a [M, K] and W [K, N]: exact integer dot products from bit-planes and
+    popcounts (`trk_matmul_t2_t2`), then the scales (a: one value, per row or asymmetric; W: one value
+    or asymmetric; per-k weight scales go through the float × ternary kernel on a's value)."""
+    b, ctx = fe.b, fe.ctx
+    M, K = rtabi.load_dim(b, a, 0), rtabi.load_dim(b, a, 1)
+    wk, N = rtabi.load_dim(b, w, 0), rtabi.load_dim(b, w, 1)
+    fail, ok = fe.new_block("ttmm.shape.fail"), fe.new_block("ttmm.shape.ok")
+    b.cbranch(b.icmp_signed("!=", wk, K), fail, ok)
+    b.position_at_end(fail)
+    rtabi.call(b, "trt_err_shape_mismatch", ctx, fe.m.cstring(text), a, w)
+    fe.set_location(span)
+    b.branch(fe.error_exit)
+    b.position_at_end(ok)
+    a_data, a_kind, a0, a1 = _scale_parts(fe, a)
+    w_data, w_kind, w0, w1 = _scale_parts(fe, w)
+    # Per-k weight scales cannot be applied after the integer sums: use the activations' value instead
+    # (still the packed weight kernel).
+    per_k = b.icmp_signed("==", w_kind, ir.Constant(I32, SCALE_CHANNEL))
+    fallback, popcount, join = (fe.new_block(n) for n in ("ttmm.perk", "ttmm.popcount", "ttmm.join"))
+    b.cbranch(per_k, fallback, popcount)
+    b.position_at_end(fallback)
+    a_value = emit_dequantize(fe, a, 2, span)
+    via_float = emit_ternary_matmul(fe, a_value, 2, w, text, span)
+    rtabi.call(b, "trt_decref", a_value)
+    fallback_end = b.block
+    b.branch(join)
+    b.position_at_end(popcount)
+    exact = _popcount_product(fe, a, w, M, K, N, (a_data, a_kind, a0, a1), (w_kind, w0, w1), span)
+    popcount_end = b.block
+    b.branch(join)
+    b.position_at_end(join)
+    out = b.phi(PTR)
+    out.add_incoming(via_float, fallback_end)
+    out.add_incoming(exact, popcount_end)
+    return out
+
+
+def _popcount_product(fe: FunctionEmitter, a, w, M, K, N, a_scales, w_scales, span) -> ir.Value:
+    b, ctx = fe.b, fe.ctx
+    a_data, a_kind, a0, a1 = a_scales
+    w_kind, w0, w1 = w_scales
+    shape = fe.stack_array([M, N], 64)
+    f32 = ir.Constant(I32, rtabi.DTYPE_CODE["float32"])
+    out = rtabi.call(b, "trt_tensor_new", ctx, f32, ir.Constant(I32, 2), shape)
+    fe.check_error(span)
+    one = ir.Constant(FLOAT, 1.0)
+    a_asym = b.icmp_signed("==", a_kind, ir.Constant(I32, SCALE_ASYMMETRIC))
+    w_asym = b.icmp_signed("==", w_kind, ir.Constant(I32, SCALE_ASYMMETRIC))
+    a_chan = b.icmp_signed("==", a_kind, ir.Constant(I32, SCALE_CHANNEL))
+    rs = rtabi.call(b, "trt_alloc", ctx, b.add(b.mul(M, _i64(4)), _i64(4)))
+    ns = rtabi.call(b, "trt_alloc", ctx, b.add(b.mul(N, _i64(4)), _i64(4)))
+    coef = rtabi.call(b, "trt_alloc", ctx, _i64(16))
+    fe.check_error(span)
+    a_none = b.icmp_signed("==", a_kind, ir.Constant(I32, 0))
+    w_none = b.icmp_signed("==", w_kind, ir.Constant(I32, 0))
+    _fill_floats(fe, rs, M, b.select(b.or_(a_asym, a_none), one, a0))
+    with b.if_then(a_chan):
+        memcpy = b.module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
+        b.call(memcpy, [rs, a_data, b.mul(M, _i64(4)), ir.Constant(ir.IntType(1), 0)])
+    _fill_floats(fe, ns, N, b.select(b.or_(w_asym, w_none), one, w0))
+    apos, aneg = b.select(a_asym, a0, one), b.select(a_asym, a1, one)
+    wpos, wneg = b.select(w_asym, w0, one), b.select(w_asym, w1, one)
+    for i, (p, q) in enumerate(((apos, wpos), (apos, wneg), (aneg, wpos), (aneg, wneg))):
+        b.store(b.fmul(p, q), b.gep(coef, [_i64(i)], source_etype=FLOAT))
+    # a [M, K] is addressed "nk" (element (k, m) is column k of row m); W [K, N] in the matmul layout
+    a_planes = _bitplanes(fe, a, K, M, 1, _i64(1), b.select(b.icmp_signed(">", K, _i64(0)), K, _i64(1)), span)
+    w_planes = _bitplanes(fe, w, K, N, 0, _i64(0), _i64(1), span)
+    rtabi.call(b, "trk_matmul_t2_t2", a_planes, M, K, w_planes, N, rs, ns, coef, rtabi.load_data(b, out),
+               ir.Constant(PTR, None))
+    for buf in (a_planes, w_planes, rs, ns, coef):
+        rtabi.call(b, "trt_free", buf)
+    return out

@@ -157,8 +157,13 @@ class ExprLowerer:
             x = self.to_dtype(a, "float32", e.span)
             out = TensorTy("float32", a.type.rank)
             return self.b.op("ternary_matmul", [x, b], [out], span=e.span).result
-        if any(isinstance(v.type, TensorTy) and v.type.ternary for v in (a, b)):
-            raise NotAvailable("matmul with a packed ternary left operand", e.span)
+        if a_ternary and isinstance(b.type, TensorTy) and b.type.ternary:
+            # ternary × ternary: integer dot products by popcount on bit-planes
+            if a.type.rank != 2 or b.type.rank != 2:
+                raise NotAvailable("ternary x ternary matmul of tensors that are not matrices", e.span)
+            return self.b.op("ternary_matmul", [a, b], [TensorTy("float32", 2)], span=e.span).result
+        if a_ternary:
+            a = self.dequantize(a, e.span)  # ternary activations × float weights: their value
         dtype = _dtype(e.ty)
         if dtype not in ("float32", "float64"):
             raise NotAvailable(f"matmul of {dtype} tensors", e.span)
