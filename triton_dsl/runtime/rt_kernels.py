@@ -22,8 +22,8 @@ from . import layout
 from .irgen import I32, PTR, VOID, Emitter, FnBuilder, c32
 from .rt_errors import emit_error
 
-KERNELS = ("trk_relayout_t2_panels", "trk_conv2d_f32_t2_auto", "trk_matmul_f32_t2")
-RELAYOUT_PANELS, CONV2D_AUTO, MATMUL_F32 = range(len(KERNELS))
+KERNELS = ("trk_relayout_t2_panels", "trk_conv2d_f32_t2_auto")
+RELAYOUT_PANELS, CONV2D_AUTO = range(len(KERNELS))
 # LLVM types of the kernels' signatures (docs/kernels.md)
 SIGNATURES = {
     RELAYOUT_PANELS: (VOID, [PTR] + [ir.IntType(64)] * 5 + [PTR]),
