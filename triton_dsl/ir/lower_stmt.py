@@ -119,7 +119,12 @@ class FunctionLowerer(ExprLowerer):
             raise NotAvailable(f"the statement '{type(s).__name__.lower()}'", s.span)
 
     def declared_type(self, s: ast.Let):
-        return s.value.ty if getattr(s, "declared", None) is None else s.declared
+        """The annotated type of `let x: T = e` (the checker's when it records it, else read from the
+        annotation for the shapes of type that matter at run time: dtype, rank, optional, tuple)."""
+        declared = getattr(s, "declared", None)
+        if declared is not None:
+            return declared
+        return annotation_type(s.type) or s.value.ty
 
     def bind_pattern(self, target, value) -> None:
         if isinstance(target, ast.NamePattern):
@@ -237,6 +242,29 @@ class FunctionLowerer(ExprLowerer):
         self.scopes.restore(snap)
         for n, r in zip(names, op.results, strict=True):
             self.scopes.assign(n, r)
+
+
+def annotation_type(t):
+    """A checker type for a written annotation, or None when it needs the checker's resolution."""
+    from ..check import types as ct
+
+    if isinstance(t, ast.OptionalType):
+        inner = annotation_type(t.inner)
+        return ct.OptionalType(inner) if inner is not None else None
+    if isinstance(t, ast.TupleType):
+        items = [annotation_type(x) for x in t.elems]
+        return ct.TupleType(tuple(items)) if all(i is not None for i in items) else None
+    if isinstance(t, ast.TypeName) and not t.args:
+        name = ct.DTYPE_ALIASES.get(t.name, t.name)
+        if name in ct.DTYPES:
+            return ct.Scalar(name)
+        return ct.STR if name == "str" else None
+    if isinstance(t, ast.TensorType) and isinstance(t.dtype, ast.TypeName) and isinstance(t.shape, list):
+        dtype = ct.DTYPE_ALIASES.get(t.dtype.name, t.dtype.name)
+        if dtype not in ct.DTYPES:
+            return None
+        return ct.TensorType(dtype, tuple(None for _ in t.shape), t.kind == "TernaryTensor")
+    return None
 
 
 def _str():
