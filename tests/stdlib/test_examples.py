@@ -29,7 +29,7 @@ def test_quickstart(capsys):
 def test_quantization_methods(capsys):
     out = run_example("quantization_methods.triton", capsys)
     for name in ("threshold_quantize(w)", "stochastic_quantize(w, temperature=0.1)", "learned_quantize",
-                 "xnor_quantize(w)", 'ternary_quantize(w, method="twn")', "target sparsity 0.3"):
+                 "xnor_quantize(w)", 'ternary_quantize(w, method="twn")', "target_sparsity=0.3"):
         assert name in out
     assert out.count("compression 16.0x") == 11  # 256 x 128: 2 bits per weight, no padding
     assert "0:  30.0%" in out  # the target sparsity is met exactly on this data

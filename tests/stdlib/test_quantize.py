@@ -25,6 +25,15 @@ fn tq1(x: Tensor<float32, [?]>) -> TernaryTensor<trit, [?]> {
 fn tq3(x: Tensor<float32, [?, ?, ?]>, t: float32) -> TernaryTensor<trit, [?, ?, ?]> {
     return threshold_quantize(x, threshold=t)
 }
+fn adaptive_p(x: Tensor<float32, [?, ?]>, p: float32) -> TernaryTensor<trit, [?, ?]> {
+    return adaptive_threshold_quantize(x, percentile=p)
+}
+fn adaptive_s(x: Tensor<float32, [?, ?]>, s: float32) -> TernaryTensor<trit, [?, ?]> {
+    return adaptive_threshold_quantize(x, 0.9, s)
+}
+fn adaptive_default(x: Tensor<float32, [?, ?]>) -> TernaryTensor<trit, [?, ?]> {
+    return adaptive_threshold_quantize(x)
+}
 fn stoch(x: Tensor<float32, [?]>, temp: float32, n: int32) -> TernaryTensor<trit, [?]> {
     seed(n)
     return stochastic_quantize(x, temperature=temp)
@@ -105,6 +114,23 @@ def test_threshold_quantize_shapes(m):
     assert m.tq1(np.zeros(0, np.float32)).shape == (0,)
     c = rng(2).standard_normal((2, 3, 5)).astype(np.float32)
     assert np.array_equal(m.tq3(c, 0.2).to_numpy(), ref_threshold(c, 0.2))
+
+
+def test_adaptive_threshold_quantize(m):
+    x = rng(10).standard_normal((40, 25)).astype(np.float32)
+    for p in (0.0, 0.3, 0.7, 1.0):
+        t = np.float32(np.quantile(np.abs(x), p))
+        assert np.array_equal(m.adaptive_p(x, p).to_numpy(), ref_threshold(x, t))
+    assert np.array_equal(m.adaptive_default(x).to_numpy(), ref_threshold(x, np.quantile(np.abs(x), 0.7)))
+    for s in (0.1, 0.5):  # target_sparsity wins over percentile (0.9 here): about s of the entries are 0
+        q = m.adaptive_s(x, s).to_numpy()
+        assert np.array_equal(q, ref_threshold(x, np.quantile(np.abs(x), s)))
+        assert abs(np.mean(q == 0) - s) <= 1 / x.size
+    for bad in (-0.5, 1.5):
+        with pytest.raises(triton_dsl.TritonRuntimeError, match="percentile must be a fraction in 0..1"):
+            m.adaptive_p(x, bad)
+        with pytest.raises(triton_dsl.TritonRuntimeError, match="target_sparsity must be a fraction"):
+            m.adaptive_s(x, bad)
 
 
 def test_stochastic_quantize_frequencies_match_the_stated_probabilities(m):
