@@ -42,6 +42,17 @@ def test_dequantization(capsys):
     assert "affine, per-row scales" in out and "as float16" in out
 
 
+def test_quantization_aware_ops(capsys):
+    out = run_example("quantization_aware_ops.triton", capsys)
+    assert "bytes: float32 401408, packed 25088 (16.0x smaller)" in out
+    assert "quantized_linear, float (no quant.)  : mean |error| 0.0000   relative rms error 0.00%" in out
+    # the pre-quantized weights and x @ q are the same TWN product as quantize_weights=true
+    lines = {line.split(":")[0].strip(): line.split(":", 1)[1] for line in out.splitlines() if ":" in line}
+    assert lines["quantized_linear, TWN weights"] == lines["quantized_linear, pre-quantized"]
+    assert lines["quantized_linear, TWN weights"] == lines["x @ q (the packed kernel directly)"]
+    assert "-> 16 x 16 maps" in out
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.triton")))
 def test_every_example_checks(name, tritonc):
     code, out, err = tritonc("check", str(EXAMPLES / name))
