@@ -54,6 +54,8 @@ def _type_of(value) -> str:
         return "TernaryTensor<trit, [" + ", ".join("?" for _ in value.shape) + "]>"
     if isinstance(value, bool):
         return "bool"
+    if isinstance(value, str):  # e.g. ternary_quantize(w, method="twn")
+        return "str"
     if isinstance(value, int):
         return "int32"
     if isinstance(value, float):
