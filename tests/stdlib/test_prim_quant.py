@@ -77,6 +77,8 @@ BAD = [
     ("ternarize(int32(x), 0.5, -0.5)", "E0501", "must be a float32 tensor"),
     ("quantile(x, [0.5])", "E0501", "must be a number"),
     ("cast(x, 3)", "E0501", "a dtype known at compile time"),
+    ("cast(x, int8, floats_only=true)", "E0501", "dtype must be a float dtype (float16, float32 or float64)"),
+    ("dequantize(threshold_quantize(x), dtype=int32)", "E0501", "got int32"),
     ("trits(x)", "E0501", "must be a TernaryTensor"),
     ("along_axis0(randn([3]), x)", "E0401", "3 per-channel values for a tensor whose first dim is 4"),
     ("along_axis0(v, 1.0)", "E0501", "rank 1 or more"),

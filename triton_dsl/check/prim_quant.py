@@ -9,7 +9,8 @@ Out: the result type, and `call.info` entries the back end reads (`dtype` for `c
   parameters is a number or a float tensor of shape `[]` or `[d0]` (one value per index along axis 0).
   The result is a TernaryTensor of x's shape carrying the scales.
 - `quantile(x, q)`: numpy's quantile of all entries of x (linear interpolation), a float32 scalar.
-- `cast(x, dtype)`: elementwise conversion to a dtype given as a value (`dtype=float16`).
+- `cast(x, dtype, floats_only=false)`: elementwise conversion to a dtype given as a value
+  (`dtype=float16`); `floats_only=true` makes a dtype other than float16/32/64 an error.
 - `conv2d_dynamic(input, weight, bias, stride, padding)`: `conv2d` whose stride and padding may be run-time
   values (a parameter of `quantized_conv2d`); with constants it types exactly as `conv2d`.
 - `trits(q)`: the trits of a TernaryTensor as an int8 tensor, whatever its scales.
@@ -76,6 +77,10 @@ def cast(r: RuleCall) -> Type:
         raise r.fail("E0501", "argument 'dtype' of `cast` must be a dtype known at compile time, such as "
                      "`float16`", a.span)
     dtype = a.const.name
+    floats = r.args["floats_only"]
+    if floats.const is True and dtype not in FLOAT_DTYPES:
+        raise r.fail("E0501", f"dtype must be a float dtype (float16, float32 or float64), got {dtype}",
+                     a.span)
     r.info.update(dtype=dtype)
     t = r.args["x"].ty
     if isinstance(t, Scalar) and t.name != "str":
@@ -147,7 +152,7 @@ def trits(r: RuleCall) -> Type:
 ROWS = [
     ("ternarize", "quantize", "x, pos_threshold, neg_threshold, pos_scale=1.0, neg_scale=1.0", ternarize),
     ("quantile", "reduction", "x, q", quantile),
-    ("cast", "cast", "x, dtype", cast),
+    ("cast", "cast", "x, dtype, floats_only=False", cast),
     ("along_axis0", "shape", "v, like", along_axis0),
     ("trits", "cast", "q", trits),
     ("conv2d_dynamic", "nn", "input, weight, bias=None, stride=1, padding=0", conv2d_dynamic),
