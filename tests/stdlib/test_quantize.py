@@ -49,6 +49,14 @@ fn learned_default(x: Tensor<float32, [?, ?]>, pt: Tensor<float32, []>, nt: Tens
     -> TernaryTensor<trit, [?, ?]> {
     return learned_quantize(x, pt, nt)
 }
+fn learned_channels(x: Tensor<float32, [?, ?]>, pt: Tensor<float32, [?]>, nt: Tensor<float32, [?]>,
+    s: Tensor<float32, [?]>) -> TernaryTensor<trit, [?, ?]> {
+    return learned_quantize(x, pt, nt, s, s)
+}
+fn learned_channels_asym(x: Tensor<float32, [?, ?]>, pt: Tensor<float32, [?]>, s: Tensor<float32, [?]>)
+    -> TernaryTensor<trit, [?, ?]> {
+    return learned_quantize(x, pt, -pt, s, s * 2.0)
+}
 fn xn(x: Tensor<float32, [?, ?]>) -> Tuple<TernaryTensor<trit, [?, ?]>, float32> {
     return xnor_quantize(x)
 }
@@ -172,6 +180,19 @@ def test_learned_quantize_asymmetric(m):
     assert same.scale_kind == "tensor" and same.scales.tolist() == [1.0]
     # the +1 test wins where both thresholds hold (neg_threshold above pos_threshold)
     assert m.learned(np.array([[0.5]], np.float32), 0.0, 1.0, 1.0, 1.0).to_numpy().tolist() == [[1]]
+
+
+def test_learned_quantize_per_channel(m):
+    x = rng(12).standard_normal((6, 10)).astype(np.float32)
+    pt = np.linspace(0.1, 1.1, 6).astype(np.float32)
+    nt = -np.linspace(0.5, 0.0, 6).astype(np.float32)
+    s = np.array([1, 2, -1, 0.5, 3, 1], np.float32)
+    q = m.learned_channels(x, pt, nt, s)
+    expect = np.where(x > pt[:, None], 1, np.where(x < nt[:, None], -1, 0))
+    assert np.array_equal(q.to_numpy(), expect)
+    assert q.scale_kind == "channel" and np.array_equal(q.scales, s)
+    with pytest.raises(triton_dsl.TritonRuntimeError, match="per-channel scales must be the same"):
+        m.learned_channels_asym(x, pt, s)
 
 
 def test_xnor_quantize(m):
