@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import F64, I64, ScalarTy, TensorTy
+from .types import F64, I64, ScalarTy, TensorTy, TupleTy
 
 QUANT_PRIMITIVES = frozenset({"ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"})
 
@@ -67,6 +67,8 @@ def _pair_values(lw, arg, const, span) -> tuple[Value, Value]:
     if isinstance(const, tuple):
         return tuple(lw.b.const(int(v), I64, span) for v in const)
     v = lw.bound_arg(arg)
+    if isinstance(v.type, TupleTy) and len(v.type.items) == 2:  # a pair held as an unboxed tuple
+        return lw.to_i64(lw.b.get(v, 0, span), span), lw.to_i64(lw.b.get(v, 1, span), span)
     if not isinstance(v.type, ScalarTy):
         raise NotAvailable("a conv2d stride or padding pair known only at run time", span)
     v = lw.to_i64(v, span)
