@@ -9,6 +9,10 @@ for the stochastic quantizer on empirical frequencies over many draws and on rep
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import compile_module, ref_threshold
@@ -161,10 +165,20 @@ def test_stochastic_quantize_is_reproducible_and_seed_dependent(m):
     assert not np.array_equal(a.to_numpy(), c.to_numpy())
 
 
+def test_stochastic_quantize_is_reproducible_across_processes(tmp_path):
+    program = tmp_path / "draw.triton"
+    program.write_text("seed(123)\nprint(trits(stochastic_quantize(randn([6, 7]))))\n", encoding="utf-8")
+    runs = [subprocess.run([sys.executable, "-m", "triton_dsl", "run", str(program)], capture_output=True,
+                           text=True, check=True, cwd=Path(__file__).resolve().parents[2]).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].count("[") == 7
+
+
 def test_stochastic_quantize_edges_and_inference_mode(m):
     x = np.array([np.nan, np.inf, -np.inf, 0.0], np.float32)
     q = m.stoch(x, 1.0, 1).to_numpy()
     assert q[0] == 0 and q[1] == 1 and q[2] == -1
+    assert m.stoch(np.zeros(0, np.float32), 1.0, 1).shape == (0,)
     w = rng(4).standard_normal((9, 11)).astype(np.float32)
     assert np.array_equal(m.stoch_eval(w).to_numpy(), ref_threshold(w, 0.5))
 
@@ -225,6 +239,10 @@ def test_ternary_quantize_methods(m):
     assert q.scales[0] == pytest.approx(alpha, rel=1e-5)
     zero = m.twn(np.zeros((3, 3), np.float32))
     assert not zero.to_numpy().any() and zero.scales.tolist() == [0.0]
+    empty = m.twn(np.zeros((0, 4), np.float32))
+    assert empty.shape == (0, 4) and empty.scales.tolist() == [0.0]
+    single = m.twn(np.array([[-2.0]], np.float32))
+    assert single.to_numpy().tolist() == [[-1]] and single.scales.tolist() == [2.0]
     assert np.array_equal(m.general(x, 0.3).to_numpy(), ref_threshold(x, 0.3))
     v = rng(8).standard_normal(500).astype(np.float32)
     a, b = m.general_stochastic(v, 0.5), m.general_stochastic(v, 0.5)
