@@ -145,3 +145,6 @@ def test_products_with_ternary_weights_run_the_packed_kernels(m):
         ir = m.ir(name)
         assert op in ir, name
         assert "dequantize %w" not in ir and "dequantize %weight" not in ir, name
+    # and in the emitted LLVM IR the product is a call of the packed GEMM kernel
+    llvm = m.llvm_ir("_ternary_product")
+    assert "trk_matmul_f32_t2" in llvm and "trk_relayout_t2_panels" in llvm
