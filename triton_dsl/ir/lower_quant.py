@@ -1,8 +1,10 @@
-"""Lowering of the quantization stdlib's primitives: `ternarize`, `quantile`, `cast`, `trits`, `along_axis0`.
+"""Lowering of the quantization stdlib's primitives (`ternarize`, `quantile`, `cast`, `trits`, `along_axis0`,
+`conv2d_dynamic`).
 
 In: an `ast.Call` whose target is one of those primitives (typed by `check/prim_quant.py`) and the
-`FunctionLowerer`. Out: IR values — runtime calls into `trt_ternarize_f32` / `trt_quantile_f32`
-(runtime/rt_quant.py, rt_dequant.py), an elementwise cast, or a reshape view plus a run-time dim check.
+`FunctionLowerer`. Out: IR values — runtime calls into `trt_ternarize_f32` (runtime/rt_quant.py),
+`trt_quantile_f32` (rt_quantile.py), `trt_conv2d_t2` / `trt_conv2d_f32` (rt_conv.py), an unpacking cast,
+an elementwise cast, or a reshape view plus a run-time dim check.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from .lowering import NotAvailable, ir_type
 from .nodes import Value
 from .types import F64, I64, ScalarTy, TensorTy, TupleTy
 
+INT8_CODE = 2  # dtype code of int8 in the tensor header (docs/runtime.md)
 QUANT_PRIMITIVES = frozenset({"ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"})
 
 
@@ -43,7 +46,7 @@ def lower_quant(lw, e, target) -> Value:
         return lw.to_dtype(lw.bound_arg(args["x"]), target.info["dtype"], span)
     if name == "trits":  # unpack the codes; the scales are not applied
         q = lw.bound_arg(args["q"])
-        return lw.rt("trt_cast", [q], TensorTy("int8", q.type.rank), span, consts=(2,))
+        return lw.rt("trt_cast", [q], TensorTy("int8", q.type.rank), span, consts=(INT8_CODE,))
     if name == "along_axis0":
         v = lw.to_dtype(lw.bound_arg(args["v"]), ir_type(e.ty, span).dtype, span)
         like = lw.bound_arg(args["like"])
