@@ -37,7 +37,7 @@ def compile(source_text: str, *, opt_level: int = 2, cache: bool = True, name: s
     result = compile_source(Source(name, source_text))
     if not result.ok:
         raise CompileError([d for d in result.diagnostics if d.severity == "error"] or result.diagnostics)
-    return Module(result, opt_level, cache)
+    return Module(result, opt_level, cache, source_text)
 
 
 def compile_file(path: str | Path, *, opt_level: int = 2, cache: bool = True) -> Module:
@@ -47,9 +47,12 @@ def compile_file(path: str | Path, *, opt_level: int = 2, cache: bool = True) ->
 class Module:
     """A compiled program loaded into this process."""
 
-    def __init__(self, result, opt_level: int, cache: bool):
+    def __init__(self, result, opt_level: int, cache: bool, source_text: str | None = None):
         from . import jit
 
+        self._source_text = source_text
+        self._options = (opt_level, cache)
+        self._wrappers: dict[tuple, Module] = {}
         _load_runtime()
         if result.needs_kernels:
             from .runtime.kernel_library import kernel_library
@@ -70,10 +73,25 @@ class Module:
             raise AttributeError(name)
         if name not in self._functions:
             fns = self.__dict__.get("_by_name", {}).get(name)
-            if not fns:
+            if not fns and not self._is_generic(name):
                 raise AttributeError(f"the program has no public function '{name}'")
-            self._functions[name] = BoundFunction(self, name, fns)
+            self._functions[name] = BoundFunction(self, name, fns or [])
         return self._functions[name]
+
+    def _is_generic(self, name: str) -> bool:
+        """A user function the program defines generically (instances are made per call signature)."""
+        checked = self._result.check.checked
+        info = checked.env.functions.get(name) if checked is not None else None
+        return info is not None and info.origin == "user" and info.owner is None and bool(info.generic) \
+            and self.__dict__.get("_source_text") is not None
+
+    def _call_new_instance(self, name: str, args: tuple, kwargs: dict):
+        from .api_wrappers import wrapped_call
+
+        opt_level, cache = self._options
+        return wrapped_call(name, args, kwargs, prefix=self._source_text,
+                            source_name=self._result.check.source.name, compiled=self._wrappers,
+                            opt_level=opt_level, cache=cache)
 
     def functions(self) -> list[str]:
         return sorted(self._by_name)
@@ -123,10 +141,12 @@ class BoundFunction:
         from .api_args import CallPlan
 
         self.name = name
+        self._module = module
+        self._generic = module._is_generic(name)
         self._plans = [CallPlan(fn, module._result, module._jit) for fn in instances]
 
     def __call__(self, *args, **kwargs):
-        if len(self._plans) == 1:
+        if len(self._plans) == 1 and not self._generic:
             return self._plans[0](args, kwargs)
         errors = []
         for plan in self._plans:
@@ -136,6 +156,8 @@ class BoundFunction:
                 errors.append(exc)
                 continue
             return plan.run(*bound)
+        if self._generic:  # no instance for these argument types yet: make one
+            return self._module._call_new_instance(self.name, args, kwargs)
         raise errors[0]
 
 

@@ -123,3 +123,16 @@ def test_runtime_error_from_api_call():
 def test_inspection_of_ir_llvm_and_asm(module):
     assert "define" in module.llvm_ir("fib") and "tdsl.fib" in module.llvm_ir("fib")
     assert "ret" in module.asm("fib")
+
+
+def test_generic_functions_get_instances_for_the_types_python_passes():
+    src = ("fn double<S>(x: Tensor<float32, S>) -> Tensor<float32, S> { return x * 2.0 }\n"
+           "fn used(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return double(x) }\n")
+    m = api.compile(src, name="generic.triton", cache=False)
+    np.testing.assert_array_equal(m.used(np.ones(2, np.float32)), [2, 2])
+    np.testing.assert_array_equal(m.double(np.ones(3, np.float32)), [2, 2, 2])  # the instance `used` made
+    np.testing.assert_array_equal(m.double(np.ones((2, 2), np.float32)), np.full((2, 2), 2))  # a new rank
+    assert m.double(np.float32(3.0)) == 6.0
+    np.testing.assert_array_equal(m.double(np.ones(3, np.int8)), [2, 2, 2])  # int8 widens to float32
+    with pytest.raises(triton_dsl.CompileError):
+        m.double("not a tensor")

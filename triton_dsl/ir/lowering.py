@@ -121,8 +121,8 @@ class ProgramLowerer:
 
         pending = []
         for inst in self.checked.instances:
-            if inst.body is None:
-                continue  # a declaration: calling it is reported at the call
+            if inst.body is None or getattr(inst, "declared_only", False):
+                continue  # a declaration (calling it is reported at the call), or a generic body checked only
             kept = [i for i, t in enumerate(inst.param_types) if not isinstance(t, ct.TypeType)]
             try:
                 params = [ir_type(inst.param_types[i], inst.params[i].span) for i in kept]

@@ -1,0 +1,70 @@
+"""Calling a function for argument types the program never instantiated it with.
+
+In: a function name, the Python arguments of a call, and the source the function lives in (a user's
+program, or nothing for the stdlib, which is always in scope). Out: the call's result. A small wrapper
+`fn tdsl_wrapper_call(<params typed from the arguments>) -> <R> { return name(<args>) }` is compiled
+once per argument signature; R is learnt by checking a probe first. This is how a generic function
+(`fn f<S>(x: Tensor<float32, S>)`) gets its instance for the rank and dtype Python passes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .diagnostics import CompileError
+
+WRAPPER = "tdsl_wrapper_call"
+_lock = threading.Lock()
+
+
+def type_of(value) -> str:
+    """How a Python argument is spelled as a parameter type of the generated wrapper."""
+    import numpy as np
+
+    from .runtime.ternary import TernaryTensor
+
+    if value is None:
+        raise TypeError("None cannot choose an instance of a generic function; pass a value")
+    if isinstance(value, TernaryTensor):
+        return "TernaryTensor<trit, [" + ", ".join("?" for _ in value.shape) + "]>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):  # e.g. ternary_quantize(w, method="twn")
+        return "str"
+    if isinstance(value, int):
+        return "int32"
+    if isinstance(value, float):
+        return "float32"
+    arr = np.asarray(value)
+    dtype = "float32" if arr.dtype == np.float64 and not isinstance(value, np.ndarray) else str(arr.dtype)
+    if arr.ndim == 0:
+        return dtype
+    return f"Tensor<{dtype}, [" + ", ".join("?" for _ in arr.shape) + "]>"
+
+
+def wrapped_call(name: str, args: tuple, kwargs: dict, *, prefix: str, source_name: str,
+                 compiled: dict, opt_level: int = 2, cache: bool = True):
+    from . import api
+    from .pipeline import check_source
+    from .source import Source
+    from .syntax import ast
+
+    params = [(f"a{i}", type_of(v)) for i, v in enumerate(args)]
+    params += [(k, type_of(v)) for k, v in kwargs.items()]
+    key = (name, tuple(params))
+    with _lock:
+        module = compiled.get(key)
+        if module is None:
+            decl = ", ".join(f"{p}: {t}" for p, t in params)
+            call_args = ", ".join([f"a{i}" for i in range(len(args))] + [f"{k}={k}" for k in kwargs])
+            probe_text = f"{prefix}\nfn {WRAPPER}({decl}) {{\n    let r = {name}({call_args})\n}}\n"
+            probe = check_source(Source(source_name, probe_text))
+            if not probe.ok:
+                raise CompileError([d for d in probe.diagnostics if d.severity == "error"])
+            wrapper = next(it for it in probe.program.items
+                           if isinstance(it, ast.FnDef) and it.name == WRAPPER)
+            let = next(n for n in ast.walk(wrapper) if isinstance(n, ast.Let))
+            body = f"fn {WRAPPER}({decl}) -> {let.value.ty} {{\n    return {name}({call_args})\n}}\n"
+            module = api.compile(f"{prefix}\n{body}", opt_level=opt_level, cache=cache, name=source_name)
+            compiled[key] = module
+    return getattr(module, WRAPPER)(*args, **kwargs)
