@@ -146,8 +146,8 @@ class BoundFunction:
         self._plans = [CallPlan(fn, module._result, module._jit) for fn in instances]
 
     def __call__(self, *args, **kwargs):
-        if len(self._plans) == 1 and not self._generic:
-            return self._plans[0](args, kwargs)
+        from .api_args import NeedsLanguageDefault
+
         errors = []
         for plan in self._plans:
             try:
@@ -156,7 +156,9 @@ class BoundFunction:
                 errors.append(exc)
                 continue
             return plan.run(*bound)
-        if self._generic:  # no instance for these argument types yet: make one
+        computed_default = any(isinstance(e, NeedsLanguageDefault) for e in errors)
+        if (self._generic or computed_default) and self._module.__dict__.get("_source_text") is not None:
+            # a new instance for these argument types, or defaults the language computes: a wrapper
             return self._module._call_new_instance(self.name, args, kwargs)
         raise errors[0]
 

@@ -94,8 +94,8 @@ class CallPlan:
                     if v is _MISSING:
                         raise TypeError(f"{fname}(): argument '{names[i]}' is missing")
                     if v is _COMPUTED:
-                        raise TypeError(f"{fname}(): argument '{names[i]}' has a default that only the "
-                                        "language can compute; pass it explicitly")
+                        raise NeedsLanguageDefault(f"{fname}(): argument '{names[i]}' has a default that "
+                                                   "only the language can compute")
                 slots.extend(self.converters[i](v, dims, owned))
         except BaseException:
             _release_all(owned)
@@ -118,6 +118,10 @@ class CallPlan:
 
 
 _COMPUTED = object()
+
+
+class NeedsLanguageDefault(TypeError):
+    """An omitted argument's default is an expression: the call goes through a compiled wrapper."""
 
 
 def _decref(h: int) -> None:

@@ -136,3 +136,13 @@ def test_generic_functions_get_instances_for_the_types_python_passes():
     np.testing.assert_array_equal(m.double(np.ones(3, np.int8)), [2, 2, 2])  # int8 widens to float32
     with pytest.raises(triton_dsl.CompileError):
         m.double("not a tensor")
+
+
+def test_defaults_the_language_computes_are_applied():
+    src = ("fn scale(x: Tensor<float32, [n]>, s: float32 = 1.0 / 4.0, t: float32 = 2.0)\n"
+           "    -> Tensor<float32, [n]> {\n    return x * s + t\n}\n")
+    m = api.compile(src, name="defaults.triton", cache=False)
+    one = np.ones(2, np.float32)
+    np.testing.assert_array_equal(m.scale(one), [2.25, 2.25])
+    np.testing.assert_array_equal(m.scale(one, 2.0), [4, 4])
+    np.testing.assert_array_equal(m.scale(one, t=0.0), [0.25, 0.25])
