@@ -110,25 +110,22 @@ def _emit_quantile(em: Emitter) -> None:
     with fb.if_then(b.not_(inside), likely=False):
         emit_error(fb, layout.ERR_VALUE, "quantile: q must be in 0..1, got %g", q)
         fb.ret(nan)
-    src = fb.get(x, "data")
-    with fb.loop(0, n) as i:
-        v = fb.load(fb.at(src, i, F32), F32)
-        fb.ret_if(b.fcmp_unordered("uno", v, v), nan)
     buf = fb.call("trt_alloc", ctx, b.mul(n, c64(4)))
     fb.ret_if(fb.is_null(buf), nan)
-    fb.call("memcpy", buf, src, b.mul(n, c64(4)))
+    with fb.if_then(b.icmp_signed("!=", fb.call("trt_copy_count_nan", buf, fb.get(x, "data"), n), c64(0))):
+        fb.call("trt_free", buf)
+        fb.ret(nan)
     # numpy's "linear" method: position q·(n-1), interpolate between its two neighbours
     pos = b.fmul(q, b.sitofp(b.sub(n, c64(1)), F64))
     k = b.fptosi(pos, I64)
     frac = b.fsub(pos, b.sitofp(k, F64))
     lo_v = b.fpext(fb.call("trt_select_kth", buf, n, k), F64)
     hi_slot = fb.var(F64, lo_v)
+    # after the selection every later entry is >= a[k]: the next order statistic is their minimum
+    # (also when frac is 0: numpy's interpolation then still gives NaN next to an infinity)
     with fb.if_then(b.icmp_signed("<", b.add(k, c64(1)), n)):
-        with fb.loop(b.add(k, c64(1)), n) as i:  # after the selection every later entry is >= a[k]
-            v = b.fpext(fb.load(fb.at(buf, i, F32), F32), F64)
-            first = b.icmp_signed("==", i, b.add(k, c64(1)))
-            cur = fb.load(hi_slot, F64)
-            b.store(fb.select(b.or_(first, b.fcmp_ordered("<", v, cur)), v, cur), hi_slot)
+        rest = fb.at(buf, b.add(k, c64(1)), F32)
+        b.store(b.fpext(fb.call("trt_min_f32", rest, b.sub(n, b.add(k, c64(1)))), F64), hi_slot)
     fb.call("trt_free", buf)
     hi_v = fb.load(hi_slot, F64)
     # numpy's _lerp: a + (b - a)·t, or b - (b - a)·(1 - t) for t >= 0.5 (exact at both ends)
@@ -139,7 +136,31 @@ def _emit_quantile(em: Emitter) -> None:
     fb.ret(b.fptrunc(result, F32))
 
 
+def _emit_scans(em: Emitter) -> None:
+    """Two optimized leaf loops: copy counting NaNs, and the minimum of a non-empty array."""
+    fb = em.define("trt_copy_count_nan", I64, [PTR, PTR, I64], public=False, kernel=True)
+    dst, src, n = fb.args
+    b = fb.b
+    count = fb.var(I64, c64(0))
+    with fb.loop(0, n) as i:
+        v = fb.load(fb.at(src, i, F32), F32)
+        b.store(v, fb.at(dst, i, F32))
+        b.store(b.add(fb.load(count, I64), b.zext(b.fcmp_unordered("uno", v, v), I64)), count)
+    fb.ret(fb.load(count, I64))
+
+    fb = em.define("trt_min_f32", F32, [PTR, I64], public=False, kernel=True)
+    a, n = fb.args
+    b = fb.b
+    best = fb.var(F32, fb.load(a, F32))
+    with fb.loop(1, n) as i:
+        v = fb.load(fb.at(a, i, F32), F32)
+        cur = fb.load(best, F32)
+        b.store(fb.select(b.fcmp_ordered("<", v, cur), v, cur), best)
+    fb.ret(fb.load(best, F32))
+
+
 def emit(em: Emitter) -> None:
+    _emit_scans(em)
     _emit_select(em)
     _emit_quantile(em)
 
