@@ -163,6 +163,20 @@ class BoundFunction:
         raise errors[0]
 
 
+def run_cached_entry(cached, opt_level: int) -> None:
+    """Run the top-level code of a program from the program cache (no compiler stage runs)."""
+    from . import jit
+    from .ir.lowering import ENTRY_NAME
+
+    _load_runtime()
+    if cached.needs_kernels:
+        from .runtime.kernel_library import kernel_library
+        kernel_library()
+    jm = jit.JitModule(cached.llvm_ir, opt_level, jit.ObjectCache())
+    if cached.has_entry:
+        _call_entry(jm, ENTRY_NAME, [], [])
+
+
 def _call_entry(jm, name: str, slots: list[int], owned: list[int]) -> None:
     """Run an entry point without results (the program's `__main__`)."""
     from .runtime.errors import Context, raise_if_error

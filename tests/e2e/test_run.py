@@ -94,3 +94,25 @@ def test_quickstart_example_runs(capsys):
     out = capsys.readouterr().out
     assert "trits:" in out and "mean squared error" in out
     assert "storage: 96 bytes as float32, 10 bytes packed ternary" in out
+
+
+def test_program_cache_skips_the_compiler_and_notices_changes(tmp_path, capsys, monkeypatch):
+    import triton_dsl.pipeline as pipeline
+
+    path = write(tmp_path, 'print("first")\n')
+    assert main(["run", path]) == 0
+    entries = list((tmp_path / "cache" / "programs").glob("*.json"))
+    assert len(entries) == 1
+
+    def no_compiler(*args, **kwargs):
+        raise AssertionError("the compiler ran for an unchanged file")
+
+    monkeypatch.setattr(pipeline, "compile_source", no_compiler)
+    assert main(["run", path]) == 0
+    monkeypatch.undo()
+    Path(path).write_text('print("second")\n')
+    assert main(["run", path]) == 0
+    entries[0].write_text("{not json")  # a corrupt entry is ignored
+    Path(path).write_text('print("first")\n')
+    assert main(["run", path]) == 0
+    assert capsys.readouterr().out == "first\nfirst\nsecond\nfirst\n"

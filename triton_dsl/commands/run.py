@@ -3,7 +3,8 @@
 In: parsed command-line arguments. Out: an exit code. The program's top-level statements run in order,
 then `main`; its output goes to stdout. Compile errors are printed like `tritonc check` prints them
 (exit 1); a run-time error prints `file:line:col: runtime error: message` with the source line and a
-caret (exit 1). The machine code is cached on disk, so a second run of an unchanged file skips LLVM.
+caret (exit 1). A second run of an unchanged file skips the whole compiler: its LLVM IR comes from the
+program cache and its machine code from the object cache (`triton_dsl.program_cache`, `jit.ObjectCache`).
 """
 
 from __future__ import annotations
@@ -41,21 +42,16 @@ def render_runtime_error(err, source) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import Module
-    from ..pipeline import compile_source
     from ..runtime.errors import TritonRuntimeError
 
     source = load_program_file(args.file)
     if isinstance(source, str):
         return report_usage_error(source) or EXIT_USAGE
-    result = compile_source(source)
-    if result.diagnostics:
-        print(render_all(result.diagnostics), file=sys.stderr)
-    if not result.ok:
-        return EXIT_PROGRAM_ERRORS
-    module = Module(result, args.opt_level, cache=not args.no_cache)
+    program = _compiled_program(source, args)
+    if isinstance(program, int):
+        return program
     try:
-        module.run_main()
+        program()
     except TritonRuntimeError as err:
         sys.stdout.flush()
         print(render_runtime_error(err, source), file=sys.stderr)
@@ -63,3 +59,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         sys.stdout.flush()
     return EXIT_OK
+
+
+def _compiled_program(source, args: argparse.Namespace):
+    """A callable running the program, from the program cache or a fresh compilation (or an exit code)."""
+    from ..api import Module, run_cached_entry
+    from ..pipeline import compile_source
+    from ..program_cache import load_compiled, store_compiled
+
+    use_cache = not args.no_cache
+    cached = load_compiled(source, args.opt_level) if use_cache else None
+    if cached is not None:
+        if cached.warnings:
+            print(cached.warnings, file=sys.stderr)
+        return lambda: run_cached_entry(cached, args.opt_level)
+    result = compile_source(source)
+    rendered = render_all(result.diagnostics) if result.diagnostics else ""
+    if rendered:
+        print(rendered, file=sys.stderr)
+    if not result.ok:
+        return EXIT_PROGRAM_ERRORS
+    if use_cache:
+        store_compiled(source, args.opt_level, result, rendered)
+    module = Module(result, args.opt_level, cache=use_cache)
+    return module.run_main

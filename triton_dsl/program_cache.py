@@ -1,0 +1,86 @@
+"""The whole-program cache of `tritonc run`: an unchanged file skips the compiler, not just LLVM.
+
+In: a `Source`, the opt level and (after a compilation) its `CompileResult`. Out: the program's LLVM IR
+text and what running it needs (kernel library or not, an entry point or not, the warnings to show).
+The machine code itself is in `jit.ObjectCache`, keyed by the IR; this cache maps the *source* to that
+IR, so a second run parses, checks, lowers and optimizes nothing. The key covers the source text and
+name, the opt level, and a fingerprint of the compiler (every file of the package, stdlib and grammar by
+path, size and modification time), so editing the compiler invalidates it. Entries are written
+atomically; an unreadable or inconsistent entry is ignored (and rewritten by the next compilation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .source import Source
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass
+class CachedProgram:
+    llvm_ir: str
+    needs_kernels: bool
+    has_entry: bool
+    warnings: str
+
+
+@lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    from . import __version__
+    from .resources import data_dir
+
+    h = hashlib.sha256(__version__.encode())
+    roots = [_PACKAGE]
+    for name in ("stdlib", "grammar"):
+        try:
+            roots.append(data_dir(name))
+        except FileNotFoundError:
+            pass
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".triton", ".lark") and "__pycache__" not in path.parts:
+                st = path.stat()
+                h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _key(source: Source, opt_level: int) -> str:
+    parts = [source.name, source.text, str(opt_level), compiler_fingerprint()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _path(source: Source, opt_level: int) -> Path:
+    from .jit import cache_dir
+
+    return Path(cache_dir()) / "programs" / f"{_key(source, opt_level)}.json"
+
+
+def load_compiled(source: Source, opt_level: int) -> CachedProgram | None:
+    try:
+        data = json.loads(_path(source, opt_level).read_text(encoding="utf-8"))
+        return CachedProgram(data["llvm_ir"], bool(data["needs_kernels"]), bool(data["has_entry"]),
+                             str(data["warnings"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def store_compiled(source: Source, opt_level: int, result, warnings: str) -> None:
+    path = _path(source, opt_level)
+    data = {"llvm_ir": result.llvm_ir, "needs_kernels": result.needs_kernels,
+            "has_entry": result.ir_module.entry is not None, "warnings": warnings}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the next run a compilation
