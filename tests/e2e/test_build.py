@@ -27,6 +27,29 @@ fn safe_div(a: int64, b: int64) -> int64 {
 fn scale(x: Tensor<float32, [n]>, s: float32) -> Tensor<float32, [n]> {
     return x * s + 1.0
 }
+fn maybe(x: float32, k: float32? = None) -> float32 {
+    if k == None { return x }
+    return x * k
+}
+fn pair(a: int32) -> (int32, float64) {
+    return (a * 2, 0.5)
+}
+"""
+
+C_PROGRAM = r"""
+#include <stdio.h>
+#include <string.h>
+#include "libprog.h"
+int main(void) {
+    trt_ctx ctx; memset(&ctx, 0, sizeof ctx);
+    int32_t f; float m1, m2; float k = 2.5f; pair_result p;
+    if (fib(&ctx, 10, &f) || maybe(&ctx, 3.0f, NULL, &m1) || maybe(&ctx, 3.0f, &k, &m2) || pair(&ctx, 21, &p))
+        return 2;
+    int64_t q;
+    int32_t code = safe_div(&ctx, 1, 0, &q);
+    printf("%d %.2f %.2f %d %.2f %d %s %d\n", f, m1, m2, p.f0, p.f1, code, ctx.message, ctx.line);
+    return 0;
+}
 """
 
 
@@ -70,3 +93,18 @@ def test_shared_library_exports_c_abi(prog, tmp_path):
     lib.safe_div.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
     assert lib.safe_div(ctypes.byref(ctx), 7, 0, ctypes.byref(div)) != 0
     assert b"division by zero" in ctx.message and ctx.line == 13
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a system C compiler")
+def test_c_program_links_against_the_shared_library_through_its_header(prog, tmp_path):
+    import subprocess
+
+    out = tmp_path / "libprog.so"
+    assert main(["build", str(prog), "--emit=shared", "-o", str(out)]) == 0
+    (tmp_path / "main.c").write_text(C_PROGRAM)
+    exe = tmp_path / "main"
+    command = ["cc", "-o", str(exe), str(tmp_path / "main.c"), f"-I{tmp_path}", f"-L{tmp_path}", "-lprog",
+               f"-Wl,-rpath,{tmp_path}"]
+    subprocess.run(command, check=True, capture_output=True)
+    run = subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "55 3.00 7.50 42 0.50 6 integer division by zero 13"

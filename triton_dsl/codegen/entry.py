@@ -7,7 +7,9 @@ In: a `ModuleEmitter` and a public IR function. Out: LLVM wrapper functions:
   flattened into the slots of `results` (a tuple gives one slot per leaf). The Python API calls this
   with one ctypes signature for every function.
 - `i32 @<name>(ptr ctx, <C ABI params>..., ptr out)` — the C ABI of a shared library: returns the
-  context's error code (0 = ok) and writes the result to `*out` (a struct for tuples).
+  context's error code (0 = ok) and writes the result to `*out` (a struct for tuples and optional
+  scalars); an optional scalar parameter is `const T *` (NULL is None), an optional tensor a nullable
+  `trt_tensor *`.
   `c_header(...)` describes these functions in C.
 """
 
@@ -111,13 +113,37 @@ def _c_struct(ty: IRType) -> ir.Type:
     return abi_type(ty)
 
 
+def _by_pointer(ty: IRType) -> bool:
+    """C ABI parameters passed by pointer: optional scalars (NULL is None). Aggregates by value would
+    not follow the platform's C calling convention when emitted as LLVM first-class structs."""
+    return isinstance(ty, OptionalTy) and not ty.nullable_pointer
+
+
+def _c_param(b: ir.IRBuilder, arg: ir.Value, ty: IRType) -> ir.Value:
+    if not _by_pointer(ty):
+        return _from_abi(b, arg, ty)
+    present = b.icmp_unsigned("!=", b.ptrtoint(arg, I64), ir.Constant(I64, 0))
+    with b.if_else(present) as (then, otherwise):
+        with then:
+            loaded = _from_abi(b, b.load(arg, typ=abi_type(ty.inner)), ty.inner)
+            then_bb = b.block
+        with otherwise:
+            else_bb = b.block
+    inner = b.phi(llvm_type(ty.inner))
+    inner.add_incoming(loaded, then_bb)
+    inner.add_incoming(ir.Constant(llvm_type(ty.inner), None), else_bb)
+    agg = b.insert_value(ir.Constant(llvm_type(ty), ir.Undefined), present, 0)
+    return b.insert_value(agg, inner, 1)
+
+
 def emit_c_abi_wrapper(m: ModuleEmitter, fn: Function) -> ir.Function:
     has_out = not isinstance(fn.ret_type, UnitTy)
-    params = [PTR] + [abi_type(p.type) for p in fn.params] + ([PTR] if has_out else [])
+    params = [PTR] + [PTR if _by_pointer(p.type) else abi_type(p.type) for p in fn.params]
+    params += [PTR] if has_out else []
     llfn = ir.Function(m.llmod, ir.FunctionType(I32, params), fn.name)
     b = ir.IRBuilder(llfn.append_basic_block("entry"))
     ctx = llfn.args[0]
-    args = [_from_abi(b, a, p.type) for a, p in zip(llfn.args[1:], fn.params, strict=False)]
+    args = [_c_param(b, a, p.type) for a, p in zip(llfn.args[1:], fn.params, strict=False)]
     value = b.call(m.function(fn.name), [ctx, *args])
     if has_out:
         b.store(_c_value(b, value, fn.ret_type), llfn.args[-1])
@@ -169,8 +195,10 @@ def c_header(functions: list[Function], guard: str) -> str:
     structs: list[str] = []
     protos = []
     for fn in functions:
-        params = ["trt_ctx *ctx"] + [_c_decl(c_type(p.type, fn.name, structs), n)
-                                     for p, n in zip(fn.params, fn.param_names, strict=False)]
+        params = ["trt_ctx *ctx"] + [
+            _c_decl(("const " + c_type(p.type.inner, fn.name, structs) + " *") if _by_pointer(p.type)
+                    else c_type(p.type, fn.name, structs), n)
+            for p, n in zip(fn.params, fn.param_names, strict=False)]
         if not isinstance(fn.ret_type, UnitTy):
             params.append(_c_decl(c_type(fn.ret_type, f"{fn.name}_result", structs), "*out"))
         protos.append(f"int32_t {fn.name}({', '.join(params)});")
