@@ -186,3 +186,44 @@ def test_where_clip_casts_and_a_fused_chain(module):
 def test_broadcast_mismatch_is_a_runtime_error(module):
     with pytest.raises(api_error(), match="shape mismatch"):
         module.b_add_float32(np.zeros((2, 3), np.float32), np.zeros((4, 3), np.float32))
+
+
+INDEX_SOURCE = """
+fn at(x: Tensor<float32, [?, ?]>, i: int32, j: int32) -> float32 { return x[i, j] }
+fn row(x: Tensor<float32, [?, ?]>, i: int32) -> Tensor<float32, [?]> { return x[i] }
+fn window(x: Tensor<float32, [?, ?]>, a: int32, b: int32, s: int32) -> Tensor<float32, [?, ?]> {
+    return x[a:b:s, ::s]
+}
+fn tail(x: Tensor<float32, [?, ?]>, a: int32) -> Tensor<float32, [?, ?]> { return x[:, a:] }
+"""
+
+
+@pytest.fixture(scope="module")
+def index_module():
+    return api.compile(INDEX_SOURCE, name="indexing.triton", cache=False)
+
+
+@st.composite
+def matrix_and_bounds(draw):
+    shape = (draw(st.integers(0, 5)), draw(st.integers(0, 5)))
+    x = np.arange(shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    ints = st.integers(-7, 7)
+    return x, draw(ints), draw(ints), draw(st.sampled_from([1, 2, 3, -1, -2]))
+
+
+@FAST
+@given(matrix_and_bounds())
+def test_indexing_and_slicing_match_numpy(index_module, case):
+    from triton_dsl import TritonRuntimeError
+
+    x, a, b, s = case
+    np.testing.assert_array_equal(index_module.window(x, a, b, s), x[a:b:s, ::s])
+    np.testing.assert_array_equal(index_module.tail(x, a), x[:, a:])
+    for fn, args, ref in [(index_module.at, (a, b), lambda: x[a, b]), (index_module.row, (a,), lambda: x[a])]:
+        try:
+            want = ref()
+        except IndexError:
+            with pytest.raises(TritonRuntimeError, match="out of bounds"):
+                fn(x, *args)
+        else:
+            np.testing.assert_array_equal(fn(x, *args), want)
