@@ -227,3 +227,48 @@ def test_indexing_and_slicing_match_numpy(index_module, case):
                 fn(x, *args)
         else:
             np.testing.assert_array_equal(fn(x, *args), want)
+
+
+# Random elementwise expression trees: fusion must give numpy's result for any chain.
+_LEAVES = ("a", "b", "c", "0.5", "2.0")
+_BIN = {"+": np.add, "-": np.subtract, "*": np.multiply}
+_FUN = {"tanh": np.tanh, "abs": np.abs, "relu": lambda x: np.maximum(x, np.float32(0))}
+
+
+@st.composite
+def expr_tree(draw, depth=0):
+    kind = draw(st.sampled_from(["leaf", "bin", "fun", "where", "minmax"] if depth < 4 else ["leaf"]))
+    if kind == "leaf":
+        name = draw(st.sampled_from(_LEAVES))
+        return name, (lambda env, n=name: env[n] if n in env else np.float32(float(n)))
+    if kind == "bin":
+        op = draw(st.sampled_from(sorted(_BIN)))
+        (ls, lf), (rs, rf) = draw(expr_tree(depth + 1)), draw(expr_tree(depth + 1))
+        return f"({ls} {op} {rs})", (lambda env: _BIN[op](lf(env), rf(env)))
+    if kind == "fun":
+        name = draw(st.sampled_from(sorted(_FUN)))
+        s, f = draw(expr_tree(depth + 1))
+        return f"{name}({s})", (lambda env: _FUN[name](f(env)))
+    if kind == "minmax":
+        name = draw(st.sampled_from(["minimum", "maximum"]))
+        (ls, lf), (rs, rf) = draw(expr_tree(depth + 1)), draw(expr_tree(depth + 1))
+        ref = np.minimum if name == "minimum" else np.maximum
+        return f"{name}({ls}, {rs})", (lambda env: ref(lf(env), rf(env)))
+    (cs, cf), (ts, tf), (es, ef) = (draw(expr_tree(depth + 1)) for _ in range(3))
+    return f"where({cs} > 0.0, {ts}, {es})", (lambda env: np.where(cf(env) > 0, tf(env), ef(env)))
+
+
+@settings(max_examples=12, deadline=None)
+@given(expr_tree(), st.integers(0, 4), st.integers(1, 5))
+def test_random_fused_chains_match_numpy(tree, rows, cols):
+    text, ref = tree
+    src = ("fn f(a: Tensor<float32, [?, ?]>, b: Tensor<float32, [?]>, c: float32) -> Tensor<float32, [?, ?]> "
+           f"{{\n    return a * 0.0 + {text}\n}}\n")
+    module = api.compile(src, name="chain.triton", cache=False)
+    rng = np.random.default_rng(rows * 7 + cols)
+    env = {"a": rng.standard_normal((rows, cols)).astype(np.float32),
+           "b": rng.standard_normal(cols).astype(np.float32), "c": np.float32(0.75)}
+    want = env["a"] * np.float32(0) + ref(env)
+    got = module.f(env["a"], env["b"], env["c"])
+    np.testing.assert_allclose(got, np.broadcast_to(want, got.shape), rtol=1e-5, atol=1e-6)
+    assert sum(op.opcode == "fused" for op in module._ir.functions["f"].body.ops) == 1
