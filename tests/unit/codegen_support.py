@@ -1,8 +1,8 @@
 """Helpers for the codegen tests: JIT a module with the runtime library loaded, read the error context.
 
-In: LLVM IR text. Out: a `JitModule`; `runtime_error(ctx)` gives (message, file, line, col) of the
-error a call left in its context, or None. Until the runtime library exists, the few error functions
-the scalar tests need are provided as ctypes stand-ins that follow docs/runtime.md.
+In: LLVM IR text. Out: a `JitModule` (with the runtime library loaded, whose functions generated code
+calls); `runtime_error(ctx)` gives (message, file, line, col) of the error a call left in its context,
+or None; `call_entry` calls a hand-built IR function's entry point with numpy/scalar arguments.
 """
 
 from __future__ import annotations
@@ -15,44 +15,8 @@ from triton_dsl.codegen.rtabi import CTX_SIZE
 
 __all__ = ["CTX_SIZE", "jit_module", "runtime_error"]
 
-_stubs: list = []
-
-
-def _install_stubs() -> None:
-    def set_error(ctx, code, msg):
-        if ctypes.c_int32.from_address(ctx).value == 0:
-            ctypes.c_int32.from_address(ctx).value = code
-            ctypes.memmove(ctx + 40, msg, min(len(ctypes.string_at(msg)) + 1, 511))
-
-    def set_location(ctx, file, line, col):
-        if ctypes.c_int32.from_address(ctx + 4).value == 0:
-            ctypes.c_int32.from_address(ctx + 4).value = line
-            ctypes.c_int32.from_address(ctx + 8).value = col
-            ctypes.c_void_p.from_address(ctx + 16).value = file
-
-    def panic(ctx, data, n):
-        set_error(ctx, 4, ctypes.string_at(data, n) + b"\0")
-
-    vp, i32, i64 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64
-    for name, proto, fn in [
-        ("trt_set_error", ctypes.CFUNCTYPE(None, vp, i32, vp), set_error),
-        ("trt_set_location", ctypes.CFUNCTYPE(None, vp, vp, i32, i32), set_location),
-        ("trt_panic", ctypes.CFUNCTYPE(None, vp, vp, i64), panic),
-    ]:
-        cb = proto(fn)
-        _stubs.append(cb)
-        jit.add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
-
-
-def _load_runtime() -> bool:
-    """Load the runtime library; True when the real one is available."""
-    try:
-        importlib.import_module("triton_dsl.runtime.library").load_runtime()
-        return True
-    except Exception:  # not built yet (or mid-change in a shared checkout): scalar tests use stand-ins
-        if not _stubs:
-            _install_stubs()
-        return False
+def _load_runtime() -> None:
+    importlib.import_module("triton_dsl.runtime.library").load_runtime()
 
 
 def jit_module(ir_text: str, opt_level: int = 2) -> jit.JitModule:
