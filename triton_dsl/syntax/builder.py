@@ -17,8 +17,9 @@ from lark import Token, Transformer, Tree, v_args
 from ..diagnostics import DiagnosticSink
 from ..source import Source, Span
 from . import ast
+from .errors import LexicalError
 from .printer import format_type
-from .strings import LiteralError, RawField, decode_string, split_fstring
+from .strings import RawField, decode_string, split_fstring
 
 # Parses the expression text of an f-string field (text, file offset) into an Expr, or None after
 # reporting a syntax error.
@@ -236,7 +237,7 @@ class AstBuilder(Transformer):
         span = self._span(meta)
         try:
             value = decode_string(str(tok)[1:-1], self.offset + tok.start_pos + 1)
-        except LiteralError as err:
+        except LexicalError as err:
             self._error(err.code, err.message, Span(self.source, err.start, err.end))
             value = ""
         return ast.StrLit(value, span=span)
@@ -246,7 +247,7 @@ class AstBuilder(Transformer):
         span = self._span(meta)
         try:
             raw_parts = split_fstring(str(tok)[2:-1], self.offset + tok.start_pos + 2)
-        except LiteralError as err:
+        except LexicalError as err:
             self._error(err.code, err.message, Span(self.source, err.start, err.end))
             return ast.FString([], span=span)
         parts: list[str | ast.FStringExpr] = []

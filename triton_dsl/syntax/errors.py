@@ -3,6 +3,7 @@
 In: a Lark exception raised while parsing some text, the terminal definitions of the grammar, and the
 file offset where that text starts. Out: a `SyntaxProblem` (diagnostic code, message, file offsets),
 e.g. "unexpected ')'; expected an expression" — never Lark's terminal names (RPAR, __ANON_3).
+Also `LexicalError`, the exception the lexer and the string-literal decoder raise for malformed text.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ _CATEGORIES = [
     ("a type", frozenset({"NAME", "TENSOR", "TERNARY_TENSOR"}), _TYPE_START),
     ("an operator", frozenset({"PLUS", "STAR", "EQEQ"}), _OPERATORS),
 ]
+
+
+class LexicalError(Exception):
+    """Malformed text found while tokenizing or decoding a literal: a diagnostic code, message and the
+    [start, end) offsets of the problem (into the lexed text for the lexer, into the file for strings)."""
+
+    def __init__(self, code: str, message: str, start: int, end: int):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.start = start
+        self.end = end
 
 
 @dataclass

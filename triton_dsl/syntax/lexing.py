@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from lark import Token
 from lark.lark import PostLex
 
+from .errors import LexicalError
+
 # Newlines before these tokens continue the previous line: `fn f(x) \n -> R {`, `}\nelse {`,
 # `x\n    .method()`.
 _CONTINUATION_TOKENS = frozenset({"ARROW", "LBRACE", "ELSE", "DOT"})
@@ -21,17 +23,6 @@ _CLOSERS = frozenset(_OPENERS.values())
 
 # Brackets nested deeper than this are refused with a diagnostic: later stages recurse over the tree.
 MAX_NESTING = 200
-
-
-class LexicalError(Exception):
-    """A problem found while tokenizing: carries a diagnostic code, message and text offsets."""
-
-    def __init__(self, code: str, message: str, start: int, end: int):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.start = start
-        self.end = end
 
 
 def raise_unterminated_string(token: Token) -> Token:

@@ -3,7 +3,7 @@
 In: the raw text of a string token's body (between the quotes) and the file offset where that body
 starts. Out: the decoded string (`decode_string`), or for f-strings the list of literal text pieces and
 replacement fields with the file offset of each field's expression text (`split_fstring`), so the
-parser can parse each expression with spans that point into the file. Problems raise `LiteralError`
+parser can parse each expression with spans that point into the file. Problems raise `LexicalError`
 (diagnostic code, message, file offsets).
 
 Escapes: \\n \\t \\r \\0 \\\\ \\" \\' \\{ \\} \\xHH \\uHHHH \\u{H...}. In f-strings `{{` and `}}` are
@@ -14,20 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import LexicalError
+
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'",
                    "{": "{", "}": "}"}
 _HEX = set("0123456789abcdefABCDEF")
-
-
-class LiteralError(Exception):
-    """A malformed string literal: code, message, and the [start, end) file offsets of the problem."""
-
-    def __init__(self, code: str, message: str, start: int, end: int):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.start = start
-        self.end = end
 
 
 @dataclass
@@ -45,7 +36,7 @@ class RawField:
 def _decode_escape(raw: str, i: int, base: int) -> tuple[str, int]:
     """Decode the escape starting at raw[i] == '\\'; return (character, index after the escape)."""
     if i + 1 >= len(raw):
-        raise LiteralError("E0105", "a string cannot end with a single '\\'", base + i, base + i + 1)
+        raise LexicalError("E0105", "a string cannot end with a single '\\'", base + i, base + i + 1)
     kind = raw[i + 1]
     if kind in _SIMPLE_ESCAPES:
         return _SIMPLE_ESCAPES[kind], i + 2
@@ -64,7 +55,7 @@ def _decode_escape(raw: str, i: int, base: int) -> tuple[str, int]:
             if len(digits) == 4 and set(digits) <= _HEX:
                 return chr(int(digits, 16)), i + 6
     escape = raw[i:i + 2]
-    raise LiteralError("E0105", f"invalid escape sequence '{escape}'", base + i, base + i + 2)
+    raise LexicalError("E0105", f"invalid escape sequence '{escape}'", base + i, base + i + 2)
 
 
 def decode_string(raw: str, base: int) -> str:
@@ -107,7 +98,7 @@ def _scan_field(raw: str, start: int, base: int) -> RawField:
         expr_end = i
     text = raw[start + 1:expr_end]
     if not text.strip():
-        raise LiteralError("E0106", "empty expression in f-string (write '{{' for a literal brace)",
+        raise LexicalError("E0106", "empty expression in f-string (write '{{' for a literal brace)",
                            base + start, base + min(i + 1, len(raw)))
     spec = None
     if i < len(raw) and raw[i] == ":":
@@ -116,11 +107,11 @@ def _scan_field(raw: str, start: int, base: int) -> RawField:
         if close < 0:
             i = len(raw)
         elif 0 <= nested < close:
-            raise LiteralError("E0106", "a format spec cannot contain '{'", base + nested, base + nested + 1)
+            raise LexicalError("E0106", "a format spec cannot contain '{'", base + nested, base + nested + 1)
         else:
             spec, i = raw[i + 1:close], close
     if i >= len(raw) or raw[i] != "}":
-        raise LiteralError("E0106", "'{' in f-string is never closed (write '{{' for a literal brace)",
+        raise LexicalError("E0106", "'{' in f-string is never closed (write '{{' for a literal brace)",
                            base + start, base + start + 1)
     return RawField(text, base + start + 1, conv, spec, base + start, base + i + 1)
 
@@ -139,7 +130,7 @@ def split_fstring(raw: str, base: int) -> list[str | RawField]:
             text.append(ch)
             i += 2
         elif ch == "}":
-            raise LiteralError("E0106", "single '}' in f-string (write '}}' for a literal brace)",
+            raise LexicalError("E0106", "single '}' in f-string (write '}}' for a literal brace)",
                                base + i, base + i + 1)
         elif ch == "{":
             if text:
