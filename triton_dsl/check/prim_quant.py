@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import shapes
-from .prim_rules import as_tensor
+from .prim_rules import as_tensor, converted_type
 from .primitives import NOT_CONST, Arg, DTypeConst, RuleCall
 from .types import ERROR, FLOAT32, INT32, ListType, Scalar, TensorType, Type, is_error
 
@@ -82,14 +82,7 @@ def cast(r: RuleCall) -> Type:
         raise r.fail("E0501", f"dtype must be a float dtype (float16, float32 or float64), got {dtype}",
                      a.span)
     r.info.update(dtype=dtype)
-    t = r.args["x"].ty
-    if isinstance(t, Scalar) and t.name != "str":
-        return Scalar(dtype)
-    if isinstance(t, TensorType):
-        return TensorType(dtype, t.shape)
-    if is_error(t):
-        return ERROR
-    raise r.fail("E0501", f"cannot convert `{t}` to {dtype}", r.args["x"].span)
+    return converted_type(r, dtype)
 
 
 def along_axis0(r: RuleCall) -> Type:

@@ -296,7 +296,12 @@ def _all_bool(r: RuleCall) -> bool:
 
 
 def cast(r: RuleCall) -> Type:
-    target = {"int": "int32", "float": "float32"}.get(r.name, r.name)
+    return converted_type(r, {"int": "int32", "float": "float32"}.get(r.name, r.name))
+
+
+def converted_type(r: RuleCall, target: str) -> Type:
+    """The type of argument 'x' converted elementwise to dtype `target`: a scalar stays a scalar, a
+    tensor keeps its shape; a string or non-numeric value cannot be converted."""
     t = r.args["x"].ty
     if isinstance(t, Scalar) and t.name != "str":
         return Scalar(target)
