@@ -209,43 +209,56 @@ def _joined_dtype(items: list[TensorType]) -> tuple[str, bool]:
     return dtype, False
 
 
-def stack(r: RuleCall) -> Type:
+def _joined_operands(r: RuleCall) -> tuple[list[TensorType], int | None, int, str, bool] | None:
+    """The steps stack and concat open with: the tensors, how many there are, the constant `dim` (recorded
+    for the back end) and the joined (dtype, ternary); None when no element has a usable type."""
     items, count = _tensor_items(r)
     dim = const_int(r, "dim")
     r.info.update(dim=dim)
     if not items:
-        return ERROR
+        return None
     dtype, tern = _joined_dtype(items)
+    return items, count, dim, dtype, tern
+
+
+def _with_dim(shape, dim: int, size):
+    """`shape` with axis `dim` set to `size`; a shape of unknown rank stays as it is."""
+    if not isinstance(shape, tuple):
+        return shape
+    axis = shapes.normalize_axis(dim, len(shape))
+    return shape[:axis] + (size,) + shape[axis + 1:]
+
+
+def stack(r: RuleCall) -> Type:
+    joined = _joined_operands(r)
+    if joined is None:
+        return ERROR
+    items, count, dim, dtype, tern = joined
     try:
         common = shapes.stack_shape([t.shape for t in items], dim)
     except shapes.ShapeError as exc:
         raise shape_error(exc, r.span) from None
-    if isinstance(common, tuple):
-        axis = shapes.normalize_axis(dim, len(common))
-        common = common[:axis] + (count,) + common[axis + 1:]
+    common = _with_dim(common, dim, count)
     # Stacking ternary tensors along axis 0 keeps one scale per slice (per-channel); elsewhere dequantize.
     tern = tern and dim == 0
     return TensorType("trit" if tern else ("float32" if dtype == "trit" else dtype), common, tern)
 
 
 def concat(r: RuleCall) -> Type:
-    items, count = _tensor_items(r)
-    dim = const_int(r, "dim")
-    r.info.update(dim=dim)
-    if not items:
+    joined = _joined_operands(r)
+    if joined is None:
         return ERROR
-    dtype, tern = _joined_dtype(items)
-    a = r.args["tensors"]
+    items, _count, dim, dtype, _tern = joined
+    known_count = isinstance(r.args["tensors"].node, ast.ListLit)
     shape_list = [t.shape for t in items]
-    if not isinstance(a.node, ast.ListLit):
+    if not known_count:
         shape_list = shape_list * 2  # an unknown number of equal tensors: the dim along `dim` is unknown
     try:
         shape = shapes.concat_shape(shape_list, dim)
     except shapes.ShapeError as exc:
         raise shape_error(exc, r.span) from None
-    if not isinstance(a.node, ast.ListLit) and isinstance(shape, tuple):
-        axis = shapes.normalize_axis(dim, len(shape))
-        shape = shape[:axis] + (None,) + shape[axis + 1:]
+    if not known_count:
+        shape = _with_dim(shape, dim, None)
     return TensorType("float32" if dtype == "trit" else dtype, shape)
 
 
