@@ -124,6 +124,10 @@ class ExprLowerer:
             return self.b.binary(op, self.as_bool(a, e.span), self.as_bool(b, e.span), e.span)
         if op in ("eq", "ne", "lt", "le", "gt", "ge"):
             from ..check.operators import combine_dtypes
+            if _compares_trits(e.left.ty, e.right.ty) or _compares_trits(e.right.ty, e.left.ty):
+                # A TernaryTensor against an integer compares its trits, whatever the scale (LANGUAGE.md)
+                a, b = self.trits_as(a, "int32", e.span), self.trits_as(b, "int32", e.span)
+                return self.b.binary(op, a, b, e.span)
             da, db = _dtype(e.left.ty), _dtype(e.right.ty)
             common = combine_dtypes(da, db, is_literal(e.left), is_literal(e.right))
             if common == "trit":
@@ -187,6 +191,12 @@ class ExprLowerer:
             ty = v.type
         if isinstance(ty, (ScalarTy, TensorTy)) and ty.dtype != dtype:
             return self.b.cast(v, dtype, span)
+        return v
+
+    def trits_as(self, v: Value, dtype: str, span) -> Value:
+        """The trits of a ternary tensor (scales not applied), or any other value, cast to `dtype`."""
+        if isinstance(v.type, (ScalarTy, TensorTy)) and v.type.dtype != dtype:
+            return self.b.cast(v, dtype, span)  # a packed operand is unpacked to its trits by the loop
         return v
 
     def dequantize(self, v: Value, span) -> Value:
@@ -298,6 +308,15 @@ def _dtype(t) -> str:
     if d is None:
         return "float32"
     return "float32" if isinstance(t, ct.TensorType) and t.ternary else d
+
+
+def _compares_trits(t, other) -> bool:
+    """`t` is a trit tensor (TernaryTensor or not) and `other` an integer (a literal, scalar or tensor)."""
+    if not (isinstance(t, ct.TensorType) and (t.ternary or t.dtype == "trit")):
+        return False
+    d = ct.dtype_of(other)
+    return d in ("trit", "int8", "int16", "int32", "int64") and not (
+        isinstance(other, ct.TensorType) and other.ternary)
 
 
 def _is_value_type(t) -> bool:

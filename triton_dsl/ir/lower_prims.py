@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, BUF, I32, I64, STR, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy
+from .types import BOOL, BUF, I32, I64, STR, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy, scalar_of
 
 _UNARY = {"exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "abs", "relu", "floor", "ceil", "round",
           "sign"}
@@ -110,6 +110,9 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         except ModuleNotFoundError:
             raise NotAvailable(f"'{name}'", span) from None
         return lower_quant(lw, e, target)
+    if name in ("save_weights", "load_tensor", "load_ternary"):  # weight files: ir/lower_weights.py
+        from .lower_weights import lower_weights
+        return lower_weights(lw, e, target)
     if name == "tensor":
         from .lower_access import lower_tensor_literal
         return lower_tensor_literal(lw, e, target, args)
@@ -239,11 +242,13 @@ def _reduce(lw, name: str, x: Value, info: dict, out_ty, span) -> Value:
     if not isinstance(x.type, TensorTy):
         return x
     src = x.type.dtype
-    if x.type.ternary or src == "trit":
+    want = ir_type(out_ty, span)
+    if x.type.ternary and scalar_dtype(want) in ("float16", "float32", "float64"):
+        x, src = lw.dequantize(x, span), "float32"  # a float result reduces the values (trit x scale)
+    elif x.type.ternary or src == "trit":
         x = lw.rt("trt_cast", [x], TensorTy("int8", x.type.rank), span, consts=(_DTYPE_CODE["int8"],))
         src = "int8"
     dim = info.get("dim")
-    want = ir_type(out_ty, span)
     extra = (0,) if name in ("std", "var") else ()
     if dim is None:
         res_dtype = want.dtype
@@ -297,6 +302,12 @@ def _creation(lw, name: str, target, args, out_ty, span) -> Value:
     require_runtime("trt_uniform", span)
     layout = [("c", code), ("c", rank), ("array", list(range(2, 2 + rank)), 64), ("v", 0), ("v", 1)]
     return lw.b.rt("trt_uniform", [lo, hi, *dims], want, span, args=layout).result
+
+
+def scalar_dtype(ty) -> str | None:
+    """The element dtype of an IR scalar or tensor type (None for anything else)."""
+    elem = scalar_of(ty)
+    return elem.dtype if elem is not None else None
 
 
 def _dtype(t) -> str:

@@ -1,0 +1,76 @@
+"""TernaryTensor semantics end to end: comparing with an integer compares trits whatever the scale (every
+comparison operator, both operand orders); float reductions use the value trit × scale. numpy references.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+
+from triton_dsl import api
+
+COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+               ">": operator.gt, ">=": operator.ge}
+POS, NEG = 2.0, 3.0  # asymmetric scales: neither equals a trit, so comparing values would be visibly wrong
+
+
+def _trits(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0.5, 1, np.where(x < -0.5, -1, 0))
+
+
+@pytest.fixture(scope="module")
+def compare_module():
+    fns = []
+    for i, op in enumerate(COMPARISONS):
+        quant = f"let q = ternarize(x, 0.5, -0.5, {POS}, {NEG})"
+        fns.append(f"fn left{i}(x: Tensor<float32, [n]>, k: int32) -> Tensor<bool, [n]> {{ {quant}\n"
+                   f"    return q {op} k }}")
+        for c, tag in ((-1, "m"), (0, "z"), (1, "p")):
+            fns.append(f"fn lit_l{i}{tag}(x: Tensor<float32, [n]>) -> int32 {{ {quant}\n"
+                       f"    return int32(sum(q {op} {c})) }}")
+            fns.append(f"fn lit_r{i}{tag}(x: Tensor<float32, [n]>) -> int32 {{ {quant}\n"
+                       f"    return int32(sum({c} {op} q)) }}")
+    return api.compile("\n".join(fns))
+
+
+@pytest.mark.parametrize("index,op", list(enumerate(COMPARISONS)))
+def test_comparing_a_ternary_tensor_with_an_integer_compares_trits(compare_module, index, op):
+    rng = np.random.default_rng(index)
+    x = rng.normal(size=41).astype(np.float32)
+    x[:3] = [0.0, 5.0, -5.0]
+    t = _trits(x)
+    ref = COMPARISONS[op]
+    for c, tag in ((-1, "m"), (0, "z"), (1, "p")):
+        assert getattr(compare_module, f"lit_l{index}{tag}")(x) == int(ref(t, c).sum()), (op, c)
+        assert getattr(compare_module, f"lit_r{index}{tag}")(x) == int(ref(c, t).sum()), (c, op)
+    np.testing.assert_array_equal(getattr(compare_module, f"left{index}")(x, 1), ref(t, 1))
+
+
+def test_counting_minus_one_entries_ignores_the_scale():
+    m = api.compile("""
+fn count(x: Tensor<float32, [r, c]>, s: float32) -> int32 {
+    let q = threshold_quantize(x, 0.5, s)
+    return int32(sum(q == -1))
+}
+""")
+    x = np.random.default_rng(7).normal(size=(9, 13)).astype(np.float32)
+    for s in (1.0, 2.0, 0.25):
+        assert m.count(x, s) == int((x < -0.5 * s).sum())
+
+
+def test_float_reductions_of_a_ternary_tensor_use_its_value():
+    m = api.compile(f"""
+fn total(x: Tensor<float32, [n]>) -> float32 {{ return sum(ternarize(x, 0.5, -0.5, {POS}, {NEG})) }}
+fn biggest(x: Tensor<float32, [n]>) -> float32 {{ return max(ternarize(x, 0.5, -0.5, {POS}, {NEG})) }}
+fn rows(x: Tensor<float32, [r, c]>) -> Tensor<float32, [r]> {{
+    return mean(ternarize(x, 0.5, -0.5, {POS}, {NEG}), dim=1)
+}}
+""")
+    x = np.random.default_rng(3).normal(size=(6, 10)).astype(np.float32)
+    t = _trits(x)
+    value = np.where(t > 0, POS, np.where(t < 0, -NEG, 0.0))
+    np.testing.assert_allclose(m.total(x.ravel()), value.sum(), rtol=1e-5)
+    assert m.biggest(x.ravel()) == value.max()
+    np.testing.assert_allclose(m.rows(x), value.mean(axis=1), rtol=1e-5)
