@@ -67,7 +67,9 @@ CASES = [
     ('float(2)', 'float32'),
     ('stop_gradient(x)', 'Tensor<float32, [2, 3]>'),
     ('x.detach()', 'Tensor<float32, [2, 3]>'),
-    ('load_weights("w.bin")', '[Tensor<float32, ?>, ...]'),
+    ('load_tensor("w.bin", "w", 2)', 'Tensor<float32, [?, ?]>'),
+    ('load_tensor("w.bin", "b", 1, dtype=int8)', 'Tensor<int8, [?]>'),
+    ('load_ternary("w.bin", "q", 2)', 'TernaryTensor<trit, [?, ?]>'),
     ('uniform(-1.0, 1.0, [3, 3])', 'Tensor<float32, [3, 3]>'),
     ('seed(42)', '()'),
     ('where(x > 0.0, x, 0.0)', 'Tensor<float32, [2, 3]>'),
@@ -78,7 +80,7 @@ CASES = [
     ('int8(x)', 'Tensor<int8, [2, 3]>'),
     ('int16(2.5)', 'int16'),
     ('float32(1)', 'float32'),
-    ('save_weights("w.bin", [x])', '()'),
+    ('save_weights("w.bin", "x", x, "y", x)', '()'),
     ('backward(mean(x))', '()'),
 ]
 

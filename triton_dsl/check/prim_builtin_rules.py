@@ -1,4 +1,4 @@
-"""Typing rules of the io, autodiff and builtin primitives (print, panic, save/load_weights,
+"""Typing rules of the io, autodiff and builtin primitives (print, panic,
 stop_gradient, backward, register_hook, length, enumerate, range, append), tensor attributes
 (`x.shape`, `x.T`, `x.grad`, …), and what a `for` loop yields over a value.
 
@@ -47,16 +47,6 @@ def panic(r: RuleCall) -> Type:
     msg = r.args["message"].ty
     require(r, "message", isinstance(msg, StrType) or is_error(msg), "a string")
     return NEVER
-
-
-def save_weights(r: RuleCall) -> Type:
-    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
-    return UNIT
-
-
-def load_weights(r: RuleCall) -> Type:
-    require(r, "path", isinstance(r.args["path"].ty, StrType), "a string (a file path)")
-    return ListType(TensorType("float32", ANY_RANK))
 
 
 def stop_gradient(r: RuleCall) -> Type:

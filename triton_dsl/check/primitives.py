@@ -106,6 +106,7 @@ def _table() -> dict[str, Primitive]:
     from . import prim_quant as q
     from . import prim_rules as r
     from . import prim_shape_rules as sh
+    from . import prim_weights as w
 
     rows = [
         # creation
@@ -161,8 +162,7 @@ def _table() -> dict[str, Primitive]:
         # io and control
         ("print", "io", "sep=' ', end='\\n'", b.print_rule),
         ("panic", "io", "message", b.panic),
-        ("save_weights", "io", "path, weights", b.save_weights),
-        ("load_weights", "io", "path", b.load_weights),
+        *w.ROWS,  # weight files: save_weights, load_tensor, load_ternary (prim_weights.py)
         # autodiff
         ("stop_gradient", "autodiff", "x", b.stop_gradient),
         ("backward", "autodiff", "loss", b.backward),
@@ -176,7 +176,7 @@ def _table() -> dict[str, Primitive]:
     ]
     table = {}
     for name, cat, spec, rule in rows:
-        table[name] = Primitive(name, cat, _p(spec), rule, variadic=name == "print")
+        table[name] = Primitive(name, cat, _p(spec), rule, variadic=name == "print" or name in w.VARIADIC)
     return table
 
 

@@ -32,6 +32,7 @@ from . import (
     rt_shape,
     rt_softmax,
     rt_text,
+    rt_weights,
 )
 from .irgen import Emitter
 
@@ -41,7 +42,8 @@ from .irgen import Emitter
 _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
              rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
              rt_cast.emit,
-             rt_quant.emit)  # quantization primitives (after rt_elem: uses trt_parallel)
+             rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
+             rt_weights.emit)  # weight files (save_weights / load_tensor / load_ternary)
 
 _lock = threading.Lock()
 _loaded: tuple[jit.JitModule, jit.JitModule] | None = None
@@ -145,3 +147,4 @@ def _install_python_callbacks(lib: jit.JitModule) -> None:
     output.install_python_output(lib)
     from .rt_kernels import install_kernel_resolver  # kernels reached from rt_quant / rt_conv
     install_kernel_resolver(lib)
+    rt_weights.install_python_weights(lib)  # weight files go through runtime/weights.py
