@@ -19,7 +19,7 @@ unchanged; named dims that are not known statically are checked at run time by t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .types import (
@@ -171,11 +171,7 @@ def convert(src: Type, dst: Type, conforms: Conforms | None = None, *, literal: 
     if isinstance(dst, TupleType):
         if not isinstance(src, TupleType) or len(src.items) != len(dst.items):
             return None
-        for s, d in zip(src.items, dst.items, strict=True):
-            c = convert(s, d, conforms, shape_ok=shape_ok)
-            if c is None or not c.identity:
-                return None
-        return SAME
+        return SAME if _all_unchanged(zip(src.items, dst.items, strict=True), conforms, shape_ok) else None
     if isinstance(dst, ListType):
         if not isinstance(src, ListType):
             return None
@@ -186,12 +182,9 @@ def convert(src: Type, dst: Type, conforms: Conforms | None = None, *, literal: 
     if isinstance(dst, FnType):
         if not isinstance(src, FnType) or len(src.params) != len(dst.params):
             return None
-        for s, d in zip(src.params, dst.params, strict=True):
-            c = convert(d, s, conforms, shape_ok=shape_ok)
-            if c is None or not c.identity:
-                return None
-        c = convert(src.ret, dst.ret, conforms, shape_ok=shape_ok)
-        return SAME if c is not None and c.identity else None
+        # Parameters are contravariant (a dst argument must go where src expects one), the result covariant.
+        pairs = [*zip(dst.params, src.params, strict=True), (src.ret, dst.ret)]
+        return SAME if _all_unchanged(pairs, conforms, shape_ok) else None
     if isinstance(dst, TraitType):
         if isinstance(src, StructType) and conforms is not None and conforms(src.name, dst.name):
             return SAME
@@ -201,3 +194,14 @@ def convert(src: Type, dst: Type, conforms: Conforms | None = None, *, literal: 
     if isinstance(dst, StrType):
         return SAME if isinstance(src, StrType) else None
     return None
+
+
+def _all_unchanged(pairs: Iterable[tuple[Type, Type]], conforms: Conforms | None, shape_ok: Callable | None
+                   ) -> bool:
+    """Every (src, dst) pair converts with no change of representation, checked in order and stopping at
+    the first that does not (shape_ok may bind dims as it goes)."""
+    for s, d in pairs:
+        c = convert(s, d, conforms, shape_ok=shape_ok)
+        if c is None or not c.identity:
+            return False
+    return True
