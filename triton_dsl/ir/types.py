@@ -63,6 +63,12 @@ class TensorTy(IRType):
     rank: int
     ternary: bool = False
 
+    def __post_init__(self) -> None:
+        # Every trit tensor is packed at run time (a TernaryTensor, scale 1 when it has no scales), so the
+        # type of `cast(x, trit)`, `sign(x)`, ... must equal the type of a `TernaryTensor` parameter.
+        if self.dtype == "trit" and not self.ternary:
+            object.__setattr__(self, "ternary", True)
+
     def is_refcounted(self) -> bool:
         return True
 
