@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..check import types as ct
 from ..syntax import ast
-from .lowering import NotAvailable, ir_type
+from .lowering import NotAvailable, fixed_list_type, ir_type
 from .nodes import Value
 from .types import BOOL, I64, STR, IRType, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy
 
@@ -100,6 +100,14 @@ class ExprLowerer:
 
     def expr_TupleLit(self, e) -> Value:
         return self.b.tuple([self.lower_expr(x) for x in e.elems], e.span)
+
+    def expr_ListLit(self, e) -> Value:
+        """A list literal of scalars (`[2, 1]`) is a fixed-length list: a tuple at run time."""
+        fixed = fixed_list_type(e.ty, len(e.elems)) if e.elems else None
+        if fixed is None:
+            raise NotAvailable("lists as run-time values", e.span)
+        return self.b.tuple([self.coerce(self.lower_expr(x), t, x.span)
+                             for x, t in zip(e.elems, fixed.items, strict=True)], e.span)
 
     # -- operators ------------------------------------------------------------------------------------
     def expr_Unary(self, e) -> Value:
@@ -259,6 +267,10 @@ class ExprLowerer:
         raise NotAvailable(f"converting {have} to {want}", span)
 
     def convert_to(self, v: Value, checker_type, span) -> Value:
+        if isinstance(v.type, TupleTy):  # a fixed-length list (a tuple at run time) keeps its length
+            fixed = fixed_list_type(checker_type, len(v.type.items))
+            if fixed is not None:
+                return self.coerce(v, fixed, span)
         return self.coerce(v, ir_type(checker_type, span), span)
 
     def bound_arg(self, arg) -> Value:

@@ -103,7 +103,7 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         return lw.matmul_values(val("a"), val("b"), e)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
         return _creation(lw, name, target, args, out_ty, span)
-    if name in ("ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic"):
+    if name in ("ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic", "conv2d"):
         # The quantization stdlib's primitives are lowered by `ir.lower_quant` (owned with the stdlib).
         try:
             from .lower_quant import lower_quant
@@ -152,6 +152,8 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         x = lw.to_dtype(val("x"), _dtype(out_ty), span)
         fn = f"trt_{name}_{_RT[_dtype(out_ty)]}"
         return lw.rt(fn, [x], ir_type(out_ty, span), span, consts=(int(target.info.get("dim", -1)),))
+    if any(isinstance(getattr(a.expr, "ty", None), ct.ListType) for a in target.args):
+        raise NotAvailable("lists as run-time values", span)  # e.g. `xs.append(v)`: lists that grow
     raise NotAvailable(f"'{name}'", span)
 
 

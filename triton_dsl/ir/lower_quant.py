@@ -58,7 +58,7 @@ def lower_quant(lw, e, target) -> Value:
         layout = [("v", 0), ("c", rank), ("array", list(range(1, 1 + rank)), 64)]
         lw.require("trt_reshape", span)
         return lw.b.rt("trt_reshape", [v, *dims], ir_type(e.ty, span), span, args=layout).result
-    if name == "conv2d_dynamic":
+    if name in ("conv2d_dynamic", "conv2d"):  # conv2d: stride and padding are constants
         return _conv2d(lw, e, target, args, span)
     raise NotAvailable(f"'{name}'", span)
 

@@ -58,6 +58,32 @@ def ir_type(t: ct.Type, span=None) -> IRType:
     raise NotAvailable(names.get(type(t), f"values of type {t}"), span)
 
 
+def declared_list_length(decl) -> int | None:
+    """The length of a fixed-length list type written in a declaration (`[int32, int32]` -> 2), also as a
+    member of a union or an optional; None when the declaration has no (single) fixed length."""
+    if isinstance(decl, ast.ListType):
+        return decl.length
+    if isinstance(decl, ast.OptionalType):
+        return declared_list_length(decl.inner)
+    if isinstance(decl, ast.UnionType):
+        lengths = {declared_list_length(m) for m in decl.members if isinstance(m, ast.ListType)}
+        return lengths.pop() if len(lengths) == 1 else None
+    return None
+
+
+def fixed_list_type(t: ct.Type, length: int | None) -> TupleTy | None:
+    """A fixed-length list of scalars is a tuple at run time (the language has no growable lists yet)."""
+    if isinstance(t, ct.ListType) and isinstance(t.elem, ct.Scalar) and length is not None:
+        return TupleTy((ScalarTy(t.elem.name),) * length)
+    return None
+
+
+def param_ir_type(t: ct.Type, param, span=None) -> IRType:
+    """The IR type of a parameter: its checker type, where a fixed-length list of scalars is a tuple."""
+    fixed = fixed_list_type(t, declared_list_length(getattr(param, "type", None)))
+    return fixed if fixed is not None else ir_type(t, span)
+
+
 def assigned_names(stmts: list) -> set[str]:
     """Names assigned (`x = e`) anywhere in these statements, nested blocks included."""
     out: set[str] = set()
@@ -125,7 +151,8 @@ class ProgramLowerer:
                 continue  # a declaration (calling it is reported at the call), or a generic body checked only
             kept = [i for i, t in enumerate(inst.param_types) if not isinstance(t, ct.TypeType)]
             try:
-                params = [ir_type(inst.param_types[i], inst.params[i].span) for i in kept]
+                params = [param_ir_type(inst.param_types[i], inst.params[i], inst.params[i].span)
+                          for i in kept]
                 ret = ir_type(inst.ret, inst.fn.span)
             except NotAvailable as exc:
                 self.not_available(exc)
