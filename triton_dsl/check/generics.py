@@ -15,7 +15,6 @@ In: the declared parameter types of a function and the types of the arguments of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from ..syntax import ast
@@ -210,6 +209,3 @@ def copy_tree(node: Any) -> Any:
             value = copy_tree(value)
         object.__setattr__(new, f.name, value)
     return new
-
-
-Matcher = Callable[[Type, Type], Conversion | None]

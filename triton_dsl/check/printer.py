@@ -23,16 +23,16 @@ def _pattern(p) -> str:
     return "(" + ", ".join(_pattern(x) for x in p.elems) + ")"
 
 
-def _pattern_types(p, t) -> str:
-    return str(t) if t is not None else "?"
+def _params(inst) -> str:
+    """`name: type, ...` of a function instance's parameters as instantiated."""
+    return ", ".join(f"{n}: {t}" for n, t in zip(inst.fn.param_names, inst.param_types, strict=True))
 
 
 def _call_note(e) -> str:
     target = getattr(e, "target", None) if isinstance(e, ast.Call) else None
     if isinstance(target, (FunctionTarget, MethodTarget)):
         inst = target.instance
-        params = ", ".join(f"{n}: {t}" for n, t in zip(inst.fn.param_names, inst.param_types, strict=True))
-        return f"    # {inst.mangled()}({params})"
+        return f"    # {inst.mangled()}({_params(inst)})"
     if isinstance(target, PrimitiveTarget):
         return f"    # primitive {target.name}"
     return ""
@@ -74,9 +74,8 @@ def format_types(checked) -> str:
         _stmts(checked.main.body.stmts, 1, out)
     insts = sorted(checked.instances, key=lambda i: i.fn.origin != "user")
     for inst in insts:
-        params = ", ".join(f"{n}: {t}" for n, t in zip(inst.fn.param_names, inst.param_types, strict=True))
         tag = "" if inst.fn.origin == "user" else "    # stdlib"
-        out.append(f"fn {inst.mangled()}({params}) -> {inst.ret}{tag}")
+        out.append(f"fn {inst.mangled()}({_params(inst)}) -> {inst.ret}{tag}")
         if inst.body is not None and inst.fn.origin == "user":
             _stmts(inst.body.stmts, 1, out)
     return "\n".join(out) + "\n"

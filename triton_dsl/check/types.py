@@ -213,10 +213,6 @@ def is_error(t: Type) -> bool:
     return isinstance(t, ErrorType)
 
 
-def is_dtype(name: str) -> bool:
-    return name in DTYPES
-
-
 def is_float_dtype(name: str) -> bool:
     return name in FLOAT_DTYPES
 
@@ -243,14 +239,6 @@ def dtype_of(t: Type) -> str | None:
     if isinstance(t, TensorType):
         return t.dtype
     return None
-
-
-def is_numeric(t: Type) -> bool:
-    return isinstance(t, (Scalar, TensorType))
-
-
-def is_rank0(t: Type) -> bool:
-    return isinstance(t, TensorType) and t.shape == ()
 
 
 def tensor(dtype: str, *dims: Dim) -> TensorType:
