@@ -55,7 +55,7 @@ def test_help_lists_the_commands_and_exit_codes(tritonc):
     assert code == 0
     assert "check" in out and "101 internal compiler error" in out
     code, out, _ = tritonc("check", "--help")
-    assert code == 0 and "--emit {ast,types}" in out
+    assert code == 0 and "--emit {ast,types,ir,llvm-ir}" in out
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["check"], ["check", "x.triton", "--bogus"],
@@ -183,6 +183,49 @@ def test_emit_types_heads_each_file_when_several_are_checked(tritonc, tmp_path):
     code, out, err = tritonc("check", str(first), str(second), "--emit=types")
     assert (code, err) == (0, "")
     assert out == f"# {first}\nlet x: int32\n# {second}\nlet s: str\n"
+
+
+BACK_END_PROGRAM = """\
+fn axpy(a: float32, x: Tensor<float32, [n]>, y: Tensor<float32, [n]>) -> Tensor<float32, [n]> {
+    return a * x + y
+}
+"""
+
+
+def test_emit_ir_prints_the_ir_after_the_passes(tritonc, tmp_path):
+    path = tmp_path / "axpy.triton"
+    path.write_text(BACK_END_PROGRAM)
+    code, out, err = tritonc("check", str(path), "--emit=ir")
+    assert (code, err) == (0, "")
+    assert out.startswith("func @axpy(") and "public" in out.splitlines()[0]
+    assert "fused" in out and "binary mul" in out and "binary add" in out  # one fused loop
+    assert out.rstrip().endswith("}")
+
+
+def test_emit_llvm_ir_prints_optimized_llvm_ir(tritonc, tmp_path):
+    path = tmp_path / "axpy.triton"
+    path.write_text(BACK_END_PROGRAM)
+    code, out, err = tritonc("check", str(path), "--emit=llvm-ir")
+    assert (code, err) == (0, "")
+    assert re.search(r"^define .*@tdsl\.axpy\(ptr %ctx, float %a", out, re.M)
+    assert "fmul" in out and "fadd" in out
+
+
+@pytest.mark.parametrize("kind", ["ir", "llvm-ir"])
+def test_emit_back_end_stage_reports_what_cannot_be_compiled_yet(tritonc, tmp_path, kind):
+    path = tmp_path / "lists.triton"
+    path.write_text("fn f(xs: [int32, ...]) -> int32 {\n    return 0\n}\n")
+    code, out, err = tritonc("check", str(path), f"--emit={kind}")
+    assert (code, out) == (1, "")
+    assert f"{path}:1:6: error[E0901]" in err and "not available yet" in err
+
+
+def test_emit_ir_of_a_program_with_type_errors_prints_only_the_errors(tritonc, tmp_path):
+    path = tmp_path / "bad.triton"
+    path.write_text("let x: int32 = \"no\"\n")
+    code, out, err = tritonc("check", str(path), "--emit=ir")
+    assert (code, out) == (1, "")
+    assert "error[E03" in err
 
 
 def exploding_check(source: Source):
