@@ -115,7 +115,8 @@ def _load(ctx: int, path: int, name: int, code: int, rank: int) -> int:
         return 0
     value = weights[entry]
     ternary = code == layout.TRIT
-    wanted = f"TernaryTensor<trit, rank {rank}>" if ternary else f"Tensor<{_DTYPE_NAMES[code]}, rank {rank}>"
+    dims = "[" + ", ".join("?" * rank) + "]"
+    wanted = f"TernaryTensor<trit, {dims}>" if ternary else f"Tensor<{_DTYPE_NAMES[code]}, {dims}>"
     is_ternary = hasattr(value, "packed")
     ok = is_ternary == ternary and len(value.shape) == rank
     if ok and not ternary:
