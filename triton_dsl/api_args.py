@@ -137,7 +137,7 @@ def _release_all(owned: list) -> None:
 
 def _converter(ty, declared, pname: str, fname: str):
     """A function (value, dims, owned) -> slot for one parameter."""
-    from .runtime import interop
+    from .runtime import interop, ternary_headers
 
     where = f"{fname}(): argument '{pname}'"
     if isinstance(ty, ScalarTy):
@@ -159,7 +159,8 @@ def _converter(ty, declared, pname: str, fname: str):
                 if len(value.shape) != ty.rank:
                     raise ValueError(f"{where} must have {ty.rank} dimension(s) ({declared}), not shape "
                                      f"{list(value.shape)}")
-                h = interop.ternary_to_header(value)
+                # the header kept for this tensor: its cached weight layouts outlive the call
+                h = ternary_headers.argument_header(value)
                 owned.append((_decref, h))
                 return [h]
             return ternary

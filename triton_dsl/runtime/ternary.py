@@ -82,7 +82,8 @@ def parse_scale(scale: object, shape: tuple[int, ...]) -> tuple[np.ndarray, str]
 class TernaryTensor:
     """A tensor of trits (-1, 0, +1) stored packed, 4 per byte, with float32 scales beside them."""
 
-    __slots__ = ("_packed", "_shape", "_scales", "_scale_kind")
+    # __weakref__: compiled functions keep one runtime header per tensor (runtime/ternary_headers.py)
+    __slots__ = ("_packed", "_shape", "_scales", "_scale_kind", "__weakref__")
     __hash__ = None  # mutable-free but compared by value; not meant as a dict key
 
     def __init__(self, packed: np.ndarray, shape: tuple[int, ...], scales: np.ndarray, scale_kind: str):
