@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..syntax import ast
 from .builder import Builder
 from .lower_expr import ExprLowerer
-from .lowering import NotAvailable, Scopes, assigned_names, ir_type
+from .lowering import NotAvailable, Scopes, assigned_names, ir_type, not_available_message
 from .nodes import Function
 from .types import BOOL, I32, I64, ScalarTy, TensorTy
 
@@ -78,7 +78,7 @@ class FunctionLowerer(ExprLowerer):
             except NotAvailable as exc:
                 self.program.not_available(exc)
                 if self.b.block.terminator is None:
-                    self.b.panic(self.b.const(f"{exc.what} is not available yet", _str()), exc.span or s.span)
+                    self.b.panic(self.b.const(not_available_message(exc.what), _str()), exc.span or s.span)
 
     # -- statements -----------------------------------------------------------------------------------
     def lower_stmt(self, s) -> None:

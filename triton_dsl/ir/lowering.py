@@ -7,7 +7,7 @@ an entry function `__main__` running them in order.
 
 Variables become SSA values: `if` yields the variables either branch assigns, loops carry the
 variables their body assigns (found by a pre-scan of the body), `break`/`continue` carry the current
-values. Constructs this version cannot compile are reported as E0901 "... is not available yet"
+values. Constructs this version cannot compile are reported as E0901 "... is/are not available yet"
 naming the feature; lowering then continues so that several are reported at once.
 """
 
@@ -30,6 +30,27 @@ class NotAvailable(Exception):
         super().__init__(what)
         self.what = what
         self.span = span
+
+
+# Words that end the head noun phrase of a feature's name ("structs as run-time values" -> "structs").
+_PHRASE_BREAKS = frozenset({"as", "of", "on", "at", "with", "in", "over", "to", "known", "where", "that",
+                            "here", "and"})
+
+
+def not_available_message(what: str) -> str:
+    """`<feature> is/are not available yet`, the verb agreeing with the feature's head noun: plural for
+    "structs as run-time values", singular for "the operation 'x'", "indexing ...", "'append'"."""
+    words = what.split()
+    first = words[0] if words else ""
+    singular = (not words or first.lower() in ("a", "an", "the", "this") or first.endswith("ing")
+                or not first[:1].isalpha())
+    if not singular:
+        head = words[1:]
+        stop = next((i for i, w in enumerate(head) if w in _PHRASE_BREAKS), len(head))
+        # "closures and functions as values": a list of nouns is plural
+        noun = first if stop == 0 else head[stop - 1]
+        singular = not (noun.endswith("s") and not noun.endswith("ss")) and "and" not in head[:stop + 1]
+    return f"{what} {'is' if singular else 'are'} not available yet"
 
 
 def ir_type(t: ct.Type, span=None) -> IRType:
@@ -140,7 +161,7 @@ class ProgramLowerer:
         key = (exc.what, exc.span.start if exc.span else None)
         if key not in self.reported:
             self.reported.add(key)
-            self.sink.error("E0901", f"{exc.what} is not available yet", exc.span)
+            self.sink.error("E0901", not_available_message(exc.what), exc.span)
 
     def lower(self) -> Module:
         from .lower_stmt import FunctionLowerer
@@ -184,4 +205,5 @@ def lower_program(checked, sink: DiagnosticSink) -> Module:
     return ProgramLowerer(checked, sink).lower()
 
 
-__all__ = ["lower_program", "ir_type", "NotAvailable", "Scopes", "assigned_names", "Builder", "ENTRY_NAME"]
+__all__ = ["lower_program", "ir_type", "not_available_message", "NotAvailable", "Scopes", "assigned_names",
+           "Builder", "ENTRY_NAME"]
