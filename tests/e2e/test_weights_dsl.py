@@ -218,3 +218,30 @@ def test_example_saves_loads_and_matches(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "outputs match: true" in out
     assert sorted(load_weights(tmp_path / "layer.safetensors")) == ["bias", "weight"]
+
+
+def test_repeated_saves_and_loads_keep_nothing_alive(tmp_path):
+    import gc
+
+    from triton_dsl.runtime import interop
+
+    module = triton_dsl.compile("""
+fn churn(path: str, n: int32) -> float32 {
+    let total = 0.0
+    for i in 0..n {
+        let w = randn([8, 8])
+        save_weights(path, "w", w, "q", ternarize(w, 0.5, -0.5, 0.3, 0.3))
+        let back = load_tensor(path, "w", 2)
+        let q = load_ternary(path, "q", 2)
+        total = total + sum(back - w) + sum(trits(q))
+    }
+    return total
+}
+""")
+    path = str(tmp_path / "churn.safetensors")
+    module.churn(path, 2)  # warm up (compiles, caches)
+    gc.collect()
+    before = interop.borrowed_count()
+    module.churn(path, 30)
+    gc.collect()
+    assert interop.borrowed_count() == before
