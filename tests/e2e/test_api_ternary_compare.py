@@ -1,5 +1,6 @@
 """TernaryTensor semantics end to end: comparing with an integer compares trits whatever the scale (every
-comparison operator, both operand orders); float reductions use the value trit × scale. numpy references.
+comparison operator, both operand orders); float reductions use the value trit × scale; `-q` keeps the
+scales (asymmetric ones swap). numpy references.
 """
 
 from __future__ import annotations
@@ -74,3 +75,39 @@ fn rows(x: Tensor<float32, [r, c]>) -> Tensor<float32, [r]> {{
     np.testing.assert_allclose(m.total(x.ravel()), value.sum(), rtol=1e-5)
     assert m.biggest(x.ravel()) == value.max()
     np.testing.assert_allclose(m.rows(x), value.mean(axis=1), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def negate_module():
+    return api.compile("""
+fn negate(q: TernaryTensor<trit, [r, c]>) -> TernaryTensor<trit, [r, c]> { return -q }
+fn twice_negated(q: TernaryTensor<trit, [r, c]>) -> Tensor<float32, [r, c]> { return -(-q) * 1.0 }
+fn count_negated(q: TernaryTensor<trit, [r, c]>) -> int32 { return int32(sum(-q == 1)) }
+fn negate_quantized(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> {
+    return -ternarize(x, 0.5, -0.5, 2.0, 3.0) + 0.0
+}
+""")
+
+
+@pytest.mark.parametrize("scale", [2.0, "channel", (2.0, 3.0)], ids=["tensor", "channel", "asymmetric"])
+def test_negating_a_ternary_tensor_keeps_its_scales(negate_module, scale):
+    from triton_dsl import TernaryTensor
+
+    rng = np.random.default_rng(1)
+    trits = rng.integers(-1, 2, size=(4, 7)).astype(np.int8)
+    if scale == "channel":
+        scale = rng.uniform(0.5, 2.0, size=4).astype(np.float32)
+    q = TernaryTensor.from_numpy(trits, scale=scale)
+    neg = negate_module.negate(q)
+    np.testing.assert_array_equal(neg.to_numpy(), -trits)
+    np.testing.assert_allclose(neg.dequantize(), -q.dequantize(), rtol=1e-6)
+    np.testing.assert_allclose(q.dequantize(), TernaryTensor.from_numpy(trits, scale=scale).dequantize())
+    np.testing.assert_allclose(negate_module.twice_negated(q), q.dequantize(), rtol=1e-6)
+    assert negate_module.count_negated(q) == int((trits == -1).sum())
+
+
+def test_negating_a_quantized_tensor_negates_its_value(negate_module):
+    x = np.random.default_rng(2).normal(size=50).astype(np.float32)
+    t = _trits(x)
+    value = np.where(t > 0, POS, np.where(t < 0, -NEG, 0.0))
+    np.testing.assert_allclose(negate_module.negate_quantized(x), -value)

@@ -21,8 +21,10 @@ from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 from ..source import Span
 from . import rtabi
 from .control import ControlFlowMixin
-from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
+from .llvm_types import FLOAT, I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
 from .scalar_ops import emit_binary, emit_cast, emit_unary
+
+SCALE_KIND_ASYMMETRIC = 3  # header scale_kind of (pos, neg) scales (docs/runtime.md)
 
 if TYPE_CHECKING:
     from .module import ModuleEmitter
@@ -310,6 +312,39 @@ class FunctionEmitter(ControlFlowMixin):
     def op_set_scales(self, op: Op) -> None:
         from .ternary_ops import emit_set_scales
         emit_set_scales(self, self.get(op.operands[0]), self.get(op.operands[1]), op.attrs["kind"])
+
+    def op_copy_scales(self, op: Op) -> None:
+        """Give the freshly packed trits `dst` (owned here alone) the scales of `src`. With `negate`, dst
+        holds src's trits negated, so asymmetric (pos, neg) scales swap: -(+1 * pos) = -1 * pos."""
+        b = self.b
+        dst, src = (self.get(v) for v in op.operands)
+        kind = b.load(rtabi.field_ptr(b, src, rtabi.OFF_SCALE_KIND), typ=I32)
+        scales = b.load(rtabi.field_ptr(b, src, rtabi.OFF_SCALES), typ=PTR)
+        swap = b.icmp_signed("==", kind, ir.Constant(I32, SCALE_KIND_ASYMMETRIC))
+        if not op.attrs.get("negate"):
+            swap = ir.Constant(I1, 0)
+        with b.if_else(swap) as (then, otherwise):
+            with then:  # a fresh 2-vector (neg, pos)
+                f32 = ir.Constant(I32, rtabi.DTYPE_CODE["float32"])
+                swapped = rtabi.call(b, "trt_tensor_new", self.ctx, f32, ir.Constant(I32, 1),
+                                     rtabi.shape_ptr(b, scales))
+                swapped_block = b.block
+            with otherwise:
+                rtabi.call(b, "trt_incref", scales)
+                shared_block = b.block
+        fresh = b.phi(PTR)
+        fresh.add_incoming(swapped, swapped_block)
+        fresh.add_incoming(scales, shared_block)
+        self.check_error(op.span)
+        with b.if_then(swap):
+            old_data, new_data = rtabi.load_data(b, scales), rtabi.load_data(b, fresh)
+            for i in range(2):
+                value = b.load(b.gep(old_data, [ir.Constant(I64, 1 - i)], source_etype=FLOAT), typ=FLOAT)
+                b.store(value, b.gep(new_data, [ir.Constant(I64, i)], source_etype=FLOAT))
+        old = b.load(rtabi.field_ptr(b, dst, rtabi.OFF_SCALES), typ=PTR)
+        rtabi.call(b, "trt_decref", old)
+        b.store(kind, rtabi.field_ptr(b, dst, rtabi.OFF_SCALE_KIND))
+        b.store(fresh, rtabi.field_ptr(b, dst, rtabi.OFF_SCALES))
 
     def op_load(self, op: Op) -> None:
         """Element `offset` of a tensor's data (the offset was bounds-checked by the runtime)."""

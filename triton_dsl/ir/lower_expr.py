@@ -116,7 +116,11 @@ class ExprLowerer:
         if e.op == "!":
             return self.b.unary("not", self.as_bool(x, e.span), e.span)
         x = self.coerce(x, want, e.span)
-        return self.b.unary("neg", x, e.span)
+        negated = self.b.unary("neg", x, e.span)
+        if isinstance(x.type, TensorTy) and x.type.ternary:
+            # -q negates the trits and keeps the scales: its value is -(trit x scale)
+            self.b.op("copy_scales", [negated, x], [], {"negate": True}, e.span)
+        return negated
 
     def expr_Binary(self, e) -> Value:
         if e.op == "@":
