@@ -14,32 +14,20 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
+from ..codegen.kernels.trk_ir import F32, F64, HALF, I1, I8, I16, I32, I64, VOID, declare, entry_alloca
+from ..codegen.kernels.trk_ir import i8 as c8
+from ..codegen.kernels.trk_ir import i32 as c32
+from ..codegen.kernels.trk_ir import i64 as c64
+from ..codegen.kernels.trk_ir import intrinsic as declare_intrinsic
 from . import layout
 
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I16 = ir.IntType(16)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-HALF = ir.HalfType()
-F32 = ir.FloatType()
-F64 = ir.DoubleType()
+# The runtime is written with opaque pointers throughout (the kernels' trk_ir.PTR is a typed i8*).
 PTR = ir.PointerType()
-VOID = ir.VoidType()
 
 INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64}
 
-
-def c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v)
-
-
-def c32(v: int) -> ir.Constant:
-    return ir.Constant(I32, v)
-
-
-def c8(v: int) -> ir.Constant:
-    return ir.Constant(I8, v)
+__all__ = ["F32", "F64", "HALF", "I1", "I8", "I16", "I32", "I64", "PTR", "VOID", "INT_TYPES", "c8", "c32",
+           "c64", "Emitter", "FnBuilder", "opaque"]
 
 
 # C library functions the runtime may call: name -> (return type, argument types, varargs).
@@ -86,14 +74,11 @@ class Emitter:
         fn = self.module.globals.get(name)
         if fn is None:
             ret, args, var = _LIBC[name]
-            fn = ir.Function(self.module, ir.FunctionType(ret, args, var_arg=var), name)
+            fn = declare(self.module, name, ir.FunctionType(ret, args, var_arg=var))
         return fn
 
     def intrinsic(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
-        fn = self.module.globals.get(name)
-        if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
-        return fn
+        return declare_intrinsic(self.module, name, ret, args)
 
     def cstring(self, text: str | bytes) -> ir.GlobalVariable:
         """A private constant NUL-terminated string; usable directly as a `ptr`."""
@@ -129,9 +114,7 @@ class Emitter:
             if public:
                 self.signatures[name] = (ret, list(args))
             return self.kernels.define(name, ret, args, public=True)
-        fn = self.module.globals.get(name)
-        if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
+        fn = declare(self.module, name, ir.FunctionType(ret, args))
         # Why noinline: the library is many small entry points around shared drivers; inlining the
         # drivers into every wrapper multiplies code size and LLVM compile time (paid at each start).
         fn.attributes.add("noinline")
@@ -143,10 +126,7 @@ class Emitter:
 
     def declare(self, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
         """Forward-declare a runtime function defined later (or by another rt_* module)."""
-        fn = self.module.globals.get(name)
-        if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(ret, args), name)
-        return fn
+        return declare(self.module, name, ir.FunctionType(ret, args))
 
 
 def opaque(value):
@@ -182,10 +162,7 @@ class FnBuilder:
     # -- values ---------------------------------------------------------------------------------------
     def var(self, ty: ir.Type, init=None, count: int | None = None):
         """A stack slot allocated in the entry block (so mem2reg can promote it)."""
-        with self.b.goto_block(self._entry):
-            if self._entry.instructions:
-                self.b.position_before(self._entry.instructions[0])
-            slot = opaque(self.b.alloca(ty, size=None if count is None else c64(count)))
+        slot = opaque(entry_alloca(self.b, ty, count=count))
         if init is not None:
             self.b.store(init if isinstance(init, ir.Value) else ir.Constant(ty, init), slot)
         return slot

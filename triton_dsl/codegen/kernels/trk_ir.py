@@ -2,7 +2,9 @@
 
 In: an `ir.IRBuilder` positioned inside a function being built.
 Out: IR for counted loops, entry-block allocas, libc/pthread/intrinsic declarations and a few
-vector idioms. Nothing here runs code; it only emits instructions.
+vector idioms. Nothing here runs code; it only emits instructions. The scalar types, constants,
+`declare`/`intrinsic` and `entry_alloca` also serve the packed-ternary kernels (`ternary_ir`) and the
+runtime library's emitter (`runtime/irgen`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ I8 = ir.IntType(8)
 I16 = ir.IntType(16)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
+HALF = ir.HalfType()
 F32 = ir.FloatType()
+F64 = ir.DoubleType()
 PTR = I8.as_pointer()
 VOID = ir.VoidType()
 
@@ -31,6 +35,10 @@ def i64(v: int) -> ir.Constant:
 
 def i32(v: int) -> ir.Constant:
     return ir.Constant(I32, v)
+
+
+def i8(v: int) -> ir.Constant:
+    return ir.Constant(I8, v)
 
 
 def f32(v: float) -> ir.Constant:
@@ -78,15 +86,17 @@ def new_function(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type]
     return fn, b
 
 
-def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "", init: ir.Value | None = None) -> ir.Value:
-    """An alloca in the entry block (so SROA promotes it to registers), optionally initialized here."""
+def entry_alloca(b: ir.IRBuilder, ty: ir.Type, name: str = "", init: ir.Value | None = None,
+                 count: int | None = None) -> ir.Value:
+    """An alloca (of `count` elements if given) in the entry block, so SROA/mem2reg promote it to
+    registers; optionally initialized here, at the builder's position."""
     entry = b.function.entry_basic_block
     saved = b.block
     if entry.instructions:
         b.position_before(entry.instructions[0])
     else:
         b.position_at_end(entry)
-    slot = b.alloca(ty, name=name)
+    slot = b.alloca(ty, size=None if count is None else i64(count), name=name)
     b.position_at_end(saved)
     if init is not None:
         b.store(init, slot)
