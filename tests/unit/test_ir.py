@@ -57,12 +57,22 @@ def test_loop_carried_variables_are_ssa_values():
 
 
 def test_unsupported_constructs_report_e0901():
-    result = check_source(Source("t.triton", "let xs = [1, 2, 3]\nprint(length(xs))\n"))
+    result = check_source(Source("t.triton", "fn f(xs: [int32, ...]) -> int32 {\n    return 0\n}\n"
+                                              "let ys = [1, 2, 3]\nys.append(4)\n"))
     sink = DiagnosticSink()
     lower_program(result.checked, sink)
-    assert sink.diagnostics and all(d.code == "E0901" and "not available yet" in d.message
-                                    for d in sink.diagnostics)
-    assert sink.diagnostics[0].line == 1
+    assert sink.diagnostics and all(d.code == "E0901" and "lists as run-time values are not available yet"
+                                    in d.message for d in sink.diagnostics)
+    assert [d.line for d in sink.diagnostics] == [1, 5]
+
+
+def test_fixed_length_lists_of_scalars_are_tuples():
+    result = check_source(Source("t.triton", "let xs = [1, 2, 3]\nprint(length(xs))\n"))
+    sink = DiagnosticSink()
+    module = lower_program(result.checked, sink)
+    assert sink.diagnostics == []
+    text = print_module(module)
+    assert "tuple" in text and "(i32, i32, i32)" in text
 
 
 SPAN = Span(Source("v.triton", "x"), 0, 1)

@@ -152,6 +152,8 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         x = lw.to_dtype(val("x"), _dtype(out_ty), span)
         fn = f"trt_{name}_{_RT[_dtype(out_ty)]}"
         return lw.rt(fn, [x], ir_type(out_ty, span), span, consts=(int(target.info.get("dim", -1)),))
+    if name == "length" and isinstance(val("x").type, TupleTy):  # a fixed-length list: its length is known
+        return lw.coerce(lw.b.const(len(val("x").type.items), I64, span), ir_type(out_ty, span), span)
     if any(isinstance(getattr(a.expr, "ty", None), ct.ListType) for a in target.args):
         raise NotAvailable("lists as run-time values", span)  # e.g. `xs.append(v)`: lists that grow
     raise NotAvailable(f"'{name}'", span)
