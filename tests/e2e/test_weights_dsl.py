@@ -245,3 +245,25 @@ fn churn(path: str, n: int32) -> float32 {
     module.churn(path, 30)
     gc.collect()
     assert interop.borrowed_count() == before
+
+
+def test_other_dtypes_and_rank_zero_round_trip(tmp_path):
+    module = triton_dsl.compile("""
+fn h(path: str) -> Tensor<float16, [?]> { return load_tensor(path, "h", 1, dtype=float16) }
+fn flags(path: str) -> Tensor<bool, [?, ?]> { return load_tensor(path, "b", 2, dtype=bool) }
+fn small(path: str) -> Tensor<int8, []> { return load_tensor(path, "i", 0, dtype=int8) }
+fn big(path: str) -> Tensor<int64, [?]> { return load_tensor(path, "l", 1, dtype=int64) }
+fn resave(path: str, out: str) {
+    save_weights(out, "h", h(path), "b", flags(path), "i", small(path), "l", big(path))
+}
+""")
+    weights = {"h": np.array([1.5, -2.0, 65504.0], np.float16), "b": np.array([[True, False, True]]),
+               "i": np.array(-3, np.int8), "l": np.array([2**40, -1], np.int64)}
+    src, out = str(tmp_path / "in.safetensors"), str(tmp_path / "out.safetensors")
+    save_weights(src, weights)
+    module.resave(src, out)
+    back = load_weights(out)
+    assert sorted(back) == sorted(weights)
+    for name, array in weights.items():
+        assert back[name].dtype == array.dtype and back[name].shape == array.shape
+        assert back[name].tobytes() == array.tobytes()
