@@ -75,3 +75,19 @@ def test_refcounts_for_returned_parameters_and_loops():
     body = [op.opcode for op in loop.regions[0].ops]
     assert body.count("release") == 1 and body[-1] == "yield"  # the old y goes each iteration
     assert top_opcodes(module, "f")[top_opcodes(module, "f").index("for") - 1] == "retain"  # x borrowed
+
+
+def test_return_inside_a_loop_does_not_release_the_handed_over_initial_value():
+    module = lower("fn f(n: int32, x: Tensor<float32, [k]>) -> int32 {\n"
+                   "    let t = x * 2.0\n    for i in 0..n {\n        if i == 2 { return 7 }\n"
+                   "        t = t + 1.0\n    }\n    return int32(sum(t))\n}\n")
+    run_passes(module, fuse=False)
+    fn = module.functions["f"]
+    loop = next(op for op in fn.body.ops if op.opcode == "for")
+    initial = loop.operands[3]  # t = x * 2.0, handed over to the loop (its last use)
+    carried = loop.regions[0].args[1]
+    branch = next(op for op in loop.regions[0].ops if op.opcode == "if")
+    released = [op.operands[0] for op in branch.regions[0].ops if op.opcode == "release"]
+    # the loop body owns the carried value (the initial one on the first pass): release that, once
+    assert released == [carried] and initial not in released
+    assert not any(op.opcode == "retain" and op.operands[0] is initial for op in fn.body.ops)

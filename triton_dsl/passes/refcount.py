@@ -99,6 +99,9 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                     break
         if op.opcode in ("tuple", "some"):
             out.extend(_retain(v) for v in op.operands if _rc(v))
+        # Values handed over (e.g. a loop's initial values, now owned by the loop body) are no longer ours,
+        # also for an early `return` inside the loop's regions.
+        frame.released.update(consumed)
         # Nested regions see this block's live values as owned by an enclosing frame.
         for i, region in enumerate(op.regions):
             if op.opcode == "fused":
@@ -109,7 +112,6 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
         out.append(op)
         if op.opcode in ("get", "unwrap") and _rc(op.result):
             out.append(_retain(op.result))
-        frame.released.update(consumed)
         # Results we own from now on; released after their last use.
         for r in op.results:
             if _rc(r):
