@@ -16,8 +16,26 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from ...jit import HostInfo
-from .threads import declare_parallel_for
-from .trk_ir import F32, I1, I8, I32, I64, VOID, declare, for_range, i64, imax, imin, new_function, splat
+from .trk_ir import (
+    BODY_FN,
+    F32,
+    I1,
+    I8,
+    I32,
+    I64,
+    VOID,
+    call_parallel,
+    const_splat,
+    declare,
+    for_range,
+    i64,
+    imax,
+    imin,
+    new_function,
+    pack_ctx,
+    splat,
+    unpack_ctx,
+)
 
 # Opaque pointers (what LLVM 22 has anyway): loads/stores of any element or vector type need no
 # bitcasts, and the kernels' signatures print as `ptr` like everyone else's.
@@ -51,10 +69,6 @@ def vector_bytes_per_step(host: HostInfo) -> int | None:
     elif host.triple.startswith(("aarch64-", "arm64-")) and host.has("neon"):
         return 4  # one q register of i8 (NEON)
     return None
-
-
-def const_splat(ty: ir.Type, n: int, value) -> ir.Constant:
-    return ir.Constant(ir.VectorType(ty, n), [value] * n)
 
 
 def define_kernel(module: ir.Module, name: str, ret: ir.Type,
@@ -169,19 +183,10 @@ def emit_parallel(module: ir.Module, builder: ir.IRBuilder, name: str, values: l
     `values` are packed into a context struct on the caller's stack; `body(b, values, begin, end)`
     emits the work for one chunk inside an internal function `<name>.chunk` and may `ret` early.
     """
-    sty = ir.LiteralStructType([v.type for v in values])
-    chunk, cb = new_function(module, f"{name}.chunk", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
+    chunk, cb = new_function(module, f"{name}.chunk", VOID, list(BODY_FN.args), ["ctx", "begin", "end"],
                              internal=True)
     ctx, begin, end = chunk.args
-    loaded = [cb.load(cb.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True,
-                             source_etype=sty), typ=v.type)
-              for k, v in enumerate(values)]
-    body(cb, loaded, begin, end)
+    body(cb, unpack_ctx(cb, ctx, ir.LiteralStructType([v.type for v in values])), begin, end)
     cb.ret_void()
-    slot = builder.alloca(sty, name="ctx")
-    for k, v in enumerate(values):
-        # The alloca is a typed pointer: its gep derives the field type (source_etype would not).
-        builder.store(v, builder.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True))
-    pfor = declare_parallel_for(module)
-    fn_arg, ctx_arg = (builder.bitcast(v, a.type) for v, a in zip((chunk, slot), pfor.args[:2], strict=True))
-    builder.call(pfor, [fn_arg, ctx_arg, n, i64(grain)])
+    packed, _ = pack_ctx(builder, values)
+    call_parallel(builder, chunk, packed, n, i64(grain))

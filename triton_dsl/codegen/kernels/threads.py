@@ -16,6 +16,9 @@ chunking) with a new generation number; ranges are claimed with a compare-and-sw
 holds (generation << 32 | next chunk), so a late worker can never run a chunk of a finished job. Idle
 workers spin briefly on the generation (a handoff then costs well under a microsecond) and then block
 on a condition variable, so an idle pool costs no CPU. The caller runs chunks too and waits the same way.
+
+Kernels reach the pool through `declare_parallel_for(module)` / `call_parallel` (defined in trk_ir,
+re-exported here as `declare_parallel_for`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     ceil_div,
     cpu_relax,
     declare,
+    declare_parallel_for,
     entry_alloca,
     for_range,
     i32,
@@ -46,6 +50,8 @@ SPIN_ITERATIONS = 2000  # ~50-100 µs of `pause` before an idle thread goes to s
 MAX_THREADS = 256
 _SYNC_BYTES = 64  # room for a pthread mutex / condition variable on every supported libc
 _SEQ = "seq_cst"
+
+__all__ = ["build", "declare_parallel_for", "MAX_THREADS", "SPIN_ITERATIONS"]
 
 
 def _sysconf_nprocessors(triple: str) -> int:
@@ -336,9 +342,4 @@ def build(module: ir.Module, host) -> None:
     ensure = _emit_ensure_started(pool, worker, host.triple)
     _emit_parallel_for(pool, ensure, run_chunks, host.triple)
     _emit_controls(pool, ensure)
-
-
-def declare_parallel_for(module: ir.Module) -> ir.Function:
-    """The `trk_parallel_for` declaration for kernels built into the same (or a linked) module."""
-    return declare(module, "trk_parallel_for", ir.FunctionType(VOID, [PTR, PTR, I64, I64]))
 

@@ -49,11 +49,16 @@ def vec(ty: ir.Type, n: int) -> ir.VectorType:
     return ir.VectorType(ty, n)
 
 
+def const_splat(ty: ir.Type, n: int, value) -> ir.Constant:
+    """The constant <n x ty> with every lane equal to the Python number `value`."""
+    return ir.Constant(ir.VectorType(ty, n), [value] * n)
+
+
 def splat(b: ir.IRBuilder, value: ir.Value, n: int) -> ir.Value:
     """<n x T> with every lane equal to `value` (insertelement + zero shuffle, which LLVM folds)."""
     vty = ir.VectorType(value.type, n)
     if isinstance(value, ir.Constant):
-        return ir.Constant(vty, [value.constant] * n)
+        return const_splat(value.type, n, value.constant)
     v = b.insert_element(ir.Constant(vty, ir.Undefined), value, i32(0))
     return b.shuffle_vector(v, ir.Constant(vty, ir.Undefined), ir.Constant(vec(I32, n), [0] * n))
 
@@ -228,13 +233,19 @@ def pack_ctx(b: ir.IRBuilder, values: list[ir.Value]) -> tuple[ir.Value, ir.Lite
 def unpack_ctx(b: ir.IRBuilder, ctx: ir.Value, ty: ir.LiteralStructType) -> list[ir.Value]:
     """The fields of a struct written by `pack_ctx`."""
     typed = b.bitcast(ctx, ty.as_pointer())
-    return [b.load(b.gep(typed, [i32(0), i32(i)])) for i in range(len(ty.elements))]
+    # typ= because an opaque-pointer field gives llvmlite no pointee to infer the loaded type from.
+    return [b.load(b.gep(typed, [i32(0), i32(i)]), typ=elem) for i, elem in enumerate(ty.elements)]
+
+
+def declare_parallel_for(module: ir.Module) -> ir.Function:
+    """The `trk_parallel_for` declaration for kernels built into the same (or a linked) module as the
+    thread pool (threads.py)."""
+    return declare(module, "trk_parallel_for", ir.FunctionType(VOID, [PTR, PTR, I64, I64]))
 
 
 def call_parallel(b: ir.IRBuilder, body: ir.Function, ctx: ir.Value, n: ir.Value, grain: ir.Value) -> None:
     """trk_parallel_for(body, ctx, n, grain) — the pool must be built into the same module."""
-    pf = declare(b.module, "trk_parallel_for", ir.FunctionType(VOID, [PTR, PTR, I64, I64]))
-    b.call(pf, [b.bitcast(body, PTR), ctx, n, grain])
+    b.call(declare_parallel_for(b.module), [b.bitcast(body, PTR), ctx, n, grain])
 
 
 def prefetch(b: ir.IRBuilder, ptr: ir.Value) -> None:
