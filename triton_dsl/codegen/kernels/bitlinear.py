@@ -29,6 +29,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     I64,
     PTR,
     VOID,
+    call_by_count,
     call_parallel,
     ceil_div,
     entry_alloca,
@@ -213,15 +214,7 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
             with many:
                 with for_range(b, r0, r1, MAX_ROWS, name="blk") as start:
                     count = imin(b, b.sub(r1, start), i64(MAX_ROWS))
-                    after = b.append_basic_block("after")
-                    switch = b.switch(count, after)
-                    for r, micro in enumerate(micros, start=1):
-                        case = b.append_basic_block(f"rows{r}")
-                        switch.add_case(i64(r), case)
-                        b.position_at_end(case)
-                        b.call(micro, [*args, start])
-                        b.branch(after)
-                    b.position_at_end(after)
+                    call_by_count(b, count, micros, [*args, start])
     b.ret_void()
 
     fn, b = new_function(module, "trk_bitlinear_t2", VOID, _MM_ARGS, _MM_NAMES)

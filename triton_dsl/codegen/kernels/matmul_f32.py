@@ -28,6 +28,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     I64,
     PTR,
     VOID,
+    call_by_count,
     call_parallel,
     ceil_div,
     entry_alloca,
@@ -190,15 +191,7 @@ def _emit_gemm_body(module: ir.Module) -> ir.Function:
             count = b.sub(stop, start)
             args = [gep(b, x, b.mul(start, lda), F32), lda, ldx_k, panel, gep(b, y, b.mul(start, ldy), F32),
                     ldy, ldy_n, n0, K, N, kscale, nscale, wpos, wneg]
-            after = b.append_basic_block("after")
-            switch = b.switch(count, after)
-            for r, micro in enumerate(micros, start=1):
-                case = b.append_basic_block(f"rows{r}")
-                switch.add_case(i64(r), case)
-                b.position_at_end(case)
-                b.call(micro, args)
-                b.branch(after)
-            b.position_at_end(after)
+            call_by_count(b, count, micros, args)
     b.ret_void()
     return body
 

@@ -29,6 +29,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     I64,
     PTR,
     VOID,
+    call_by_count,
     call_parallel,
     ceil_div,
     entry_alloca,
@@ -117,15 +118,7 @@ def _emit_body(module: ir.Module, host) -> ir.Function:
         args = [gep(b, tables, b.mul(b.mul(m0, groups), i64(128)), I8), groups,
                 gep(b, w, b.mul(b.mul(blk, words), i64(WORD_BYTES)), I8), words, half,
                 gep(b, y, b.mul(m0, ldy), F32), ldy, n0, N, nscale]
-        after = b.append_basic_block("after")
-        switch = b.switch(count, after)
-        for r, micro in enumerate(micros, start=1):
-            case = b.append_basic_block(f"rows{r}")
-            switch.add_case(i64(r), case)
-            b.position_at_end(case)
-            b.call(micro, args)
-            b.branch(after)
-        b.position_at_end(after)
+        call_by_count(b, count, micros, args)
     b.ret_void()
     return body
 

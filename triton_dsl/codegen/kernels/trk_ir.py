@@ -147,6 +147,20 @@ def while_loop(b: ir.IRBuilder, name: str = "w") -> Iterator[tuple[ir.Block, ir.
     b.position_at_end(end)
 
 
+def call_by_count(b: ir.IRBuilder, count: ir.Value, fns: list[ir.Function], args: list[ir.Value]) -> None:
+    """Call `fns[count - 1](*args)` (count is i64 in 1..len(fns); any other count calls nothing) —
+    how a kernel picks the micro-kernel specialised for the rows left in a block."""
+    after = b.append_basic_block("after")
+    switch = b.switch(count, after)
+    for r, fn in enumerate(fns, start=1):
+        case = b.append_basic_block(f"rows{r}")
+        switch.add_case(i64(r), case)
+        b.position_at_end(case)
+        b.call(fn, args)
+        b.branch(after)
+    b.position_at_end(after)
+
+
 def imin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     return b.select(b.icmp_signed("<", x, y), x, y)
 
