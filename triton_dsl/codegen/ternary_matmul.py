@@ -148,13 +148,14 @@ def emit_lut_host(fe: FunctionEmitter) -> ir.Value:
         flag.linkage = "internal"
         flag.initializer = ir.Constant(I32, -1)
         _emit_detect_avx512(module)
-    known = b.load(flag, typ=I32)
+    # monotonic: threads running this module may race to fill the flag, with the same value
+    known = b.load_atomic(flag, "monotonic", 4, typ=I32)
     pre = b.block
     detect, join = fe.new_block("lut.detect"), fe.new_block("lut.known")
     b.cbranch(b.icmp_signed("<", known, ir.Constant(I32, 0)), detect, join)
     b.position_at_end(detect)
     found = b.call(module.globals["tdsl.detect_avx512"], [])
-    b.store(found, flag)
+    b.store_atomic(found, flag, "monotonic", 4)
     b.branch(join)
     b.position_at_end(join)
     value = b.phi(I32)
