@@ -50,7 +50,10 @@ def emit(em: Emitter) -> None:
     with fb.if_then(fb.is_null(fn)):
         emit_error(fb, layout.ERR_IO, _UNAVAILABLE)
         fb.ret(ir.Constant(PTR, None))
-    fb.ret(fb.call_ptr(fn, PTR, args, list(fb.args)))
+    result = fb.call_ptr(fn, PTR, args, list(fb.args))
+    with fb.if_then(fb.is_null(result)):  # no tensor must mean an error (trt_set_error keeps a first one)
+        emit_error(fb, layout.ERR_IO, "weights file: the entry could not be loaded")
+    fb.ret(result)
 
 
 # ---------------------------------------------------------------------------------- Python side
