@@ -102,6 +102,15 @@ class Emitter:
         gv.type = PTR
         return gv
 
+    def callback_slot(self, name: str, setter: str) -> ir.GlobalVariable:
+        """A function-pointer global `name` (null until set) and the public `void setter(ptr)` through
+        which the host installs the callback."""
+        slot = self.global_var(name, PTR, None)
+        fb = self.define(setter, VOID, [PTR])
+        fb.b.store(fb.args[0], slot)
+        fb.ret()
+        return slot
+
     def define(self, name: str, ret: ir.Type, args: list[ir.Type], public: bool = True,
                kernel: bool = False) -> FnBuilder:
         """Start a function body; public functions are exported and listed in `signatures`.
@@ -195,6 +204,16 @@ class FnBuilder:
         if not isinstance(value, ir.Value):
             value = ir.Constant(ty, value)
         self.b.store(value, self.byte_at(obj, off))
+
+    def add_to_refcount(self, obj, field: str, delta: int):
+        """Add `delta` to the refcount field `field` of obj and give the new count — after returning from
+        the function when obj is null or immortal (a negative count: literals, static objects)."""
+        self.ret_if(self.is_null(obj))
+        rc = self.get(obj, field)
+        self.ret_if(self.b.icmp_signed("<", rc, c64(0)))
+        rc = self.b.add(rc, c64(delta))
+        self.put(obj, field, rc)
+        return rc
 
     def dim(self, t, axis):
         """shape[axis] of a tensor header (axis: i64 or int)."""

@@ -115,10 +115,7 @@ def _emit_strided_copy(em: Emitter) -> None:
 
 
 def _emit_parallel(em: Emitter) -> None:
-    hook = em.global_var("trt_parallel_fn", PTR, None)
-    fb = em.define("trt_set_parallel", VOID, [PTR])
-    fb.b.store(fb.args[0], hook)
-    fb.ret()
+    hook = em.callback_slot("trt_parallel_fn", "trt_set_parallel")
 
     # void trt_parallel(fn, ctx, n, grain): trk_parallel_for when installed, else fn(ctx, 0, n).
     fb = em.define("trt_parallel", VOID, [PTR, PTR, I64, I64], public=False)

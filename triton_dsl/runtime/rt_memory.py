@@ -166,26 +166,15 @@ def _emit_constructors(em: Emitter) -> None:
 
 
 def _emit_refcount(em: Emitter) -> None:
-    release = em.global_var("trt_release_fn", PTR, None)
-    fb = em.define("trt_set_release", VOID, [PTR])
-    fb.b.store(fb.args[0], release)
-    fb.ret()
+    release = em.callback_slot("trt_release_fn", "trt_set_release")
 
     fb = em.define("trt_incref", VOID, [PTR])
-    t = fb.args[0]
-    fb.ret_if(fb.is_null(t))
-    rc = fb.get(t, "refcount")
-    fb.ret_if(fb.b.icmp_signed("<", rc, c64(0)))
-    fb.put(t, "refcount", fb.b.add(rc, c64(1)))
+    fb.add_to_refcount(fb.args[0], "refcount", 1)
     fb.ret()
 
     fb = em.define("trt_decref", VOID, [PTR])
     t = fb.args[0]
-    fb.ret_if(fb.is_null(t))
-    rc = fb.get(t, "refcount")
-    fb.ret_if(fb.b.icmp_signed("<", rc, c64(0)))
-    rc = fb.b.sub(rc, c64(1))
-    fb.put(t, "refcount", rc)
+    rc = fb.add_to_refcount(t, "refcount", -1)
     fb.ret_if(fb.b.icmp_signed(">", rc, c64(0)))
     flags = fb.get(t, "flags")
     with fb.if_then(fb.b.icmp_signed("!=", fb.b.and_(flags, c32(layout.FLAG_DATA_MALLOC)), c32(0))):

@@ -35,11 +35,7 @@ def _emit_strings(em: Emitter) -> None:
     for name, delta in (("trt_str_incref", 1), ("trt_str_decref", -1)):
         fb = em.define(name, VOID, [PTR])
         s = fb.args[0]
-        fb.ret_if(fb.is_null(s))
-        rc = fb.get(s, "str_refcount")
-        fb.ret_if(fb.b.icmp_signed("<", rc, c64(0)))
-        rc = fb.b.add(rc, c64(delta))
-        fb.put(s, "str_refcount", rc)
+        rc = fb.add_to_refcount(s, "str_refcount", delta)
         if delta < 0:
             with fb.if_then(fb.b.icmp_signed("==", rc, c64(0))):
                 fb.call("free", s)
@@ -130,10 +126,7 @@ def _emit_buffers(em: Emitter) -> None:
 
 
 def _emit_output(em: Emitter) -> None:
-    out = em.global_var("trt_output_fn", PTR, None)
-    fb = em.define("trt_set_output", VOID, [PTR])
-    fb.b.store(fb.args[0], out)
-    fb.ret()
+    out = em.callback_slot("trt_output_fn", "trt_set_output")
 
     fb = em.define("trt_write", I32, [PTR, PTR, I64])
     ctx, data, n = fb.args
