@@ -24,11 +24,10 @@ from .ternary_ir import (
     const_splat,
     declare,
     define_kernel,
-    flatten_if_aligned,
     for_range,
     gep,
     i64,
-    row_bytes,
+    packed_geometry,
     vector_bytes_per_step,
     vector_span,
 )
@@ -50,8 +49,7 @@ def build(module: ir.Module, host: HostInfo) -> None:
     fn, b = define_kernel(module, "trk_count_trits", VOID,
                           [("packed", PTR), ("rows", I64), ("cols", I64), ("counts", PTR)])
     packed, rows0, cols0, counts = fn.args
-    rows, cols = flatten_if_aligned(b, rows0, cols0)
-    rb = row_bytes(b, cols)
+    rows, cols, rb = packed_geometry(b, rows0, cols0)
     full = b.lshr(cols, i64(2), name="full_bytes")
     tail_slots = b.and_(cols, i64(3))
     ctpop64 = declare(module, "llvm.ctpop.i64", ir.FunctionType(I64, [I64]))

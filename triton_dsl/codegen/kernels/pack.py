@@ -30,13 +30,12 @@ from .ternary_ir import (
     define_kernel,
     emit_byte_loop,
     emit_parallel,
-    flatten_if_aligned,
     for_range,
     gep,
     i64,
     imin,
     pack_codes,
-    row_bytes,
+    packed_geometry,
     row_segments,
     unpack_codes,
     vector_bytes_per_step,
@@ -56,8 +55,7 @@ def build_pack_i8(module: ir.Module, host: HostInfo) -> None:
     fn, b = define_kernel(module, "trk_pack_i8", I64,
                           [("trits", PTR), ("rows", I64), ("cols", I64), ("packed", PTR)])
     trits, rows0, cols0, packed = fn.args
-    rows, cols = flatten_if_aligned(b, rows0, cols0)
-    rb = row_bytes(b, cols)
+    rows, cols, rb = packed_geometry(b, rows0, cols0)
     first_invalid = b.alloca(I64, name="first_invalid")
     b.store(i64(NO_INVALID), first_invalid)
 
@@ -126,8 +124,7 @@ def build_unpack_i8(module: ir.Module, host: HostInfo) -> None:
     fn, b = define_kernel(module, "trk_unpack_i8", VOID,
                           [("packed", PTR), ("rows", I64), ("cols", I64), ("trits", PTR)])
     packed, rows0, cols0, trits = fn.args
-    rows, cols = flatten_if_aligned(b, rows0, cols0)
-    rb = row_bytes(b, cols)
+    rows, cols, rb = packed_geometry(b, rows0, cols0)
 
     def chunk(cb: ir.IRBuilder, args: list, begin: ir.Value, end: ir.Value) -> None:
         packed, cols, rb, trits = args

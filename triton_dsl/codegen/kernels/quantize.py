@@ -32,13 +32,13 @@ from .ternary_ir import (
     define_kernel,
     emit_byte_loop,
     emit_parallel,
-    flatten_if_aligned,
     for_range,
     gep,
     i64,
     imax,
     imin,
     pack_codes,
+    packed_geometry,
     row_bytes,
     row_segments,
     splat,
@@ -99,8 +99,7 @@ def build_quantize_pack(module: ir.Module, step: int | None) -> None:
                           [("x", PTR), ("rows", I64), ("cols", I64), ("threshold", F32),
                            ("scale", F32), ("packed", PTR)])
     x, rows0, cols0, threshold, scale, packed = fn.args
-    rows, cols = flatten_if_aligned(b, rows0, cols0)
-    rb = row_bytes(b, cols)
+    rows, cols, rb = packed_geometry(b, rows0, cols0)
     t = b.fmul(threshold, scale, name="t")
     emit_parallel(module, b, "trk_quantize_pack_f32", [x, cols, rb, packed, t], b.mul(rows, rb),
                   PARALLEL_GRAIN, _rows_chunk(step, lambda cb, args, r: args[4]))

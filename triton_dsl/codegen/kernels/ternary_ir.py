@@ -43,8 +43,8 @@ PTR = ir.PointerType()
 
 __all__ = [
     "F32", "I1", "I8", "I32", "I64", "PTR", "VOID", "declare", "for_range", "gep", "i64", "splat",
-    "CODE_ZERO", "vector_bytes_per_step", "const_splat", "row_bytes", "flatten_if_aligned", "pack_codes",
-    "unpack_codes", "code_at", "emit_byte_loop", "vector_span", "row_segments", "emit_parallel",
+    "CODE_ZERO", "vector_bytes_per_step", "const_splat", "row_bytes", "flatten_if_aligned", "packed_geometry",
+    "pack_codes", "unpack_codes", "code_at", "emit_byte_loop", "vector_span", "row_segments", "emit_parallel",
     "imin", "imax", "define_kernel", "PARALLEL_GRAIN",
 ]
 
@@ -93,6 +93,13 @@ def flatten_if_aligned(builder: ir.IRBuilder, rows: ir.Value, cols: ir.Value) ->
     total = builder.mul(rows, cols)
     return (builder.select(aligned, i64(1), rows, name="rows.f"),
             builder.select(aligned, total, cols, name="cols.f"))
+
+
+def packed_geometry(builder: ir.IRBuilder, rows: ir.Value,
+                    cols: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(rows, cols, packed bytes per row) of a rows x cols tensor, flattened to one row when unpadded."""
+    rows, cols = flatten_if_aligned(builder, rows, cols)
+    return rows, cols, row_bytes(builder, cols)
 
 
 def pack_codes(builder: ir.IRBuilder, codes: ir.Value, nbytes: int) -> ir.Value:
