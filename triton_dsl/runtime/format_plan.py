@@ -18,7 +18,6 @@ _SPEC = re.compile(
     r"(?P<grouping>[,_])?(?:\.(?P<precision>\d+))?(?P<type>[bcdeEfFgGnosxX%])?", re.DOTALL)
 
 INT_TYPES = "bdnoxX"
-FLOAT_TYPES = "eEfFgGn%"
 MAX_PRECISION = 150  # keeps the native formatter's fixed-size buffers sufficient
 MAX_GROUPED_ZERO_WIDTH = 1000  # zero padding through separators is built in a fixed-size buffer
 _PY_TYPE_NAME = {"int": "int", "float": "float", "bool": "bool", "str": "str"}

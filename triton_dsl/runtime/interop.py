@@ -49,11 +49,6 @@ def header(addr: int) -> TensorHeader:
     return TensorHeader.from_address(addr)
 
 
-def shape_of(addr: int) -> tuple[int, ...]:
-    h = header(addr)
-    return tuple(h.shape[: h.rank])
-
-
 # -- ctypes access to runtime functions --------------------------------------------------------------
 
 _CTYPES = {"i8": ctypes.c_int8, "i16": ctypes.c_int16, "i32": ctypes.c_int32, "i64": ctypes.c_int64,
@@ -76,10 +71,6 @@ def func(name: str):
         f = proto(library.function_address(name))
         _funcs[name] = f
     return f
-
-
-def new_context() -> Context:
-    return Context()
 
 
 # -- borrowed buffers: the handle table ----------------------------------------------------------------

@@ -24,10 +24,8 @@ from . import layout
 # The runtime is written with opaque pointers throughout (the kernels' trk_ir.PTR is a typed i8*).
 PTR = ir.PointerType()
 
-INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64}
-
-__all__ = ["F32", "F64", "HALF", "I1", "I8", "I16", "I32", "I64", "PTR", "VOID", "INT_TYPES", "c8", "c32",
-           "c64", "Emitter", "FnBuilder", "opaque"]
+__all__ = ["F32", "F64", "HALF", "I1", "I8", "I16", "I32", "I64", "PTR", "VOID", "c8", "c32", "c64",
+           "Emitter", "FnBuilder", "opaque"]
 
 
 # C library functions the runtime may call: name -> (return type, argument types, varargs).

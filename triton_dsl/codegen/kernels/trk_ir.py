@@ -217,18 +217,6 @@ def masked_store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Value
     b.call(fn, [value, ptr, i32(4), mask])
 
 
-def reduce_add_f32(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
-    """Horizontal sum of a float vector (tree of shuffles; any order is fine for our tolerance)."""
-    n = v.type.count
-    while n > 1:
-        half = n // 2
-        lo = b.shuffle_vector(v, v, ir.Constant(vec(I32, half), list(range(half))))
-        hi = b.shuffle_vector(v, v, ir.Constant(vec(I32, half), list(range(half, n))))
-        v = b.fadd(lo, hi)
-        n = half
-    return b.extract_element(v, i32(0))
-
-
 def cpu_relax(b: ir.IRBuilder, triple: str) -> None:
     """A spin-wait hint: `pause` on x86, nothing elsewhere (correct, just less polite)."""
     if triple.startswith(("x86_64", "i386", "i686")):
