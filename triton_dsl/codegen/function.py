@@ -18,13 +18,12 @@ from llvmlite import ir
 
 from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
 from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
+from ..passes.refcount import RELEASE_ON_ERROR
 from ..source import Span
 from . import rtabi
 from .control import ControlFlowMixin
-from .llvm_types import FLOAT, I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
+from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
 from .scalar_ops import emit_binary, emit_cast, emit_unary
-
-SCALE_KIND_ASYMMETRIC = 3  # header scale_kind of (pos, neg) scales (docs/runtime.md)
 
 if TYPE_CHECKING:
     from .module import ModuleEmitter
@@ -40,6 +39,8 @@ class FunctionEmitter(ControlFlowMixin):
         self.loops = []  # innermost last: where break/continue go (see codegen.control)
         self.b = ir.IRBuilder(llfn.append_basic_block("entry"))
         self._error_exit: ir.Block | None = None
+        self._emitting: list[Op] = []  # the op being emitted, innermost last
+        self._release_exits: dict[int, ir.Block] = {}  # op id -> its error path releasing what it owns
 
     # -- plumbing -------------------------------------------------------------------------------------
     def get(self, v: Value) -> ir.Value:
@@ -54,6 +55,25 @@ class FunctionEmitter(ControlFlowMixin):
 
     @property
     def error_exit(self) -> ir.Block:
+        """Where an error in the op being emitted goes: a block releasing what the function owns at that
+        op (its `release_on_error` list, from the refcount pass), then the shared failure return."""
+        op = self._emitting[-1] if self._emitting else None
+        owned = op.attrs.get(RELEASE_ON_ERROR) if op is not None else None
+        if not owned:
+            return self.failure_return
+        block = self._release_exits.get(id(op))
+        if block is None:
+            block = self._release_exits[id(op)] = self.new_block("error.release")
+            saved = self.b.block
+            self.b.position_at_end(block)
+            for v in owned:
+                self.refcount(v, "decref")
+            self.b.branch(self.failure_return)
+            self.b.position_at_end(saved)
+        return block
+
+    @property
+    def failure_return(self) -> ir.Block:
         """The block that returns the failure value (the caller tests ctx.code)."""
         if self._error_exit is None:
             self._error_exit = self.new_block("error.exit")
@@ -120,10 +140,14 @@ class FunctionEmitter(ControlFlowMixin):
     def emit_op(self, op: Op) -> None:
         handler = getattr(self, f"op_{op.opcode}", None)
         if handler is None:
-            if op.opcode in ELEMENTWISE:
-                return self.op_elementwise(op)
-            raise NotImplementedError(f"codegen for IR op '{op.opcode}'")
-        handler(op)
+            if op.opcode not in ELEMENTWISE:
+                raise NotImplementedError(f"codegen for IR op '{op.opcode}'")
+            handler = self.op_elementwise
+        self._emitting.append(op)
+        try:
+            handler(op)
+        finally:
+            self._emitting.pop()
 
     # -- simple ops -----------------------------------------------------------------------------------
     def op_const(self, op: Op) -> None:
@@ -314,37 +338,9 @@ class FunctionEmitter(ControlFlowMixin):
         emit_set_scales(self, self.get(op.operands[0]), self.get(op.operands[1]), op.attrs["kind"])
 
     def op_copy_scales(self, op: Op) -> None:
-        """Give the freshly packed trits `dst` (owned here alone) the scales of `src`. With `negate`, dst
-        holds src's trits negated, so asymmetric (pos, neg) scales swap: -(+1 * pos) = -1 * pos."""
-        b = self.b
+        from .scales import emit_copy_scales
         dst, src = (self.get(v) for v in op.operands)
-        kind = b.load(rtabi.field_ptr(b, src, rtabi.OFF_SCALE_KIND), typ=I32)
-        scales = b.load(rtabi.field_ptr(b, src, rtabi.OFF_SCALES), typ=PTR)
-        swap = b.icmp_signed("==", kind, ir.Constant(I32, SCALE_KIND_ASYMMETRIC))
-        if not op.attrs.get("negate"):
-            swap = ir.Constant(I1, 0)
-        with b.if_else(swap) as (then, otherwise):
-            with then:  # a fresh 2-vector (neg, pos)
-                f32 = ir.Constant(I32, rtabi.DTYPE_CODE["float32"])
-                swapped = rtabi.call(b, "trt_tensor_new", self.ctx, f32, ir.Constant(I32, 1),
-                                     rtabi.shape_ptr(b, scales))
-                swapped_block = b.block
-            with otherwise:
-                rtabi.call(b, "trt_incref", scales)
-                shared_block = b.block
-        fresh = b.phi(PTR)
-        fresh.add_incoming(swapped, swapped_block)
-        fresh.add_incoming(scales, shared_block)
-        self.check_error(op.span)
-        with b.if_then(swap):
-            old_data, new_data = rtabi.load_data(b, scales), rtabi.load_data(b, fresh)
-            for i in range(2):
-                value = b.load(b.gep(old_data, [ir.Constant(I64, 1 - i)], source_etype=FLOAT), typ=FLOAT)
-                b.store(value, b.gep(new_data, [ir.Constant(I64, i)], source_etype=FLOAT))
-        old = b.load(rtabi.field_ptr(b, dst, rtabi.OFF_SCALES), typ=PTR)
-        rtabi.call(b, "trt_decref", old)
-        b.store(kind, rtabi.field_ptr(b, dst, rtabi.OFF_SCALE_KIND))
-        b.store(fresh, rtabi.field_ptr(b, dst, rtabi.OFF_SCALES))
+        emit_copy_scales(self, dst, src, bool(op.attrs.get("negate")), op.span)
 
     def op_load(self, op: Op) -> None:
         """Element `offset` of a tensor's data (the offset was bounds-checked by the runtime)."""

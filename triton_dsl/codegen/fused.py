@@ -241,6 +241,8 @@ def emit_fused(fe: FunctionEmitter, op: Op) -> ir.Value:
         text = op.span.text() if op.span is not None else "elementwise operation"
         rtabi.call(b, "trt_err_shape_mismatch", ctx, fe.m.cstring(text), tensors[0][0], tensors[1][0])
         fe.set_location(op.span)
+        for t in temps:
+            rtabi.call(b, "trt_decref", t)
         b.branch(fe.error_exit)
         b.position_at_end(ok_bb)
     # 2. output and input strides
@@ -280,6 +282,8 @@ def emit_fused(fe: FunctionEmitter, op: Op) -> ir.Value:
     # 4. element errors, then packing of a trit result
     if messages:
         code = b.load(err, typ=I32)
+        with b.if_then(b.icmp_unsigned("!=", code, ir.Constant(I32, 0))):
+            rtabi.call(b, "trt_decref", out)  # one of the failures below leaves: the output goes
         for k, msg in enumerate(messages):
             hit = b.icmp_unsigned("!=", b.and_(code, ir.Constant(I32, 1 << k)), ir.Constant(I32, 0))
             fe.fail_if(hit, rtabi.ERR_VALUE, msg, op.span)

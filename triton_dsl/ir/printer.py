@@ -51,7 +51,8 @@ def _op_head(op: Op, names: _Namer) -> str:
         head += f" {_format_attr(attrs.pop('value'))}"
     if op.operands:
         head += " " + ", ".join(names(v) for v in op.operands)
-    attrs = {k: v for k, v in attrs.items() if v not in ((), [], None)}
+    # what an op releases on its error path is implied by the retain/release ops around it: not shown
+    attrs = {k: v for k, v in attrs.items() if v not in ((), [], None) and k != "release_on_error"}
     if attrs:
         head += " {" + ", ".join(f"{k}={_format_attr(v)}" for k, v in sorted(attrs.items())) + "}"
     if op.results:

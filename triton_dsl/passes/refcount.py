@@ -9,8 +9,9 @@ module with `retain`/`release` ops, under these rules (the runtime's, docs/runti
 - `yield`, `return`, `break`, `continue` and a loop's initial values *consume* their operands: a
   value owned by the current block at its last use is handed over; anything else is retained first;
 - leaving early (`return`, `break`, `continue`) releases what the enclosing blocks (up to the function,
-  or up to the loop) still own at that point; the `panic`/error paths leak nothing either, except the
-  temporaries of the failing call (the program is stopping);
+  or up to the loop) still own at that point; an op that can fail (or `panic`) lists in its attribute
+  `release_on_error` what this block and every enclosing one own at that point, which codegen releases
+  on the error path, so a failing call leaks nothing (a Python loop of failing calls keeps memory flat);
 - loop-carried values are owned by the loop body (`for` body, `while` body), borrowed by the `while`
   condition region; `tuple`/`some` retain the items they pack, `get`/`unwrap` the item they extract.
 """
@@ -20,6 +21,10 @@ from __future__ import annotations
 from ..ir.nodes import Block, Function, Module, Op, Value
 
 _CONSUMING_TERMINATORS = frozenset({"yield", "return", "break", "continue"})
+RELEASE_ON_ERROR = "release_on_error"
+# Ops that never fail at run time (no error path to clean up).
+_NEVER_FAIL = frozenset({"const", "tuple", "get", "dim", "numel", "buf", "none", "some", "is_some", "unwrap",
+                         "retain", "release", "yield", "condition", "return", "break", "continue"})
 
 
 def _rc(v: Value) -> bool:
@@ -43,11 +48,14 @@ def _uses(op: Op) -> set[int]:
 class _Frame:
     """Ownership state of one block while it is being rewritten."""
 
-    def __init__(self, block: Block, owns_args: bool, is_loop_body: bool):
+    def __init__(self, block: Block, owns_args: bool, is_loop_body: bool, args_on_error: bool = False):
         self.block = block
         self.owned: list[Value] = [a for a in block.args if owns_args and _rc(a)]
         self.is_loop_body = is_loop_body
         self.released: set[int] = set()
+        # A `while` condition borrows the carried values from the loop, which still owns them: an error
+        # there must release them too.
+        self.on_error: list[Value] = [a for a in block.args if args_on_error and _rc(a)]
 
     def live(self) -> list[Value]:
         return [v for v in self.owned if v.id not in self.released]
@@ -102,12 +110,17 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
         # Values handed over (e.g. a loop's initial values, now owned by the loop body) are no longer ours,
         # also for an early `return` inside the loop's regions.
         frame.released.update(consumed)
+        if op.opcode not in _NEVER_FAIL:
+            owned = [v for f in [frame, *reversed(stack)] for v in f.live() + f.on_error]
+            if owned:
+                op.attrs[RELEASE_ON_ERROR] = owned
         # Nested regions see this block's live values as owned by an enclosing frame.
         for i, region in enumerate(op.regions):
             if op.opcode == "fused":
                 continue
             owns_args = op.opcode == "for" or (op.opcode == "while" and i == 1)
-            inner = _Frame(region, owns_args, is_loop_body=owns_args)
+            inner = _Frame(region, owns_args, is_loop_body=owns_args,
+                           args_on_error=op.opcode == "while" and i == 0)
             _rewrite(inner, [*stack, frame])
         out.append(op)
         if op.opcode in ("get", "unwrap") and _rc(op.result):
