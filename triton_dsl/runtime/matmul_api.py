@@ -70,6 +70,19 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _checked_ternary(t: Any, rank: int, requirement: str) -> tuple[tuple[int, ...], np.ndarray]:
+    """(shape, packed bytes as contiguous uint8) of a ternary tensor of the given rank, its bytes checked
+    against the interchange layout (ceil(last dim / 4) bytes per row); `requirement` words the rank error."""
+    shape = tuple(int(d) for d in t.shape)
+    if len(shape) != rank:
+        raise ValueError(f"{requirement}, got shape {shape}")
+    packed = np.ascontiguousarray(t.packed, dtype=np.uint8)
+    expected = (*shape[:-1], _ceil(shape[-1], 4))
+    if packed.shape != expected:
+        raise ValueError(f"packed bytes have shape {packed.shape}, expected {expected}")
+    return shape, packed
+
+
 def _ptr(a: np.ndarray | None) -> int:
     return 0 if a is None else a.ctypes.data
 
@@ -128,13 +141,7 @@ def prepare_weights(w: Any, out_scales: np.ndarray | None = None) -> TernaryWeig
     as the interchange format defines them; `out_scales` (N values) adds per-output-column scales."""
     if isinstance(w, TernaryWeights):
         return w if out_scales is None else _with_out_scales(w, out_scales)
-    shape = tuple(int(d) for d in w.shape)
-    if len(shape) != 2:
-        raise ValueError(f"matmul weights must be 2-D [in_features, out_features], got shape {shape}")
-    K, N = shape
-    packed = np.ascontiguousarray(w.packed, dtype=np.uint8)
-    if packed.shape != (K, -(-N // 4)):
-        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(K, -(-N // 4))}")
+    (K, N), packed = _checked_ternary(w, 2, "matmul weights must be 2-D [in_features, out_features]")
     kind, scales = _scales_of(w)
     tw = TernaryWeights(packed, K, N, np.ones(N, np.float32))
     _apply_scales(tw, kind, scales, per_k=True)
@@ -220,13 +227,7 @@ def bitlinear(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np
 
 
 def _activation_bitplanes(a: Any) -> tuple[np.ndarray, int, int, str, np.ndarray]:
-    shape = tuple(int(d) for d in a.shape)
-    if len(shape) != 2:
-        raise ValueError(f"ternary activations must be 2-D [batch, in_features], got shape {shape}")
-    M, K = shape
-    packed = np.ascontiguousarray(a.packed, dtype=np.uint8)
-    if packed.shape != (M, _ceil(K, 4)):
-        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(M, _ceil(K, 4))}")
+    (M, K), packed = _checked_ternary(a, 2, "ternary activations must be 2-D [batch, in_features]")
     planes = np.zeros(max(M * -(-K // 64) * 16, 1), np.uint8)
     # activations [M, K] are "nk" addressed: element (k, m) is column k of row m
     kernels().trk_relayout_t2_bitplanes(packed.ctypes.data, K, M, 1, 1, max(K, 1), planes.ctypes.data)
@@ -269,13 +270,7 @@ def ternary_matmul_int(a: Any, w: Any) -> np.ndarray:
 
 def prepare_conv_weights(w: Any) -> TernaryWeights:
     """TernaryWeights for OIHW ternary conv weights: K = C·kh·kw, N = O; `channel` scales are per O."""
-    shape = tuple(int(d) for d in w.shape)
-    if len(shape) != 4:
-        raise ValueError(f"conv2d weights must be 4-D [out, in, kh, kw], got shape {shape}")
-    O, C, kh, kw = shape
-    packed = np.ascontiguousarray(w.packed, dtype=np.uint8)
-    if packed.shape != (O, C, kh, _ceil(kw, 4)):
-        raise ValueError(f"packed bytes have shape {packed.shape}, expected {(O, C, kh, _ceil(kw, 4))}")
+    (O, C, kh, kw), packed = _checked_ternary(w, 4, "conv2d weights must be 4-D [out, in, kh, kw]")
     tw = TernaryWeights(packed, C * kh * kw, O, np.ones(O, np.float32), mode=1, rows_per_n=C * kh,
                         row_len=kw)
     kind, scales = _scales_of(w)
