@@ -30,16 +30,20 @@ def shape_text(fb: FnBuilder, t):
     return buf
 
 
+def _copy_message(fb: FnBuilder, ctx, data, n) -> None:
+    """Copy n bytes at `data` into the context's message, truncated to fit with its closing NUL."""
+    n = fb.select(fb.b.icmp_signed(">", n, c64(_MSG - 1)), c64(_MSG - 1), n)
+    dst = fb.byte_at(ctx, layout.MESSAGE_OFFSET)
+    fb.call("memcpy", dst, data, n)
+    fb.b.store(ir.Constant(I8, 0), fb.byte_at(dst, n))
+
+
 def _emit_set_error(em: Emitter) -> None:
     fb = em.define("trt_set_error", VOID, [PTR, I32, PTR])
     ctx, code, msg = fb.args
     fb.ret_if(fb.b.icmp_signed("!=", fb.get(ctx, "code"), c32(0)))
     fb.put(ctx, "code", code)
-    n = fb.call("strlen", msg)
-    n = fb.select(fb.b.icmp_signed(">", n, c64(_MSG - 1)), c64(_MSG - 1), n)
-    dst = fb.byte_at(ctx, layout.MESSAGE_OFFSET)
-    fb.call("memcpy", dst, msg, n)
-    fb.b.store(ir.Constant(I8, 0), fb.byte_at(dst, n))
+    _copy_message(fb, ctx, msg, fb.call("strlen", msg))
     fb.ret()
 
     fb = em.define("trt_set_location", VOID, [PTR, PTR, I32, I32])
@@ -64,10 +68,7 @@ def _emit_set_error(em: Emitter) -> None:
     ctx, data, n = fb.args
     fb.ret_if(fb.b.icmp_signed("!=", fb.get(ctx, "code"), c32(0)))
     fb.put(ctx, "code", layout.ERR_PANIC)
-    n = fb.select(fb.b.icmp_signed(">", n, c64(_MSG - 1)), c64(_MSG - 1), n)
-    dst = fb.byte_at(ctx, layout.MESSAGE_OFFSET)
-    fb.call("memcpy", dst, data, n)
-    fb.b.store(ir.Constant(I8, 0), fb.byte_at(dst, n))
+    _copy_message(fb, ctx, data, n)
     fb.ret()
 
 
