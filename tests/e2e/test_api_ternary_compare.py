@@ -1,6 +1,7 @@
 """TernaryTensor semantics end to end: comparing with an integer compares trits whatever the scale (every
 comparison operator, both operand orders); float reductions use the value trit × scale; `-q` keeps the
-scales (asymmetric ones swap). numpy references.
+scales (asymmetric ones swap); argmax/argmin follow the values; per-channel scales stay along axis 0
+through shape operations (or fail clearly). numpy references.
 """
 
 from __future__ import annotations
@@ -111,3 +112,36 @@ def test_negating_a_quantized_tensor_negates_its_value(negate_module):
     t = _trits(x)
     value = np.where(t > 0, POS, np.where(t < 0, -NEG, 0.0))
     np.testing.assert_allclose(negate_module.negate_quantized(x), -value)
+
+
+@pytest.fixture(scope="module")
+def channel_module():
+    return api.compile("""
+fn biggest_at(q: TernaryTensor<trit, [r, c]>) -> int64 { return argmax(q) }
+fn smallest_at(q: TernaryTensor<trit, [r, c]>) -> int64 { return argmin(q) }
+fn keep_axis0(q: TernaryTensor<trit, [r, c]>) -> Tensor<float32, [r, 1, c]> { return unsqueeze(q, 1) * 1.0 }
+fn move_axis0(q: TernaryTensor<trit, [r, c]>) -> Tensor<float32, [1, r, c]> { return unsqueeze(q, 0) * 1.0 }
+""", name="channels.triton")
+
+
+def test_argmax_and_argmin_of_a_ternary_tensor_follow_its_values(channel_module):
+    from triton_dsl import TernaryTensor
+
+    trits = np.array([[1, 0, -1], [1, 1, 0], [0, -1, 1]], np.int8)
+    for scale in ([1.0, 5.0, 2.0], [3.0, 1.0, 4.0]):
+        q = TernaryTensor.from_numpy(trits, scale=np.array(scale, np.float32))
+        assert channel_module.biggest_at(q) == int(np.argmax(q.dequantize()))
+        assert channel_module.smallest_at(q) == int(np.argmin(q.dequantize()))
+
+
+def test_shape_operations_keep_per_channel_scales_only_along_axis_0(channel_module):
+    from triton_dsl import TernaryTensor
+
+    trits = np.random.default_rng(4).integers(-1, 2, size=(3, 5)).astype(np.int8)
+    q = TernaryTensor.from_numpy(trits, scale=np.array([1.0, 2.0, 3.0], np.float32))
+    np.testing.assert_allclose(channel_module.keep_axis0(q), q.dequantize()[:, None, :])
+    with pytest.raises(Exception, match="one scale per channel") as info:
+        channel_module.move_axis0(q)  # the scales would land on the wrong rows: an error, not a wrong answer
+    assert "channels.triton:5:" in str(info.value)
+    tensor_scaled = TernaryTensor.from_numpy(trits, scale=2.0)
+    np.testing.assert_allclose(channel_module.move_axis0(tensor_scaled), tensor_scaled.dequantize()[None])

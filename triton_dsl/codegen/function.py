@@ -342,6 +342,11 @@ class FunctionEmitter(ControlFlowMixin):
         dst, src = (self.get(v) for v in op.operands)
         emit_copy_scales(self, dst, src, bool(op.attrs.get("negate")), op.span)
 
+    def op_check_scales(self, op: Op) -> None:
+        from .scales import emit_check_channel_scales
+        t = op.operands[0]
+        emit_check_channel_scales(self, self.get(t), t.type.rank, op.span)
+
     def op_load(self, op: Op) -> None:
         """Element `offset` of a tensor's data (the offset was bounds-checked by the runtime)."""
         t, off = (self.get(v) for v in op.operands)

@@ -51,3 +51,23 @@ def emit_copy_scales(fe: FunctionEmitter, dst: ir.Value, src: ir.Value, negate: 
     rtabi.call(b, "trt_decref", b.load(rtabi.field_ptr(b, dst, rtabi.OFF_SCALES), typ=PTR))
     b.store(kind, rtabi.field_ptr(b, dst, rtabi.OFF_SCALE_KIND))
     b.store(fresh, rtabi.field_ptr(b, dst, rtabi.OFF_SCALES))
+
+
+SCALE_KIND_CHANNEL = 2  # header scale_kind of one scale per index along axis 0
+
+
+def emit_check_channel_scales(fe: FunctionEmitter, t: ir.Value, rank: int, span: Span | None) -> None:
+    """After a shape operation on a packed ternary tensor: per-channel scales still mean one scale per
+    index along axis 0 only when axis 0 kept its length (then each channel is the same block of rows);
+    otherwise the scales would silently apply to the wrong elements, so it is a run-time error."""
+    b = fe.b
+    kind = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALE_KIND), typ=I32)
+    channel = b.icmp_signed("==", kind, ir.Constant(I32, SCALE_KIND_CHANNEL))
+    with b.if_then(channel):
+        scales = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALES), typ=PTR)
+        count = rtabi.load_numel(b, scales)
+        axis0 = rtabi.load_dim(b, t, 0) if rank > 0 else ir.Constant(I64, 1)
+        text = span.text() if span is not None else "this shape operation"
+        fe.fail_if(b.icmp_signed("!=", count, axis0), rtabi.ERR_SHAPE,
+                   f"{text}: a ternary tensor with one scale per channel (axis 0) must keep the length of "
+                   "axis 0", span)

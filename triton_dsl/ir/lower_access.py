@@ -159,6 +159,14 @@ def _code(dtype: str) -> int:
 
 
 def lower_shape_primitive(lw, name: str, e, target, args) -> Value:
+    out = _lower_shape_primitive(lw, name, e, target, args)
+    if isinstance(out.type, TensorTy) and out.type.ternary and name != "concat" and name != "stack":
+        # per-channel scales survive a shape operation only if axis 0 keeps its length (checked at run time)
+        lw.b.op("check_scales", [out], [], {}, e.span)
+    return out
+
+
+def _lower_shape_primitive(lw, name: str, e, target, args) -> Value:
     info = target.info
     want = ir_type(e.ty, e.span)
     x = lw.bound_arg(args["x"]) if "x" in args else None

@@ -247,8 +247,10 @@ def _reduce(lw, name: str, x: Value, info: dict, out_ty, span) -> Value:
         return x
     src = x.type.dtype
     want = ir_type(out_ty, span)
-    if x.type.ternary and scalar_dtype(want) in ("float16", "float32", "float64"):
-        x, src = lw.dequantize(x, span), "float32"  # a float result reduces the values (trit x scale)
+    if x.type.ternary and (scalar_dtype(want) in ("float16", "float32", "float64")
+                           or name in ("argmax", "argmin")):
+        # a float result, or the position of the largest / smallest, is about the values (trit x scale)
+        x, src = lw.dequantize(x, span), "float32"
     elif x.type.ternary or src == "trit":
         x = lw.rt("trt_cast", [x], TensorTy("int8", x.type.rank), span, consts=(_DTYPE_CODE["int8"],))
         src = "int8"

@@ -14,7 +14,7 @@ from .types import BOOL, ScalarTy, TensorTy, UnitTy
 
 # Ops that can fail at run time must say where they come from.
 _NEEDS_SPAN = frozenset({"rt", "call", "check_eq", "check_dim", "panic", "cast", "fused", "dequantize",
-                        "ternary_matmul"})
+                        "ternary_matmul", "copy_scales", "check_scales"})
 
 
 class IRVerificationError(Exception):
