@@ -99,3 +99,28 @@ def test_growable_lists_are_not_available_yet(body):
     codes = [d.code for d in info.value.diagnostics]
     assert "E0901" in codes
     assert any("lists as run-time values" in d.message for d in info.value.diagnostics)
+
+
+LIST_VALUES = """
+fn weigh(s: [int32, int32]) -> int32 { return s[0] * 10 + s[-1] }
+fn pick(i: int32) -> float32 {
+    let xs = [1.5, 2.5, 4.0]
+    return xs[i]
+}
+fn pair(a: int32) -> [int32, int32] { return [a, a + 1] }
+fn roundtrip(a: int32) -> int32 {
+    let p: [int32, int32] = pair(a)
+    return weigh(p) + length(p)
+}
+"""
+
+
+def test_fixed_lists_index_return_and_declare():
+    m = api.compile(LIST_VALUES, name="lists.triton")
+    assert m.roundtrip(3) == 3 * 10 + 4 + 2
+    for i, want in [(0, 1.5), (1, 2.5), (2, 4.0), (-1, 4.0), (-3, 1.5)]:
+        assert m.pick(i) == want
+    for bad in (3, -4, 100):
+        with pytest.raises(Exception, match="index out of range for a list of 3 elements") as info:
+            m.pick(bad)
+        assert "lists.triton:5:" in str(info.value)

@@ -185,7 +185,8 @@ class FunctionEmitter(ControlFlowMixin):
 
     def op_check_eq(self, op: Op) -> None:
         a, b = (self.get(v) for v in op.operands)
-        self.fail_if(self.b.icmp_signed("!=", a, b), rtabi.ERR_SHAPE, op.attrs["message"], op.span)
+        code = rtabi.ERR_INDEX if op.attrs.get("code") == "index" else rtabi.ERR_SHAPE
+        self.fail_if(self.b.icmp_signed("!=", a, b), code, op.attrs["message"], op.span)
 
     def op_check_dim(self, op: Op) -> None:
         """Two tensors' dims that must be equal (a named dim); a mismatch names both shapes."""

@@ -12,7 +12,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import I32, I64, ScalarTy, TensorTy
+from .types import BOOL, I32, I64, ScalarTy, TensorTy, TupleTy
 
 INT64_MIN = -(2**63)
 
@@ -37,6 +37,10 @@ def lower_index(lw, e: ast.Index) -> Value:
     if isinstance(obj_ty, ct.TupleType):
         v = lw.program_const(e.indices[0])
         return lw.b.get(lw.lower_expr(e.obj), v % len(obj_ty.items), e.span)
+    if isinstance(obj_ty, ct.ListType) and len(e.indices) == 1 and not isinstance(e.indices[0], ast.Slice):
+        v = lw.lower_expr(e.obj)
+        if isinstance(v.type, TupleTy):
+            return _fixed_list_item(lw, v, e.indices[0], e.span)
     if not isinstance(obj_ty, ct.TensorType):
         raise NotAvailable(f"indexing values of type {obj_ty}", e.span)
     t = lw.lower_expr(e.obj)
@@ -64,6 +68,26 @@ def lower_index(lw, e: ast.Index) -> Value:
     layout = [("v", 0), ("array", list(range(1, 1 + len(specs))), 64), ("c", len(e.indices))]
     lw.require("trt_index", e.span)
     return lw.b.rt("trt_index", [t, *specs], want, e.span, args=layout).result
+
+
+def _fixed_list_item(lw, v: Value, ix, span) -> Value:
+    """`xs[i]` of a fixed-length list (a tuple at run time): a constant index picks the item, a run-time
+    one (negative counts from the end) is bounds-checked and selects among the items."""
+    n = len(v.type.items)
+    k = lw.program_const(ix)
+    if isinstance(k, int) and not isinstance(k, bool) and -n <= k < n:
+        return lw.b.get(v, k % n, span)
+    i = lw.to_i64(lw.lower_expr(ix), ix.span)
+    zero, size = lw.b.const(0, I64, span), lw.b.const(n, I64, span)
+    i = lw.b.select(lw.b.binary("lt", i, zero, span), lw.b.binary("add", i, size, span), i, span)
+    inside = lw.b.binary("and", lw.b.binary("ge", i, zero, span), lw.b.binary("lt", i, size, span), span)
+    lw.b.op("check_eq", [inside, lw.b.const(True, BOOL, span)], [],
+            {"message": f"index out of range for a list of {n} elements", "code": "index"}, span)
+    item = lw.b.get(v, n - 1, span)
+    for j in reversed(range(n - 1)):
+        at_j = lw.b.binary("eq", i, lw.b.const(j, I64, span), span)
+        item = lw.b.select(at_j, lw.b.get(v, j, span), item, span)
+    return item
 
 
 def want_scalar(e: ast.Index, t: Value) -> bool:

@@ -99,9 +99,10 @@ def fixed_list_type(t: ct.Type, length: int | None) -> TupleTy | None:
     return None
 
 
-def param_ir_type(t: ct.Type, param, span=None) -> IRType:
-    """The IR type of a parameter: its checker type, where a fixed-length list of scalars is a tuple."""
-    fixed = fixed_list_type(t, declared_list_length(getattr(param, "type", None)))
+def declared_ir_type(t: ct.Type, decl, span=None) -> IRType:
+    """The IR type of a parameter or result of checker type `t` declared as `decl` (a type expression):
+    a fixed-length list of scalars (`[int32, int32]`) is a tuple."""
+    fixed = fixed_list_type(t, declared_list_length(decl))
     return fixed if fixed is not None else ir_type(t, span)
 
 
@@ -172,9 +173,10 @@ class ProgramLowerer:
                 continue  # a declaration (calling it is reported at the call), or a generic body checked only
             kept = [i for i, t in enumerate(inst.param_types) if not isinstance(t, ct.TypeType)]
             try:
-                params = [param_ir_type(inst.param_types[i], inst.params[i], inst.params[i].span)
+                params = [declared_ir_type(inst.param_types[i], inst.params[i].type, inst.params[i].span)
                           for i in kept]
-                ret = ir_type(inst.ret, inst.fn.span)
+                ret = declared_ir_type(inst.ret, getattr(getattr(inst.fn, "node", None), "ret", None),
+                                       inst.fn.span)
             except NotAvailable as exc:
                 self.not_available(exc)
                 continue
