@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from triton_dsl import api
+from triton_dsl import TernaryTensor, api
 
 SOURCE = """
 fn inner(a: Tensor<float32, [n]>, k: int32) -> Tensor<float32, [n]> {
@@ -43,6 +43,9 @@ fn in_while_condition(x: Tensor<float32, [n]>, i: int32) -> float32 {
 fn shape_error(x: Tensor<float32, [?]>, y: Tensor<float32, [?]>) -> Tensor<float32, [?]> {
     let a = x * 3.0
     return a + y
+}
+fn trits_mismatch(q: TernaryTensor<trit, [?]>, k: Tensor<int32, [?]>) -> Tensor<bool, [?]> {
+    return q == k
 }
 fn bad_trits(x: Tensor<float32, [n]>, v: int32) -> Tensor<float32, [n]> {
     let a = x * 2.0
@@ -81,6 +84,8 @@ CASES = {
     "in_while_condition": ((X, 99_999), 30_000, "index"),
     "shape_error": ((X, np.ones(7, np.float32)), 30_000, "shape"),
     "bad_trits": ((X, 2), 30_000, "trit"),
+    "trits_mismatch": ((TernaryTensor.from_numpy(np.ones(8192, np.int8)), np.ones(3, np.int32)), 30_000,
+                       "shape"),
 }
 
 
