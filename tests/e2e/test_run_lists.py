@@ -124,3 +124,26 @@ def test_fixed_lists_index_return_and_declare():
         with pytest.raises(Exception, match="index out of range for a list of 3 elements") as info:
             m.pick(bad)
         assert "lists.triton:5:" in str(info.value)
+
+
+def test_for_loops_over_fixed_lists_with_break_and_continue(tmp_path, capsys, monkeypatch):
+    from triton_dsl.cli import main
+
+    monkeypatch.setenv("TRITON_DSL_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "loops.triton"
+    path.write_text("""
+fn total(s: [int32, int32, int32]) -> int32 {
+    let t = 0
+    for v in s {
+        if v == 5 { continue }
+        if v > 100 { break }
+        t = t + v
+    }
+    return t
+}
+let acc = 0.0
+for w in [0.5, 1.5, 2.0] { acc = acc + w * 2.0 }
+print(total([1, 5, 7]), total([200, 1, 2]), total([1, 2, 300]), acc)
+""")
+    assert main(["run", str(path)]) == 0
+    assert capsys.readouterr().out == "8 0 3 8.0\n"

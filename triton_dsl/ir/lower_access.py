@@ -83,6 +83,12 @@ def _fixed_list_item(lw, v: Value, ix, span) -> Value:
     inside = lw.b.binary("and", lw.b.binary("ge", i, zero, span), lw.b.binary("lt", i, size, span), span)
     lw.b.op("check_eq", [inside, lw.b.const(True, BOOL, span)], [],
             {"message": f"index out of range for a list of {n} elements", "code": "index"}, span)
+    return select_item(lw, v, i, span)
+
+
+def select_item(lw, v: Value, i: Value, span) -> Value:
+    """Item `i` (an int64 in range) of a tuple of same-typed scalars, chosen at run time."""
+    n = len(v.type.items)
     item = lw.b.get(v, n - 1, span)
     for j in reversed(range(n - 1)):
         at_j = lw.b.binary("eq", i, lw.b.const(j, I64, span), span)
@@ -239,4 +245,4 @@ def _lower_shape_primitive(lw, name: str, e, target, args) -> Value:
 
 
 __all__ = ["lower_index", "lower_attribute", "lower_tensor_literal", "lower_shape_primitive", "shape_values",
-           "I32"]
+           "select_item", "I32"]

@@ -10,8 +10,8 @@ from ..syntax import ast
 from .builder import Builder
 from .lower_expr import ExprLowerer
 from .lowering import NotAvailable, Scopes, assigned_names, ir_type, not_available_message
-from .nodes import Function
-from .types import BOOL, I32, I64, ScalarTy, TensorTy
+from .nodes import Function, Value
+from .types import BOOL, I32, I64, ScalarTy, TensorTy, TupleTy
 
 
 class _LoopFrame:
@@ -195,6 +195,14 @@ class FunctionLowerer(ExprLowerer):
         for n, r in zip(names, op.results, strict=True):
             self.scopes.assign(n, r)
 
+    def fixed_list(self, it) -> Value | None:
+        """The tuple value of a fixed-length list being iterated over, else None."""
+        from ..check import types as ct
+        if not isinstance(getattr(it, "ty", None), ct.ListType):
+            return None
+        v = self.lower_expr(it)
+        return v if isinstance(v.type, TupleTy) and v.type.items else None
+
     def range_bounds(self, it):
         """(start, stop, step) as int64 values for `a..b` and `range(...)`."""
         if isinstance(it, ast.Range):
@@ -216,7 +224,12 @@ class FunctionLowerer(ExprLowerer):
         raise NotAvailable("for loops over lists and tensors", it.span)
 
     def lower_for(self, s: ast.For) -> None:
-        lo, hi, step = self.range_bounds(s.iter)
+        items = self.fixed_list(s.iter)
+        if items is not None:  # `for x in [a, b, c]`: an index loop reading item i
+            lo, step = self.b.const(0, I64, s.span), self.b.const(1, I64, s.span)
+            hi = self.b.const(len(items.type.items), I64, s.span)
+        else:
+            lo, hi, step = self.range_bounds(s.iter)
         if not isinstance(s.target, ast.NamePattern):
             raise NotAvailable("this loop pattern", s.target.span)
         names = self.visible_assigned(s.body.stmts)
@@ -232,7 +245,11 @@ class FunctionLowerer(ExprLowerer):
         with self.b.at(body):
             self.scopes.push()
             var_ty = ir_type(s.target.ty, s.span) if getattr(s.target, "ty", None) is not None else I32
-            i = body.args[0] if var_ty == I64 else self.b.cast(body.args[0], var_ty.dtype, s.span)
+            if items is not None:  # the loop variable has the type of the list's items
+                from .lower_access import select_item
+                i = select_item(self, items, body.args[0], s.span)
+            else:
+                i = body.args[0] if var_ty == I64 else self.b.cast(body.args[0], var_ty.dtype, s.span)
             self.scopes.define(s.target.name, i)
             self.lower_stmts(s.body.stmts)
             self.scopes.pop()
