@@ -43,6 +43,7 @@ def render_runtime_error(err, source) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..runtime.errors import TritonRuntimeError
+    from ..runtime.output import take_write_error
 
     source = load_program_file(args.file)
     if isinstance(source, str):
@@ -57,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
         print(render_runtime_error(err, source), file=sys.stderr)
         return EXIT_PROGRAM_ERRORS
     finally:
+        write_error = take_write_error()
+        if isinstance(write_error, BrokenPipeError):
+            raise write_error  # the CLI turns a closed pipe into a quiet exit 141
         sys.stdout.flush()
+    if write_error is not None:
+        print(f"tritonc: error: cannot write the program's output: {write_error}", file=sys.stderr)
+        return EXIT_PROGRAM_ERRORS
     return EXIT_OK
 
 
