@@ -1,7 +1,8 @@
 """DSL programs multiplying by packed ternary weights: exact results at awkward sizes through every
 kernel the generated code picks (table lookup on AVX-512 hosts for N >= 128, the generic panels kernel
-otherwise), and the re-laid-out weights built once per weight tensor and kept, tagged by layout, in the
-runtime header's `aux` slot."""
+otherwise, the int8 kernel for int8 absmax rows such as bitlinear's on AVX512-VNNI hosts), and the
+re-laid-out weights built once per weight tensor and layout, kept in the runtime header's `aux` slot
+(a tag — magic, K, N, bit set of built layouts — then one region per layout)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ fn twn(b: Tensor<float32, [k, n]>) -> TernaryTensor<trit, [k, n]> {
 }
 """
 
-PANELS_TAG, LUT3_TAG = b"TDSLPNL1", b"TDSLLUT3"
+MAGIC = b"TDSLLAYS"
+PANELS, LUT3, VNNI = 0, 1, 2  # layout bits in the tag
 LUT_HOST = jit.host_info().has("avx512f")  # what matmul_api decides with
+VNNI_HOST = LUT_HOST and jit.host_info().has("avx512vnni")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +64,35 @@ def _assert_exact(y: np.ndarray, x: np.ndarray, W: np.ndarray) -> None:
     assert np.all(np.abs(y - ref) <= bound), float(np.max(np.abs(y - ref) / bound))
 
 
-def _expected_tag(N: int) -> bytes:
-    return LUT3_TAG if LUT_HOST and N >= 128 else PANELS_TAG
+def _float_layout(N: int) -> int:
+    return LUT3 if LUT_HOST and N >= 128 else PANELS
+
+
+def _aux(w: TernaryTensor) -> int:
+    return interop.header(ternary_headers.kept_header(w)).aux
+
+
+def _built(w: TernaryTensor) -> set[int]:
+    aux = _aux(w)
+    assert ctypes.string_at(aux, 8) == MAGIC
+    bits = ctypes.c_int64.from_address(aux + 24).value
+    return {i for i in range(3) if bits >> i & 1}
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _region_bytes(K: int, N: int, layout: int) -> int:
+    """Bytes of one layout's region (docs/kernels.md, private layouts; rounded up to 64)."""
+    size = [_ceil(N, 32) * K * 8, _ceil(N, 128) * _ceil(_ceil(K, 3), 6) * 512,
+            _ceil(N, 32) * _ceil(K, 16) * 128]
+    return _ceil(size[layout], 64) * 64
+
+
+def _region(w: TernaryTensor, layout: int) -> tuple[int, int]:
+    K, N = w.shape
+    return _aux(w) + 64 + sum(_region_bytes(K, N, i) for i in range(layout)), _region_bytes(K, N, layout)
 
 
 # every size 1, 3, 37, 257, 4099 appears in every dimension; N >= 128 and N < 128 both appear
@@ -80,7 +110,7 @@ def test_x_at_w_equals_dequantized_numpy_matmul(mod, M, K, N, kind):
     _assert_exact(mod.mm(x, w), x, W)
     if M == 1:
         _assert_exact(mod.mv(x[0], w), x[0], W)
-    assert ctypes.string_at(interop.header(ternary_headers.kept_header(w)).aux, 8) == _expected_tag(N)
+    assert _built(w) == {_float_layout(N)}
 
 
 @pytest.mark.parametrize(("M", "N"), [(1, 300), (5, 300), (5, 40)])
@@ -96,57 +126,89 @@ def test_stdlib_layers_on_ternary_weights(mod, M, N):
     xq = np.round(np.clip(x * (np.float32(127.0) / gamma), -127, 127)).astype(np.float32)
     ref = (xq.astype(np.float64) @ W.astype(np.float64)) * (gamma / 127.0)
     np.testing.assert_allclose(mod.bitlin(x, w), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    # both kept: the float layout for `x @ w`, the int8 one for bitlinear's rows (on VNNI hosts)
+    assert _built(w) == {_float_layout(N)} | ({VNNI} if VNNI_HOST else set())
     b = rng.standard_normal((K, N)).astype(np.float32)
     _assert_exact(mod.qmatmul(x, b), x, mod.twn(b).dequantize().astype(np.float32))
 
 
-def _copy_bytes(K: int, N: int, tag: bytes) -> int:
-    """Size of the re-laid-out copy after its 64-byte tag (docs/kernels.md, private layouts)."""
-    def ceil(a: int, b: int) -> int:
-        return -(-a // b)
-
-    if tag == PANELS_TAG:
-        return ceil(N, 32) * K * 8
-    return ceil(N, 128) * ceil(ceil(K, 3), 6) * 512
+def _int8_rows(rng, M: int, K: int) -> np.ndarray:
+    """Integer rows whose largest magnitude is 127 (what bitlinear feeds its product), one all zero."""
+    x = rng.integers(-127, 128, size=(M, K)).astype(np.float32)
+    x[:, 0] = 127.0
+    x[M // 2] = 0.0
+    return x
 
 
 @pytest.mark.parametrize("N", [40, 300])
 def test_weights_are_relaid_once_per_tensor(mod, N):
-    """The copy in `aux` is the one every later call reads: overwrite w1's copy with w2's and 100 calls
-    with w1 then give exactly w2's product, through the same cached buffer (a relayout per call would
-    give w1's product again)."""
+    """The regions in `aux` are what every later call reads: overwrite w1's with w2's and 100 calls with
+    w1 then give exactly w2's product, through the same buffer (a relayout per call would give w1's)."""
     rng = np.random.default_rng(N)
     K = 100
     w1, w2 = _weights(rng, K, N, "tensor"), _weights(rng, K, N, "tensor")
-    x = rng.standard_normal((2, K)).astype(np.float32)
-    y1, y2 = mod.mm(x, w1), mod.mm(x, w2)
-    assert not np.array_equal(y1, y2)
-    h1, h2 = (interop.header(ternary_headers.kept_header(w)) for w in (w1, w2))
-    aux = h1.aux
-    tag = ctypes.string_at(aux, 8)
-    assert tag == _expected_tag(N)
-    ctypes.memmove(aux + 64, h2.aux + 64, _copy_bytes(K, N, tag))
-    for _ in range(100):
-        np.testing.assert_array_equal(mod.mm(x, w1), y2)
-    assert h1.aux == aux and ctypes.string_at(aux, 8) == tag
+    xs = [rng.standard_normal((2, K)).astype(np.float32), _int8_rows(rng, 3, K)]
+    layouts = [_float_layout(N)] + ([VNNI] if VNNI_HOST else [])
+    for x in xs:
+        mod.mm(x, w1)
+    assert _built(w1) == set(layouts)
+    aux = _aux(w1)
+    for x in xs:
+        y2 = mod.mm(x, w2)
+        assert not np.array_equal(mod.mm(x, w1), y2)
+    for layout in layouts:
+        (dst, size), (src, _) = _region(w1, layout), _region(w2, layout)
+        ctypes.memmove(dst, src, size)
+    for _ in range(50):
+        for x in xs:
+            np.testing.assert_array_equal(mod.mm(x, w1), mod.mm(x, w2))
+    assert _aux(w1) == aux and _built(w1) == set(layouts)
 
 
-def test_copy_of_another_layout_is_never_read(mod):
-    """A copy tagged as the other layout (or for another shape) is not used: the product is exact from
-    a fresh relayout, and the slot keeps what it held."""
+@pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric"])
+def test_int8_rows_are_exact(mod, kind):
+    """Integer rows with max |row| = 127 (or zero) go through the int8 kernel when the weights have no
+    per-k scale and +1/-1 mean +s/-s; the result is the exact product either way."""
+    rng = np.random.default_rng(7)
+    K, N = 300, 200
+    w = _weights(rng, K, N, kind)
+    x = _int8_rows(rng, 5, K)
+    W = w.dequantize().astype(np.float64)
+    ref = x.astype(np.float64) @ W
+    np.testing.assert_allclose(mod.mm(x, w), ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())
+    np.testing.assert_allclose(mod.mv(x[0], w), ref[0], rtol=1e-6, atol=1e-6 * np.abs(ref).max())
+    assert (VNNI in _built(w)) == (VNNI_HOST and kind == "tensor")
+
+
+@pytest.mark.parametrize("top", [3.5, 5.0, 127.5, np.inf, np.nan])
+def test_rows_that_are_not_int8_use_the_float_kernels(mod, top):
+    rng = np.random.default_rng(8)
+    K, N = 64, 200
+    w = _weights(rng, K, N, "tensor")
+    x = _int8_rows(rng, 3, K)  # row 1 is zero
+    x[0, 3] = top  # row 0 also holds 127
+    if top == 5.0:
+        x = np.clip(x, -5, 5)
+    rows = [1, 2] if not np.isfinite(top) else [0, 1, 2]  # inf · 0: the kernels skip zero trits
+    _assert_exact(mod.mm(x, w)[rows], x[rows], w.dequantize().astype(np.float32))
+    assert _built(w) == {_float_layout(N)}
+
+
+def test_aux_of_another_shape_is_never_read(mod):
+    """A tag for another shape is not used: the product is exact from a copy made for the call, and the
+    slot keeps what it held."""
     rng = np.random.default_rng(1)
     w = _weights(rng, 64, 300, "channel")
     x = rng.standard_normal((3, 64)).astype(np.float32)
     W = w.dequantize().astype(np.float32)
     mod.mm(x, w)
-    h = interop.header(ternary_headers.kept_header(w))
-    tag = ctypes.string_at(h.aux, 8)
-    other = PANELS_TAG if tag == LUT3_TAG else LUT3_TAG
-    ctypes.memmove(h.aux, other, 8)
-    ctypes.memset(h.aux + 64, 0, _copy_bytes(64, 300, tag))
+    aux = _aux(w)
+    ctypes.c_int64.from_address(aux + 8).value = 65
+    region, size = _region(w, _float_layout(300))
+    ctypes.memset(region, 0, size)
     _assert_exact(mod.mm(x, w), x, W)
     _assert_exact(mod.mv(x[0], w), x[0], W)
-    assert ctypes.string_at(h.aux, 8) == other
+    assert _aux(w) == aux and ctypes.c_int64.from_address(aux + 8).value == 65
 
 
 def test_kept_header_dies_with_the_tensor(mod):

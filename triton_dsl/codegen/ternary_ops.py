@@ -17,7 +17,8 @@ from llvmlite import ir
 
 from . import rtabi
 from .llvm_types import FLOAT, I32, I64, PTR
-from .ternary_matmul import SCALE_ASYMMETRIC, SCALE_CHANNEL, emit_ternary_matmul, fill_floats, i64
+from .ternary_layouts import fill_floats, i64
+from .ternary_matmul import SCALE_ASYMMETRIC, SCALE_CHANNEL, emit_ternary_matmul
 
 if TYPE_CHECKING:
     from .function import FunctionEmitter
