@@ -1,7 +1,8 @@
 """TernaryTensor semantics end to end: comparing with an integer compares trits whatever the scale (every
 comparison operator, both operand orders); float reductions use the value trit × scale; `-q` keeps the
 scales (asymmetric ones swap); argmax/argmin follow the values; per-channel scales stay along axis 0
-through shape operations (or fail clearly). numpy references.
+through shape operations (or fail clearly); transpose/permute move the trits and keep the scales.
+numpy references.
 """
 
 from __future__ import annotations
@@ -145,3 +146,49 @@ def test_shape_operations_keep_per_channel_scales_only_along_axis_0(channel_modu
     assert "channels.triton:5:" in str(info.value)
     tensor_scaled = TernaryTensor.from_numpy(trits, scale=2.0)
     np.testing.assert_allclose(channel_module.move_axis0(tensor_scaled), tensor_scaled.dequantize()[None])
+
+
+@pytest.fixture(scope="module")
+def permute_module():
+    return api.compile("""
+fn flip(q: TernaryTensor<trit, [r, c]>) -> TernaryTensor<trit, [c, r]> { return transpose(q) }
+fn project(x: Tensor<float32, [n, k]>, w: TernaryTensor<trit, [m, k]>) -> Tensor<float32, [n, m]> {
+    return x @ transpose(w)
+}
+fn inner_axes(q: TernaryTensor<trit, [a, b, c]>) -> Tensor<float32, [a, c, b]> {
+    return permute(q, [0, 2, 1]) * 1.0
+}
+fn rotate(q: TernaryTensor<trit, [a, b, c]>) -> Tensor<float32, [c, a, b]> {
+    return permute(q, [2, 0, 1]) * 1.0
+}
+""", name="permute.triton")
+
+
+@pytest.mark.parametrize("scale", [2.0, (2.0, 3.0)], ids=["tensor", "asymmetric"])
+def test_transpose_and_permute_of_a_ternary_tensor_keep_its_scales(permute_module, scale):
+    from triton_dsl import TernaryTensor
+
+    rng = np.random.default_rng(6)
+    q = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(3, 5)).astype(np.int8), scale=scale)
+    flipped = permute_module.flip(q)
+    np.testing.assert_array_equal(flipped.to_numpy(), q.to_numpy().T)
+    np.testing.assert_allclose(flipped.dequantize(), q.dequantize().T)
+    x = rng.normal(size=(2, 5)).astype(np.float32)
+    np.testing.assert_allclose(permute_module.project(x, q), x @ q.dequantize().T, rtol=1e-5, atol=1e-5)
+    q3 = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(2, 3, 4)).astype(np.int8), scale=scale)
+    np.testing.assert_allclose(permute_module.inner_axes(q3), q3.dequantize().transpose(0, 2, 1))
+    np.testing.assert_allclose(permute_module.rotate(q3), q3.dequantize().transpose(2, 0, 1))
+
+
+def test_moving_axis_0_of_a_per_channel_ternary_tensor_is_an_error(permute_module):
+    from triton_dsl import TernaryTensor
+
+    rng = np.random.default_rng(8)
+    q3 = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(2, 3, 4)).astype(np.int8),
+                                  scale=np.array([1.0, 2.0], np.float32))
+    np.testing.assert_allclose(permute_module.inner_axes(q3), q3.dequantize().transpose(0, 2, 1))
+    square = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(3, 3)).astype(np.int8),
+                                      scale=np.array([1.0, 2.0, 3.0], np.float32))
+    for call in (lambda: permute_module.rotate(q3), lambda: permute_module.flip(square)):
+        with pytest.raises(Exception, match="one scale per channel"):
+            call()  # a square matrix too: same length, but the scales would land on columns

@@ -346,7 +346,7 @@ class FunctionEmitter(ControlFlowMixin):
     def op_check_scales(self, op: Op) -> None:
         from .scales import emit_check_channel_scales
         t = op.operands[0]
-        emit_check_channel_scales(self, self.get(t), t.type.rank, op.span)
+        emit_check_channel_scales(self, self.get(t), t.type.rank, op.span, bool(op.attrs.get("axis0_moved")))
 
     def op_load(self, op: Op) -> None:
         """Element `offset` of a tensor's data (the offset was bounds-checked by the runtime)."""

@@ -56,10 +56,12 @@ def emit_copy_scales(fe: FunctionEmitter, dst: ir.Value, src: ir.Value, negate: 
 SCALE_KIND_CHANNEL = 2  # header scale_kind of one scale per index along axis 0
 
 
-def emit_check_channel_scales(fe: FunctionEmitter, t: ir.Value, rank: int, span: Span | None) -> None:
+def emit_check_channel_scales(fe: FunctionEmitter, t: ir.Value, rank: int, span: Span | None,
+                              axis0_moved: bool = False) -> None:
     """After a shape operation on a packed ternary tensor: per-channel scales still mean one scale per
-    index along axis 0 only when axis 0 kept its length (then each channel is the same block of rows);
-    otherwise the scales would silently apply to the wrong elements, so it is a run-time error."""
+    index along axis 0 only when axis 0 kept its length (then each channel is the same block of rows) and
+    was not moved elsewhere (`axis0_moved`, a transpose); otherwise the scales would silently apply to the
+    wrong elements, so it is a run-time error."""
     b = fe.b
     kind = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALE_KIND), typ=I32)
     channel = b.icmp_signed("==", kind, ir.Constant(I32, SCALE_KIND_CHANNEL))
@@ -68,6 +70,7 @@ def emit_check_channel_scales(fe: FunctionEmitter, t: ir.Value, rank: int, span:
         count = rtabi.load_numel(b, scales)
         axis0 = rtabi.load_dim(b, t, 0) if rank > 0 else ir.Constant(I64, 1)
         text = span.text() if span is not None else "this shape operation"
-        fe.fail_if(b.icmp_signed("!=", count, axis0), rtabi.ERR_SHAPE,
-                   f"{text}: a ternary tensor with one scale per channel (axis 0) must keep the length of "
-                   "axis 0", span)
+        wrong = ir.Constant(I1, 1) if axis0_moved else b.icmp_signed("!=", count, axis0)
+        fe.fail_if(wrong, rtabi.ERR_SHAPE,
+                   f"{text}: a ternary tensor with one scale per channel (axis 0) must keep axis 0 in place "
+                   "(same position and length)", span)

@@ -189,11 +189,38 @@ def _code(dtype: str) -> int:
 
 
 def lower_shape_primitive(lw, name: str, e, target, args) -> Value:
+    if name in ("transpose", "permute") and ir_type(e.ty, e.span).ternary:
+        return _permute_trits(lw, name, e, target, args)
     out = _lower_shape_primitive(lw, name, e, target, args)
     if isinstance(out.type, TensorTy) and out.type.ternary and name != "concat" and name != "stack":
         # per-channel scales survive a shape operation only if axis 0 keeps its length (checked at run time)
         lw.b.op("check_scales", [out], [], {}, e.span)
     return out
+
+
+def _permute_trits(lw, name: str, e, target, args) -> Value:
+    """transpose / permute of a packed ternary tensor: move its trits (unpacked to int8), pack the result
+    and give it the scales. Per-tensor and asymmetric scales hold for any order of the axes; per-channel
+    scales only while axis 0 stays first (else a run-time error, never scales on the wrong rows)."""
+    x = lw.bound_arg(args["x"])
+    rank, span = x.type.rank, e.span
+    trits = lw.rt("trt_cast", [x], TensorTy("int8", rank), span, consts=(_code("int8"),))
+    info = target.info
+    if name == "transpose":
+        d0, d1 = info.get("dim0", -2) % rank, info.get("dim1", -1) % rank
+        moved = lw.rt("trt_transpose", [trits], TensorTy("int8", rank), span, consts=(d0, d1))
+        axis0_moves = 0 in (d0, d1) and d0 != d1
+    else:
+        axes = [int(a) % rank for a in info["dims"]]
+        consts = [lw.b.const(a, I32, span) for a in axes]
+        layout = [("v", 0), ("array", list(range(1, 1 + len(axes))), 32)]
+        lw.require("trt_permute", span)
+        moved = lw.b.rt("trt_permute", [trits, *consts], TensorTy("int8", rank), span, args=layout).result
+        axis0_moves = axes[0] != 0
+    packed = lw.rt("trt_cast", [moved], ir_type(e.ty, span), span, consts=(_code("trit"),))
+    lw.b.op("copy_scales", [packed, x], [], {}, span)
+    lw.b.op("check_scales", [packed], [], {"axis0_moved": axis0_moves}, span)
+    return packed
 
 
 def _lower_shape_primitive(lw, name: str, e, target, args) -> Value:
