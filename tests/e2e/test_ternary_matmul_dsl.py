@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ fn mm(x: Tensor<float32, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<floa
 }
 fn mv(x: Tensor<float32, [k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [n]> {
     return x @ w
+}
+fn tt(a: TernaryTensor<trit, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [m, n]> {
+    return a @ w
 }
 fn linear(x: Tensor<float32, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [m, n]> {
     return quantized_linear(x, w)
@@ -39,7 +43,7 @@ fn twn(b: Tensor<float32, [k, n]>) -> TernaryTensor<trit, [k, n]> {
 """
 
 MAGIC = b"TDSLLAYS"
-PANELS, LUT3, VNNI = 0, 1, 2  # layout bits in the tag
+PANELS, LUT3, VNNI, BITPLANES = 0, 1, 2, 3  # layout bits in the tag
 LUT_HOST = jit.host_info().has("avx512f")  # what matmul_api decides with
 VNNI_HOST = LUT_HOST and jit.host_info().has("avx512vnni")
 
@@ -76,7 +80,7 @@ def _built(w: TernaryTensor) -> set[int]:
     aux = _aux(w)
     assert ctypes.string_at(aux, 8) == MAGIC
     bits = ctypes.c_int64.from_address(aux + 24).value
-    return {i for i in range(3) if bits >> i & 1}
+    return {i for i in range(4) if bits >> i & 1}
 
 
 def _ceil(a: int, b: int) -> int:
@@ -86,7 +90,7 @@ def _ceil(a: int, b: int) -> int:
 def _region_bytes(K: int, N: int, layout: int) -> int:
     """Bytes of one layout's region (docs/kernels.md, private layouts; rounded up to 64)."""
     size = [_ceil(N, 32) * K * 8, _ceil(N, 128) * _ceil(_ceil(K, 3), 6) * 512,
-            _ceil(N, 32) * _ceil(K, 16) * 128]
+            _ceil(N, 32) * _ceil(K, 16) * 128, N * _ceil(K, 64) * 16]
     return _ceil(size[layout], 64) * 64
 
 
@@ -147,22 +151,37 @@ def test_weights_are_relaid_once_per_tensor(mod, N):
     rng = np.random.default_rng(N)
     K = 100
     w1, w2 = _weights(rng, K, N, "tensor"), _weights(rng, K, N, "tensor")
-    xs = [rng.standard_normal((2, K)).astype(np.float32), _int8_rows(rng, 3, K)]
-    layouts = [_float_layout(N)] + ([VNNI] if VNNI_HOST else [])
-    for x in xs:
-        mod.mm(x, w1)
+    a = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(3, K)).astype(np.int8), 0.25)
+    calls = [partial(mod.mm, rng.standard_normal((2, K)).astype(np.float32)),
+             partial(mod.mm, _int8_rows(rng, 3, K)), partial(mod.tt, a)]
+    layouts = [_float_layout(N), BITPLANES] + ([VNNI] if VNNI_HOST else [])
+    for call in calls:
+        call(w1)
     assert _built(w1) == set(layouts)
     aux = _aux(w1)
-    for x in xs:
-        y2 = mod.mm(x, w2)
-        assert not np.array_equal(mod.mm(x, w1), y2)
+    for call in calls:
+        assert not np.array_equal(call(w1), call(w2))
     for layout in layouts:
         (dst, size), (src, _) = _region(w1, layout), _region(w2, layout)
         ctypes.memmove(dst, src, size)
     for _ in range(50):
-        for x in xs:
-            np.testing.assert_array_equal(mod.mm(x, w1), mod.mm(x, w2))
+        for call in calls:
+            np.testing.assert_array_equal(call(w1), call(w2))
     assert _aux(w1) == aux and _built(w1) == set(layouts)
+
+
+@pytest.mark.parametrize("N", [40, 300])
+def test_ternary_activations_keep_the_bitplanes_beside_the_float_layout(mod, N):
+    rng = np.random.default_rng(N + 1)
+    K = 257
+    w = _weights(rng, K, N, "asymmetric")
+    a = TernaryTensor.from_numpy(rng.integers(-1, 2, size=(37, K)).astype(np.int8), 0.25)
+    x = rng.standard_normal((3, K)).astype(np.float32)
+    W = w.dequantize().astype(np.float64)
+    for _ in range(3):
+        np.testing.assert_allclose(mod.tt(a, w), a.dequantize().astype(np.float64) @ W, rtol=1e-6, atol=1e-6)
+        _assert_exact(mod.mm(x, w), x, W.astype(np.float32))
+    assert _built(w) == {_float_layout(N), BITPLANES}
 
 
 @pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric"])

@@ -1,15 +1,17 @@
 """The kernels' re-laid-out copies of a ternary weight [K, N], cached in its tensor header's `aux` slot.
 
-In: the `FunctionEmitter`, a trit header W and the layout a kernel needs (`PANELS`, `LUT3`, `VNNI`).
+In: the `FunctionEmitter`, a trit header W and the layout a kernel needs (`PANELS`, `LUT3`, `VNNI`,
+`BITPLANES`).
 Out: `emit_layout(fe, w, K, N, layout, span) -> (pointer to W in that layout, buffer to free after the
 call or null)`, and the helpers the matmul code shares (`i64`, `call_kernel`, `fill_floats`).
 
 The `aux` buffer: a 64-byte tag — magic "TDSLLAYS", K, N, a bit set of the layouts built so far — then
-one 64-byte aligned region per layout (panels, lut3, vnni, in that order; sizes in docs/kernels.md,
-"Private layouts"). A region is zero-filled and re-laid out the first time a kernel needs it, so each
-layout is built at most once per header and a program using W both ways (float and int8 activations)
-keeps both. Pages of regions never built are never touched. A header whose `aux` holds anything else
-(another tag, another shape) gets a temporary copy, freed after the call.
+one 64-byte aligned region per layout (panels, lut3, vnni, bitplanes, in that order; sizes in
+docs/kernels.md, "Private layouts"). A region is zero-filled and re-laid out the first time a kernel
+needs it, so each layout is built at most once per header, and a program using W several ways (float
+or int8 activations, ternary activations) keeps every layout it used. Pages of regions never built are
+never touched. A header whose `aux` holds anything else (another tag, another shape) gets a temporary
+copy, freed after the call.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ KERNEL_SIGNATURES = {
     "trk_relayout_t2_panels": _RELAYOUT,
     "trk_relayout_t2_lut3": _RELAYOUT,
     "trk_relayout_t2_vnni": _RELAYOUT,
+    "trk_relayout_t2_bitplanes": _RELAYOUT,
     "trk_matmul_f32_t2": (ir.VoidType(), [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, FLOAT,
                                           FLOAT]),
     "trk_gemv_f32_t2_lut": (I32, [PTR, PTR, PTR, I64, I64, PTR, PTR, FLOAT, FLOAT]),
@@ -93,15 +96,18 @@ class Layout:
         elif self.bit == 1:  # lut3: ceil(N / 128) · ceil(ceil(K / 3) / 6) · 512
             words = ceil_div(b, ceil_div(b, K, 3), LUT_GROUPS_PER_WORD)
             size = b.mul(b.mul(ceil_div(b, N, 16 * LUT_TILES), words), i64(LUT_TILES * 64))
-        else:  # vnni: 2 · ceil(N / 32) · ceil(K / 16) · 64
+        elif self.bit == 2:  # vnni: 2 · ceil(N / 32) · ceil(K / 16) · 64
             size = b.mul(b.mul(ceil_div(b, N, 2 * PANEL_VNNI), ceil_div(b, K, VNNI_KBLOCK)), i64(128))
+        else:  # bitplanes: N · ceil(K / 64) · 16
+            size = b.mul(b.mul(N, ceil_div(b, K, 64)), i64(16))
         return b.mul(ceil_div(b, size, 64), i64(64))
 
 
 PANELS = Layout(0, "trk_relayout_t2_panels")
 LUT3 = Layout(1, "trk_relayout_t2_lut3")
 VNNI = Layout(2, "trk_relayout_t2_vnni")
-LAYOUTS = (PANELS, LUT3, VNNI)
+BITPLANES = Layout(3, "trk_relayout_t2_bitplanes")
+LAYOUTS = (PANELS, LUT3, VNNI, BITPLANES)
 
 
 def _region_offset(b: ir.IRBuilder, K: ir.Value, N: ir.Value, layout: Layout) -> ir.Value:
@@ -144,8 +150,7 @@ def emit_layout(fe: FunctionEmitter, w: ir.Value, K: ir.Value, N: ir.Value, layo
     b.cbranch(is_ours, ours, temp)
 
     b.position_at_end(new)  # free slot: a buffer with room for every layout, none built yet
-    total = _region_offset(b, K, N, VNNI)
-    total = b.add(total, VNNI.nbytes(b, K, N))
+    total = b.add(_region_offset(b, K, N, LAYOUTS[-1]), LAYOUTS[-1].nbytes(b, K, N))
     buf = rtabi.call(b, "trt_alloc", ctx, total)
     fe.check_error(span)
     for offset, value in ((0, i64(MAGIC)), (OFF_K, K), (OFF_N, N), (OFF_BUILT, i64(0))):

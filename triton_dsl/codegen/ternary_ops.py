@@ -17,7 +17,7 @@ from llvmlite import ir
 
 from . import rtabi
 from .llvm_types import FLOAT, I32, I64, PTR
-from .ternary_layouts import fill_floats, i64
+from .ternary_layouts import BITPLANES, emit_layout, fill_floats, i64
 from .ternary_matmul import SCALE_ASYMMETRIC, SCALE_CHANNEL, emit_ternary_matmul
 
 if TYPE_CHECKING:
@@ -183,9 +183,9 @@ def _popcount_product(fe: FunctionEmitter, a, w, M, K, N, a_scales, w_scales, sp
         b.store(b.fmul(p, q), b.gep(coef, [i64(i)], source_etype=FLOAT))
     # a [M, K] is addressed "nk" (element (k, m) is column k of row m); W [K, N] in the matmul layout
     a_planes = _bitplanes(fe, a, K, M, 1, i64(1), b.select(b.icmp_signed(">", K, i64(0)), K, i64(1)), span)
-    w_planes = _bitplanes(fe, w, K, N, 0, i64(0), i64(1), span)
+    w_planes, w_free = emit_layout(fe, w, K, N, BITPLANES, span)  # kept in W's aux
     rtabi.call(b, "trk_matmul_t2_t2", a_planes, M, K, w_planes, N, rs, ns, coef, rtabi.load_data(b, out),
                ir.Constant(PTR, None))
-    for buf in (a_planes, w_planes, rs, ns, coef):
+    for buf in (a_planes, w_free, rs, ns, coef):
         rtabi.call(b, "trt_free", buf)
     return out
