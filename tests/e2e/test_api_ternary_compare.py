@@ -1,7 +1,8 @@
 """TernaryTensor semantics end to end: comparing with an integer compares trits whatever the scale (every
 comparison operator, both operand orders); float reductions use the value trit × scale; `-q` keeps the
 scales (asymmetric ones swap); argmax/argmin follow the values; per-channel scales stay along axis 0
-through shape operations (or fail clearly); transpose/permute move the trits and keep the scales.
+through shape operations (or fail clearly); transpose/permute and reshapes across packed rows move the
+trits and keep the scales.
 numpy references.
 """
 
@@ -192,3 +193,26 @@ def test_moving_axis_0_of_a_per_channel_ternary_tensor_is_an_error(permute_modul
     for call in (lambda: permute_module.rotate(q3), lambda: permute_module.flip(square)):
         with pytest.raises(Exception, match="one scale per channel"):
             call()  # a square matrix too: same length, but the scales would land on columns
+
+
+def test_reshape_and_flatten_of_a_ternary_tensor_across_rows():
+    from triton_dsl import TernaryTensor
+
+    m = api.compile("""
+fn flat(q: TernaryTensor<trit, [r, c]>) -> TernaryTensor<trit, [?]> { return flatten(q) }
+fn swap_dims(q: TernaryTensor<trit, [r, c]>) -> Tensor<float32, [?, ?]> { return reshape(q, [c, r]) * 1.0 }
+fn rows(q: TernaryTensor<trit, [r, c]>) -> Tensor<float32, [r, 1, c]> { return reshape(q, [r, 1, c]) * 1.0 }
+fn count_ones(q: TernaryTensor<trit, [r, c]>) -> int32 { return int32(sum(flatten(q) == 1)) }
+""")
+    trits = np.random.default_rng(9).integers(-1, 2, size=(3, 5)).astype(np.int8)
+    for scale in (2.0, (2.0, 3.0)):
+        q = TernaryTensor.from_numpy(trits, scale=scale)
+        flat = m.flat(q)
+        np.testing.assert_array_equal(flat.to_numpy(), trits.ravel())
+        np.testing.assert_allclose(flat.dequantize(), q.dequantize().ravel())
+        np.testing.assert_allclose(m.swap_dims(q), q.dequantize().reshape(5, 3))
+        assert m.count_ones(q) == int((trits == 1).sum())
+    per_channel = TernaryTensor.from_numpy(trits, scale=np.array([1.0, 2.0, 3.0], np.float32))
+    np.testing.assert_allclose(m.rows(per_channel), per_channel.dequantize()[:, None, :])
+    with pytest.raises(Exception, match="one scale per channel"):
+        m.flat(per_channel)

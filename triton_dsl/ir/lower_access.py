@@ -191,11 +191,38 @@ def _code(dtype: str) -> int:
 def lower_shape_primitive(lw, name: str, e, target, args) -> Value:
     if name in ("transpose", "permute") and ir_type(e.ty, e.span).ternary:
         return _permute_trits(lw, name, e, target, args)
+    if name in ("reshape", "flatten") and ir_type(e.ty, e.span).ternary and not _keeps_last_dim(e, args):
+        return _reshape_trits(lw, name, e, target, args)
     out = _lower_shape_primitive(lw, name, e, target, args)
     if isinstance(out.type, TensorTy) and out.type.ternary and name != "concat" and name != "stack":
         # per-channel scales survive a shape operation only if axis 0 keeps its length (checked at run time)
         lw.b.op("check_scales", [out], [], {}, e.span)
     return out
+
+
+def _keeps_last_dim(e, args) -> bool:
+    """Whether a reshape provably keeps the last dim (a packed tensor's rows stay whole: a view)."""
+    src, dst = getattr(args["x"].expr, "ty", None), e.ty
+    shapes = [getattr(t, "shape", None) for t in (src, dst)]
+    if not all(isinstance(sh, tuple) and sh for sh in shapes):
+        return False
+    last_src, last_dst = shapes[0][-1], shapes[1][-1]
+    return last_src is not None and last_src == last_dst
+
+
+def _reshape_trits(lw, name: str, e, target, args) -> Value:
+    """reshape / flatten of a packed ternary tensor that may change its last dim (rows of a packed tensor
+    are padded to whole bytes, so no view exists): reshape the trits (unpacked to int8), pack the result,
+    give it the scales; per-channel scales are checked to stay along axis 0."""
+    x = lw.bound_arg(args["x"])
+    span = e.span
+    trits = lw.rt("trt_cast", [x], TensorTy("int8", x.type.rank), span, consts=(_code("int8"),))
+    want = ir_type(e.ty, span)
+    moved = _lower_shape_primitive(lw, name, e, target, args, x=trits, want=TensorTy("int8", want.rank))
+    packed = lw.rt("trt_cast", [moved], want, span, consts=(_code("trit"),))
+    lw.b.op("copy_scales", [packed, x], [], {}, span)
+    lw.b.op("check_scales", [packed], [], {}, span)
+    return packed
 
 
 def _permute_trits(lw, name: str, e, target, args) -> Value:
@@ -223,10 +250,13 @@ def _permute_trits(lw, name: str, e, target, args) -> Value:
     return packed
 
 
-def _lower_shape_primitive(lw, name: str, e, target, args) -> Value:
+def _lower_shape_primitive(lw, name: str, e, target, args, x: Value | None = None,
+                           want: TensorTy | None = None) -> Value:
+    """The shape primitive on `x` (default: its argument) giving a `want` tensor (default: its type)."""
     info = target.info
-    want = ir_type(e.ty, e.span)
-    x = lw.bound_arg(args["x"]) if "x" in args else None
+    want = want if want is not None else ir_type(e.ty, e.span)
+    if x is None and "x" in args:
+        x = lw.bound_arg(args["x"])
     span = e.span
     if name == "reshape":
         dims = info.get("shape")
