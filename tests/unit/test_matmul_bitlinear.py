@@ -100,3 +100,27 @@ def test_auto_scratch_entry_point_matches():
     status = mm.kernels().trk_bitlinear_t2_auto(x.ctypes.data, K, M, K, N, 0, tw.vnni().ctypes.data,
                                                 tw.nscale.ctypes.data, y.ctypes.data, N)
     assert status == 0 and np.array_equal(y, mm.bitlinear(x, tw))
+
+
+@pytest.mark.parametrize("K,N", [(4099, 45), (64, 32), (17, 1)])
+def test_gemv_path_matches_batched_path_at_extremes(K, N):
+    """M = 1 takes the GEMV micro-kernel (codes left in place, chains shifted back at the end); the same
+    row inside a batch takes the row-block micro-kernel: the integer sums, hence the floats, must agree
+    exactly — including all-+1 weights with x_q = ±127 (the largest products, 128·127 per byte lane)."""
+    rng = np.random.default_rng(K + N)
+    for trits in (random_trits(rng, (K, N)), np.ones((K, N), np.int8), -np.ones((K, N), np.int8)):
+        tw = mm.prepare_weights(make_ternary(trits, "channel", rng=rng))
+        for x in (rng.standard_normal(K).astype(np.float32), np.full(K, -3.0, np.float32),
+                  np.where(rng.random(K) < 0.5, 1.0, -1.0).astype(np.float32)):
+            single = mm.bitlinear(x[None, :], tw)[0]
+            batched = mm.bitlinear(np.stack([x, x[::-1].copy(), x]), tw)
+            assert np.array_equal(single, batched[0]) and np.array_equal(single, batched[2])
+
+
+def test_gemv_beyond_the_shifted_accumulator_range_stays_exact():
+    """K > 2^19: the GEMV's 4^g-scaled chains could overflow i32 (all-+1 weights, x_q = 127), so such rows
+    take the shift-and-mask kernel; the integer result is 127·K (y = K here)."""
+    K = (1 << 19) + (1 << 14)  # 128·127·K/4 > 2^31: the scaled chain would wrap
+    tw = mm.prepare_weights(make_ternary(np.ones((K, 2), np.int8), "tensor", [1.0]))
+    y = mm.bitlinear(np.ones(K, np.float32), tw)
+    assert_close(y, np.full(2, float(K)), rtol=1e-6)

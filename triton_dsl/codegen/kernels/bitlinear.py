@@ -1,7 +1,8 @@
 """int8-activation × packed-ternary matmul (BitNet b1.58 style `bitlinear`), with its quantizer.
 
 In: float32 activations x (M × K, row stride `lda`), optional per-k scales, weights relaid by
-`trk_relayout_t2_vnni` (16-column panels; per 16-k block 64 bytes of 2-bit codes, see relayout.py),
+`trk_relayout_t2_vnni` (16-column panels; per 16-k block 64 bytes of 2-bit codes, the two panels of a
+32-column pair alternating block by block — see relayout.py),
 per-output-column scales `nscale`, and caller-allocated scratch `xq` (M × Kp int8, Kp = K rounded up to
 16), `gamma` (M float32), `xsum` (M int32).
 Out:
@@ -13,8 +14,11 @@ Out:
 
 Why: codes are unsigned, so one `vpdpbusd` (u8 × s8 → 4 products summed into each i32 lane) does 64
 multiply-adds; the +1 offset of the codes costs one subtraction of Σx_q per output. The 64 packed bytes
-of a block expand to four <64 x i8> code vectors with one shift and one mask each. Without AVX-512
-VNNI the same IR uses a portable widen-multiply-add sequence (correct on every target).
+of a block expand to four <64 x i8> code vectors with one shift and one mask each. The GEMV (M = 1,
+memory-bound) skips the shifts: field g masked in place is code·4^g, accumulated in its own chain and
+shifted right by 2g once at the end (exact while K ≤ GEMV_MAX_K); it reads each 32-column pair as one
+contiguous stream with a software prefetch PREFETCH_BYTES ahead. Without AVX-512 VNNI the same IR uses
+a portable widen-multiply-add sequence (correct on every target).
 """
 
 from __future__ import annotations
@@ -62,7 +66,10 @@ V64B = vec(I8, 64)
 MAX_ROWS = 4  # rows per micro-kernel: 4 rows × 2 panels = 8 accumulator chains
 GROUP_ROWS = 64
 MIN_TASK_MACS = 1 << 20
-PREFETCH_BYTES = 2048
+PREFETCH_BYTES = 4096
+# The GEMV accumulates code·4^g·x_q (g < 4): each i32 lane sums K/4 products ≤ 128·127, exact below 2^31
+# for K ≤ 2^19; longer rows take the shift-and-mask micro-kernel.
+GEMV_MAX_K = 1 << 19
 
 _Q_ARGS = [PTR, I64, I64, I64, PTR, PTR, I64, PTR, PTR]
 _Q_NAMES = ["x", "lda", "M", "K", "kscale", "xq", "Kp", "gamma", "xsum"]
@@ -157,18 +164,21 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
     chains = 4 if split else 1
     accs = [[[entry_alloca(b, V16I, f"a{m}{p}{c}", ir.Constant(V16I, None)) for c in range(chains)]
              for p in range(2)] for m in range(rows)]
-    panel0 = b.sdiv(n0, i64(PANEL_VNNI))
-    streams = [gep(b, w, b.mul(b.mul(b.add(panel0, i64(p)), kblocks), i64(64)), I8) for p in range(2)]
+    pair = b.sdiv(n0, i64(2 * PANEL_VNNI))  # the pair's blocks alternate panel 0 / panel 1: one stream
+    stream = gep(b, w, b.mul(b.mul(pair, kblocks), i64(128)), I8)
     three = ir.Constant(V64B, [3] * 64)
     with for_range(b, i64(0), kblocks, name="kb") as kb:
         codes = []
         for p in range(2):
-            block = gep(b, streams[p], b.mul(kb, i64(64)), I8)
+            block = gep(b, stream, b.add(b.mul(kb, i64(128)), i64(64 * p)), I8)
             if split:  # GEMV: memory-bound, keep more misses in flight (see matmul_f32.PREFETCH_BYTES)
                 prefetch(b, gep(b, block, i64(PREFETCH_BYTES), I8))
             raw = load(b, block, V64B, align=1)
-            codes.append([b.and_(raw if sh == 0 else b.lshr(raw, ir.Constant(V64B, [2 * sh] * 64)), three)
-                          for sh in range(4)])
+            if split:  # field g left in place: code·4^g, one vpand; chain g is shifted back at the end
+                codes.append([b.and_(raw, ir.Constant(V64B, [3 << (2 * g)] * 64)) for g in range(4)])
+            else:
+                codes.append([b.and_(raw if g == 0 else b.lshr(raw, ir.Constant(V64B, [2 * g] * 64)), three)
+                              for g in range(4)])
         for m in range(rows):
             xrow = gep(b, xq, b.add(b.mul(b.add(m0, i64(m)), Kp), b.mul(kb, i64(VNNI_KBLOCK))), I8)
             for g in range(4):
@@ -183,7 +193,7 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
         for p in range(2):
             total = b.load(accs[m][p][0])
             for c in range(1, chains):
-                total = b.add(total, b.load(accs[m][p][c]))
+                total = b.add(total, b.ashr(b.load(accs[m][p][c]), splat(b, i32(2 * c), 16)))
             v = b.fmul(b.sitofp(b.sub(total, offset), V16F), splat(b, scale, 16))
             col = b.add(n0, i64(16 * p))
             mask = lane_mask(b, imin(b, b.sub(N, col), i64(16)), 16)
@@ -208,7 +218,8 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
         r0 = b.mul(group, i64(GROUP_ROWS))
         r1 = imin(b, b.add(r0, i64(GROUP_ROWS)), M)
         args = [xq, Kp, w, n0, N, nscale, y, gamma, xsum, ldy]
-        with b.if_else(b.icmp_signed("==", M, i64(1))) as (one, many):
+        gemv_ok = b.and_(b.icmp_signed("==", M, i64(1)), b.icmp_signed("<=", Kp, i64(GEMV_MAX_K)))
+        with b.if_else(gemv_ok) as (one, many):
             with one:
                 b.call(gemv, [*args, i64(0)])
             with many:

@@ -10,7 +10,8 @@ Out (all written into a zero-filled destination the caller allocates; sizes in d
 - `trk_relayout_t2_panels`: 32-column panels; for each k, four u16 masks [+1 cols 0-15, −1 cols 0-15,
   +1 cols 16-31, −1 cols 16-31]; panel p is one contiguous K × 8-byte stream (float kernels).
 - `trk_relayout_t2_vnni`: 16-column panels, per 16-k block 64 bytes whose 2-bit fields, shifted by
-  2L and masked, give the unsigned codes of 4 consecutive k for each of the 16 columns (int8 kernels).
+  2L and masked, give the unsigned codes of 4 consecutive k for each of the 16 columns (int8 kernels);
+  the two panels of each 32-column pair alternate block by block, so a pair is one contiguous stream.
 - `trk_relayout_t2_bitplanes`: per column n one row of ceil(K/64) u64 words of +1 bits then the same of
   −1 bits (ternary × ternary popcount kernel).
 - `trk_relayout_t2_lut3`: blocks of 8 × 16 columns; per block, per word w (18 consecutive k), 8 × 16
@@ -86,11 +87,14 @@ def _put_panels(b, dst, K, k, n, code):
 
 
 def _put_vnni(b, dst, K, k, n, code):
-    p, nl = b.sdiv(n, i64(PANEL_VNNI)), b.srem(n, i64(PANEL_VNNI))
+    # pairs of panels interleave block by block: one contiguous stream per 32 columns (prefetch-friendly)
+    pair, half = b.sdiv(n, i64(2 * PANEL_VNNI)), b.srem(b.sdiv(n, i64(PANEL_VNNI)), i64(2))
+    nl = b.srem(n, i64(PANEL_VNNI))
     kblocks = ceil_div(b, K, i64(VNNI_KBLOCK))
     kb, kr = b.sdiv(k, i64(VNNI_KBLOCK)), b.srem(k, i64(VNNI_KBLOCK))
     lane_group, kk = b.sdiv(kr, i64(4)), b.srem(kr, i64(4))
-    byte = b.add(b.mul(b.add(b.mul(p, kblocks), kb), i64(64)), b.add(b.mul(nl, i64(4)), kk))
+    block = b.add(b.mul(b.add(b.mul(pair, kblocks), kb), i64(2)), half)
+    byte = b.add(b.mul(block, i64(64)), b.add(b.mul(nl, i64(4)), kk))
     old = load(b, dst, I8, byte)
     store(b, b.or_(old, b.trunc(b.shl(code, b.mul(lane_group, i64(2))), I8)), dst, byte)
 
