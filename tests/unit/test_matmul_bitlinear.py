@@ -2,8 +2,9 @@
 the documented error bound against the exact float result.
 
 In: random activations/trits at awkward sizes, tensor and channel scales, the VNNI path and the portable
-fallback (built for a host description without AVX512-VNNI). Out: agreement with a numpy emulation of
-the integer computation (exact up to the final float scaling), and
+fallback (built for a host description without AVX512-VNNI), the one-row GEMV kernel against the batched
+one at extreme values, and rows longer than the GEMV's exact range. Out: agreement with a numpy
+emulation of the integer computation (exact up to the final float scaling), and
 |y − y_exact| ≤ γ_m/254 · Σ_k |W[k,n]| (docs/kernels.md).
 """
 
