@@ -3,7 +3,8 @@
 In: the `FunctionEmitter`, a trit header W and the layout a kernel needs (`PANELS`, `LUT3`, `VNNI`,
 `BITPLANES`).
 Out: `emit_layout(fe, w, K, N, layout, span) -> (pointer to W in that layout, buffer to free after the
-call or null)`, and the helpers the matmul code shares (`i64`, `call_kernel`, `fill_floats`).
+call or null)`, and the helpers the matmul code shares (`i64`, `call_kernel`, `fill_floats`, `alloc_floats`,
+`zero_fill`, `phi_of`).
 
 The `aux` buffer: a 64-byte tag — magic "TDSLLAYS", K, N, a bit set of the layouts built so far — then
 one 64-byte aligned region per layout (panels, lut3, vnni, bitplanes, in that order; sizes in
@@ -65,6 +66,27 @@ def call_kernel(b: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
     return b.call(fn, list(args))
 
 
+def phi_of(b: ir.IRBuilder, *incoming: tuple[ir.Value, ir.Block]) -> ir.PhiInstr:
+    """A phi (at the builder's position) taking each (value, predecessor block) of `incoming`."""
+    phi = b.phi(incoming[0][0].type)
+    for value, block in incoming:
+        phi.add_incoming(value, block)
+    return phi
+
+
+def zero_fill(b: ir.IRBuilder, ptr: ir.Value, nbytes: ir.Value) -> None:
+    """ptr[0:nbytes] = 0 (llvm.memset)."""
+    memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
+    b.call(memset, [ptr, ir.Constant(I8, 0), nbytes, ir.Constant(ir.IntType(1), 0)])
+
+
+def alloc_floats(fe: FunctionEmitter, n: ir.Value) -> ir.Value:
+    """`trt_alloc` of room for n float32 (plus one, so that n = 0 still allocates); the caller checks
+    the error and frees it with `trt_free`."""
+    b = fe.b
+    return rtabi.call(b, "trt_alloc", fe.ctx, b.add(b.mul(n, i64(4)), i64(4)))
+
+
 def fill_floats(fe: FunctionEmitter, ptr: ir.Value, n: ir.Value, value: ir.Value) -> None:
     """ptr[0:n] = value (a counted loop in the generated code)."""
     b = fe.b
@@ -121,8 +143,7 @@ def _build_region(fe: FunctionEmitter, w: ir.Value, K: ir.Value, N: ir.Value, la
                   dst: ir.Value) -> None:
     # The relayout kernels write only the set bits: start from zeros.
     b = fe.b
-    memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
-    b.call(memset, [dst, ir.Constant(I8, 0), layout.nbytes(b, K, N), ir.Constant(ir.IntType(1), 0)])
+    zero_fill(b, dst, layout.nbytes(b, K, N))
     call_kernel(b, layout.relayout, rtabi.load_data(b, w), K, N, i64(0), i64(0), i64(1), dst)
 
 
@@ -181,10 +202,6 @@ def emit_layout(fe: FunctionEmitter, w: ir.Value, K: ir.Value, N: ir.Value, layo
     b.branch(join)
 
     b.position_at_end(join)
-    data = b.phi(PTR)
-    data.add_incoming(region, ready)
-    data.add_incoming(scratch, temp_end)
-    free = b.phi(PTR)
-    free.add_incoming(ir.Constant(PTR, None), ready)
-    free.add_incoming(scratch, temp_end)
+    data = phi_of(b, (region, ready), (scratch, temp_end))
+    free = phi_of(b, (ir.Constant(PTR, None), ready), (scratch, temp_end))
     return data, free

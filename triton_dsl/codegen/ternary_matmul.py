@@ -12,6 +12,8 @@ on another machine):
 Each layout is built once per header and kept in its `aux` slot (ternary_layouts.py). Headers made
 from a Python `TernaryTensor` live as long as it does (`runtime/ternary_headers.py`), so the copy is
 built once per weight tensor, not once per call.
+Also shared with ternary_ops.py: `read_scales` (a trit header's scale kind, scales and first two values)
+and `emit_inner_dim_check` (the shape-mismatch error of a product).
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from llvmlite import ir
 from . import rtabi
 from .int8_rows import emit_int8_rows_check
 from .llvm_types import FLOAT, I32, I64, PTR
-from .ternary_layouts import LUT3, PANELS, VNNI, call_kernel, emit_layout, fill_floats, i64
+from .ternary_layouts import (
+    LUT3,
+    PANELS,
+    VNNI,
+    alloc_floats,
+    call_kernel,
+    emit_layout,
+    fill_floats,
+    i64,
+    phi_of,
+)
 
 if TYPE_CHECKING:
     from .function import FunctionEmitter
@@ -101,14 +113,61 @@ def emit_host_features(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value]:
     b.store_atomic(found, flag, "monotonic", 4)
     b.branch(join)
     b.position_at_end(join)
-    value = b.phi(I32)
-    value.add_incoming(known, pre)
-    value.add_incoming(found, detect)
+    value = phi_of(b, (known, pre), (found, detect))
 
     def bit(i: int) -> ir.Value:
         return b.icmp_signed("!=", b.and_(value, ir.Constant(I32, 1 << i)), ir.Constant(I32, 0))
 
     return bit(0), bit(1)
+
+
+@dataclass
+class HeaderScales:
+    """The scales of a trit header as generated code reads them (docs/runtime.md)."""
+
+    has: ir.Value  # i1: the header holds a scales tensor
+    kind: ir.Value  # i32 scale_kind, SCALE_NONE when there are no scales
+    data: ir.Value  # the scales' float32 data, null when there are none
+    first: ir.Value | None  # scales[0], 1.0 when there are none (None when not read)
+    second: ir.Value | None  # scales[1], 1.0 when there are none (None when not read)
+
+
+def read_scales(fe: FunctionEmitter, t: ir.Value, values: bool = True) -> HeaderScales:
+    """Scale kind, scales data, and (with `values`) the first two scales of the trit header t, with the
+    defaults above when it has no scales."""
+    b = fe.b
+    kind = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALE_KIND), typ=I32)
+    scales_h = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALES), typ=PTR)
+    has = b.icmp_unsigned("!=", b.ptrtoint(scales_h, I64), i64(0))
+    one = ir.Constant(FLOAT, 1.0)
+    with b.if_else(has) as (then, otherwise):
+        with then:
+            sdata = rtabi.load_data(b, scales_h)
+            if values:
+                s0 = b.load(sdata, typ=FLOAT)
+                s1 = b.load(b.gep(sdata, [i64(1)], source_etype=FLOAT), typ=FLOAT)
+            then_bb = b.block
+        with otherwise:
+            else_bb = b.block
+
+    def merge(value: ir.Value, default: ir.Value) -> ir.Value:
+        return phi_of(b, (value, then_bb), (default, else_bb))
+
+    return HeaderScales(has, merge(kind, ir.Constant(I32, SCALE_NONE)), merge(sdata, ir.Constant(PTR, None)),
+                        merge(s0, one) if values else None, merge(s1, one) if values else None)
+
+
+def emit_inner_dim_check(fe: FunctionEmitter, k_left: ir.Value, k_right: ir.Value, left: ir.Value,
+                         right: ir.Value, text: str, span, prefix: str) -> None:
+    """A shape-mismatch run-time error for `text` (left @ right) at `span` unless k_left == k_right."""
+    b = fe.b
+    fail, ok = fe.new_block(f"{prefix}.shape.fail"), fe.new_block(f"{prefix}.shape.ok")
+    b.cbranch(b.icmp_signed("!=", k_left, k_right), fail, ok)
+    b.position_at_end(fail)
+    rtabi.call(b, "trt_err_shape_mismatch", fe.ctx, fe.m.cstring(text), left, right)
+    fe.set_location(span)
+    b.branch(fe.error_exit)
+    b.position_at_end(ok)
 
 
 @dataclass
@@ -124,29 +183,15 @@ class WeightScales:
 def _weight_scales(fe: FunctionEmitter, w: ir.Value, N: ir.Value, span) -> WeightScales:
     """One value → nscale filled with it; `channel` (axis 0, per k) → kscale; asymmetric → wpos, wneg."""
     b = fe.b
-    kind = b.load(rtabi.field_ptr(b, w, rtabi.OFF_SCALE_KIND), typ=I32)
-    scales_h = b.load(rtabi.field_ptr(b, w, rtabi.OFF_SCALES), typ=PTR)
-    has = b.icmp_unsigned("!=", b.ptrtoint(scales_h, I64), i64(0))
-    nscale = rtabi.call(b, "trt_alloc", fe.ctx, b.add(b.mul(N, i64(4)), i64(4)))
+    scales = read_scales(fe, w)
+    nscale = alloc_floats(fe, N)
     fe.check_error(span)
     one = ir.Constant(FLOAT, 1.0)
-    with b.if_else(has) as (then, otherwise):
-        with then:
-            sdata = rtabi.load_data(b, scales_h)
-            s0 = b.load(sdata, typ=FLOAT)
-            s1 = b.load(b.gep(sdata, [i64(1)], source_etype=FLOAT), typ=FLOAT)
-            then_bb = b.block
-        with otherwise:
-            else_bb = b.block
-    sd, first, second = b.phi(PTR), b.phi(FLOAT), b.phi(FLOAT)
-    for phi, value, default in ((sd, sdata, ir.Constant(PTR, None)), (first, s0, one), (second, s1, one)):
-        phi.add_incoming(value, then_bb)
-        phi.add_incoming(default, else_bb)
-    channel = b.and_(has, b.icmp_signed("==", kind, ir.Constant(I32, SCALE_CHANNEL)))
-    asymmetric = b.and_(has, b.icmp_signed("==", kind, ir.Constant(I32, SCALE_ASYMMETRIC)))
-    fill_floats(fe, nscale, N, b.select(b.or_(channel, asymmetric), one, first))
-    return WeightScales(b.select(channel, sd, ir.Constant(PTR, None)), nscale,
-                        b.select(asymmetric, first, one), b.select(asymmetric, second, one))
+    channel = b.icmp_signed("==", scales.kind, ir.Constant(I32, SCALE_CHANNEL))
+    asymmetric = b.icmp_signed("==", scales.kind, ir.Constant(I32, SCALE_ASYMMETRIC))
+    fill_floats(fe, nscale, N, b.select(b.or_(channel, asymmetric), one, scales.first))
+    return WeightScales(b.select(channel, scales.data, ir.Constant(PTR, None)), nscale,
+                        b.select(asymmetric, scales.first, one), b.select(asymmetric, scales.second, one))
 
 
 def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Value, text: str,
@@ -157,13 +202,7 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     K, N = rtabi.load_dim(b, w, 0), rtabi.load_dim(b, w, 1)
     xk = rtabi.load_dim(b, x, x_rank - 1)
     M = rtabi.load_dim(b, x, 0) if x_rank == 2 else i64(1)
-    fail, ok = fe.new_block("tmm.shape.fail"), fe.new_block("tmm.shape.ok")
-    b.cbranch(b.icmp_signed("!=", xk, K), fail, ok)
-    b.position_at_end(fail)
-    rtabi.call(b, "trt_err_shape_mismatch", ctx, fe.m.cstring(text), x, w)
-    fe.set_location(span)
-    b.branch(fe.error_exit)
-    b.position_at_end(ok)
+    emit_inner_dim_check(fe, xk, K, x, w, text, span, "tmm")
     shape = fe.stack_array([M, N] if x_rank == 2 else [N], 64)
     out = rtabi.call(b, "trt_tensor_new", ctx, ir.Constant(I32, rtabi.DTYPE_CODE["float32"]),
                      ir.Constant(I32, x_rank), shape)
@@ -206,9 +245,7 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
             gemm = call_kernel(b, "trk_gemm_f32_t2_lut", xd, K, table, yd, N, M, K, N, s.kscale, s.nscale,
                                s.wpos, s.wneg)
             gemm_bb = b.block
-    lut_status = b.phi(I32)
-    lut_status.add_incoming(gemv, gemv_bb)
-    lut_status.add_incoming(gemm, gemm_bb)
+    lut_status = phi_of(b, (gemv, gemv_bb), (gemm, gemm_bb))
     lut_end = b.block
     b.branch(join)
 

@@ -17,12 +17,18 @@ from llvmlite import ir
 
 from . import rtabi
 from .llvm_types import FLOAT, I32, I64, PTR
-from .ternary_layouts import BITPLANES, emit_layout, fill_floats, i64
-from .ternary_matmul import SCALE_ASYMMETRIC, SCALE_CHANNEL, emit_ternary_matmul
+from .ternary_layouts import BITPLANES, alloc_floats, emit_layout, fill_floats, i64, phi_of, zero_fill
+from .ternary_matmul import (
+    SCALE_ASYMMETRIC,
+    SCALE_CHANNEL,
+    HeaderScales,
+    emit_inner_dim_check,
+    emit_ternary_matmul,
+    read_scales,
+)
 
 if TYPE_CHECKING:
     from .function import FunctionEmitter
-
 
 
 def _safe_div(b: ir.IRBuilder, a: ir.Value, d: ir.Value) -> ir.Value:
@@ -39,25 +45,16 @@ def emit_dequantize(fe: FunctionEmitter, q: ir.Value, rank: int, span) -> ir.Val
     numel = rtabi.load_numel(b, q)
     cols = rtabi.load_dim(b, q, rank - 1) if rank else ir.Constant(I64, 1)
     rows = _safe_div(b, numel, cols)
-    kind = b.load(rtabi.field_ptr(b, q, rtabi.OFF_SCALE_KIND), typ=I32)
-    scales = b.load(rtabi.field_ptr(b, q, rtabi.OFF_SCALES), typ=PTR)
     one = fe.entry_alloca(FLOAT, "unit.scale")
     b.store(ir.Constant(FLOAT, 1.0), one)
-    has = b.icmp_unsigned("!=", b.ptrtoint(scales, I64), ir.Constant(I64, 0))
-    with b.if_else(has) as (then, otherwise):
-        with then:
-            data = rtabi.load_data(b, scales)
-            then_bb = b.block
-        with otherwise:
-            else_bb = b.block
-    sptr = b.phi(PTR)
-    sptr.add_incoming(data, then_bb)
-    sptr.add_incoming(one, else_bb)
+    scales = read_scales(fe, q, values=False)
+    sptr = b.select(scales.has, scales.data, one)
+    # the kernel's kinds (docs/ternary_format.md): 0 tensor (also no scales: SCALE_NONE, scale 1), 1 per
+    # row group, 2 per column, 3 asymmetric
     channel = ir.Constant(I32, 1 if rank >= 2 else 2)
-    kkind = b.select(b.icmp_signed("==", kind, ir.Constant(I32, SCALE_CHANNEL)), channel,
-                     b.select(b.icmp_signed("==", kind, ir.Constant(I32, SCALE_ASYMMETRIC)),
+    kkind = b.select(b.icmp_signed("==", scales.kind, ir.Constant(I32, SCALE_CHANNEL)), channel,
+                     b.select(b.icmp_signed("==", scales.kind, ir.Constant(I32, SCALE_ASYMMETRIC)),
                               ir.Constant(I32, 3), ir.Constant(I32, 0)))
-    kkind = b.select(has, kkind, ir.Constant(I32, 0))
     rows_per_scale = _safe_div(b, rows, rtabi.load_dim(b, q, 0)) if rank >= 2 else ir.Constant(I64, 1)
     rtabi.call(b, "trk_dequant_f32", rtabi.load_data(b, q), rows, cols, sptr, kkind, rows_per_scale,
                rtabi.load_data(b, out))
@@ -84,57 +81,24 @@ def _bitplanes(fe: FunctionEmitter, t: ir.Value, K: ir.Value, cols: ir.Value, mo
     nbytes = b.add(b.mul(b.mul(cols, words), i64(16)), i64(16))
     buf = rtabi.call(b, "trt_alloc", fe.ctx, nbytes)
     fe.check_error(span)
-    memset = b.module.declare_intrinsic("llvm.memset", [PTR, I64])
-    b.call(memset, [buf, ir.Constant(ir.IntType(8), 0), nbytes, ir.Constant(ir.IntType(1), 0)])
+    zero_fill(b, buf, nbytes)
     rtabi.call(b, "trk_relayout_t2_bitplanes", rtabi.load_data(b, t), K, cols, i64(mode), rows_per_n,
                row_len, buf)
     return buf
-
-
-def _scale_parts(fe: FunctionEmitter, t: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value, ir.Value]:
-    """(scales data or null, kind (0 when there are none), first scale, second scale) of a trit header."""
-    b = fe.b
-    kind = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALE_KIND), typ=I32)
-    scales_h = b.load(rtabi.field_ptr(b, t, rtabi.OFF_SCALES), typ=PTR)
-    has = b.icmp_unsigned("!=", b.ptrtoint(scales_h, I64), i64(0))
-    one = ir.Constant(FLOAT, 1.0)
-    with b.if_else(has) as (then, otherwise):
-        with then:
-            sdata = rtabi.load_data(b, scales_h)
-            s0 = b.load(sdata, typ=FLOAT)
-            s1 = b.load(b.gep(sdata, [i64(1)], source_etype=FLOAT), typ=FLOAT)
-            then_bb = b.block
-        with otherwise:
-            else_bb = b.block
-    parts = []
-    pairs = ((sdata, ir.Constant(PTR, None)), (kind, ir.Constant(I32, 0)), (s0, one), (s1, one))
-    for value, default in pairs:
-        phi = b.phi(value.type)
-        phi.add_incoming(value, then_bb)
-        phi.add_incoming(default, else_bb)
-        parts.append(phi)
-    return tuple(parts)
 
 
 def emit_ternary_ternary_matmul(fe: FunctionEmitter, a: ir.Value, w: ir.Value, text: str, span) -> ir.Value:
     """`a @ W` for packed ternary a [M, K] and W [K, N]: exact integer dot products from bit-planes and
     popcounts (`trk_matmul_t2_t2`), then the scales (a: one value, per row or asymmetric; W: one value
     or asymmetric; per-k weight scales go through the float × ternary kernel on a's value)."""
-    b, ctx = fe.b, fe.ctx
+    b = fe.b
     M, K = rtabi.load_dim(b, a, 0), rtabi.load_dim(b, a, 1)
     wk, N = rtabi.load_dim(b, w, 0), rtabi.load_dim(b, w, 1)
-    fail, ok = fe.new_block("ttmm.shape.fail"), fe.new_block("ttmm.shape.ok")
-    b.cbranch(b.icmp_signed("!=", wk, K), fail, ok)
-    b.position_at_end(fail)
-    rtabi.call(b, "trt_err_shape_mismatch", ctx, fe.m.cstring(text), a, w)
-    fe.set_location(span)
-    b.branch(fe.error_exit)
-    b.position_at_end(ok)
-    a_data, a_kind, a0, a1 = _scale_parts(fe, a)
-    w_data, w_kind, w0, w1 = _scale_parts(fe, w)
+    emit_inner_dim_check(fe, wk, K, a, w, text, span, "ttmm")
+    a_scales, w_scales = read_scales(fe, a), read_scales(fe, w)
     # Per-k weight scales cannot be applied after the integer sums: use the activations' value instead
     # (still the packed weight kernel).
-    per_k = b.icmp_signed("==", w_kind, ir.Constant(I32, SCALE_CHANNEL))
+    per_k = b.icmp_signed("==", w_scales.kind, ir.Constant(I32, SCALE_CHANNEL))
     fallback, popcount, join = (fe.new_block(n) for n in ("ttmm.perk", "ttmm.popcount", "ttmm.join"))
     b.cbranch(per_k, fallback, popcount)
     b.position_at_end(fallback)
@@ -144,20 +108,18 @@ def emit_ternary_ternary_matmul(fe: FunctionEmitter, a: ir.Value, w: ir.Value, t
     fallback_end = b.block
     b.branch(join)
     b.position_at_end(popcount)
-    exact = _popcount_product(fe, a, w, M, K, N, (a_data, a_kind, a0, a1), (w_kind, w0, w1), span)
+    exact = _popcount_product(fe, a, w, M, K, N, a_scales, w_scales, span)
     popcount_end = b.block
     b.branch(join)
     b.position_at_end(join)
-    out = b.phi(PTR)
-    out.add_incoming(via_float, fallback_end)
-    out.add_incoming(exact, popcount_end)
-    return out
+    return phi_of(b, (via_float, fallback_end), (exact, popcount_end))
 
 
-def _popcount_product(fe: FunctionEmitter, a, w, M, K, N, a_scales, w_scales, span) -> ir.Value:
+def _popcount_product(fe: FunctionEmitter, a, w, M, K, N, a_scales: HeaderScales, w_scales: HeaderScales,
+                      span) -> ir.Value:
     b, ctx = fe.b, fe.ctx
-    a_data, a_kind, a0, a1 = a_scales
-    w_kind, w0, w1 = w_scales
+    a_data, a_kind, a0, a1 = a_scales.data, a_scales.kind, a_scales.first, a_scales.second
+    w_kind, w0, w1 = w_scales.kind, w_scales.first, w_scales.second
     shape = fe.stack_array([M, N], 64)
     f32 = ir.Constant(I32, rtabi.DTYPE_CODE["float32"])
     out = rtabi.call(b, "trt_tensor_new", ctx, f32, ir.Constant(I32, 2), shape)
@@ -166,8 +128,7 @@ def _popcount_product(fe: FunctionEmitter, a, w, M, K, N, a_scales, w_scales, sp
     a_asym = b.icmp_signed("==", a_kind, ir.Constant(I32, SCALE_ASYMMETRIC))
     w_asym = b.icmp_signed("==", w_kind, ir.Constant(I32, SCALE_ASYMMETRIC))
     a_chan = b.icmp_signed("==", a_kind, ir.Constant(I32, SCALE_CHANNEL))
-    rs = rtabi.call(b, "trt_alloc", ctx, b.add(b.mul(M, i64(4)), i64(4)))
-    ns = rtabi.call(b, "trt_alloc", ctx, b.add(b.mul(N, i64(4)), i64(4)))
+    rs, ns = alloc_floats(fe, M), alloc_floats(fe, N)
     coef = rtabi.call(b, "trt_alloc", ctx, i64(16))
     fe.check_error(span)
     a_none = b.icmp_signed("==", a_kind, ir.Constant(I32, 0))
