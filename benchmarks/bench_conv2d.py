@@ -9,23 +9,13 @@ and the ratio. The ternary result is checked against the float result before tim
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from benchmarks.common import median_seconds
 from triton_dsl.runtime import matmul_api as mm
 
 RESNET_LAYER = dict(B=1, C=64, H=56, W=56, O=64, k=3, stride=1, pad=1)
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1e3)
 
 
 class _Packed:
@@ -55,7 +45,7 @@ def numpy_conv_ms(repeat: int) -> float:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((p["B"], p["C"], p["H"], p["W"])).astype(np.float32)
     wf = rng.standard_normal((p["O"], p["C"], p["k"], p["k"])).astype(np.float32)
-    return median_ms(lambda: numpy_conv2d(x, wf, p["stride"], p["pad"]), repeat)
+    return median_seconds(lambda: numpy_conv2d(x, wf, p["stride"], p["pad"]), repeat) * 1e3
 
 
 def ours_conv_ms(repeat: int, threads: int) -> tuple[float, float]:
@@ -72,7 +62,8 @@ def ours_conv_ms(repeat: int, threads: int) -> tuple[float, float]:
     total = mm.num_threads()
     mm.set_num_threads(threads)
     try:
-        ms = median_ms(lambda: mm.conv2d(x, tw, p["stride"], p["pad"], kernel_size=(p["k"], p["k"])), repeat)
+        ms = median_seconds(lambda: mm.conv2d(x, tw, p["stride"], p["pad"], kernel_size=(p["k"], p["k"])),
+                            repeat) * 1e3
     finally:
         mm.set_num_threads(total)
     return ms, err

@@ -25,12 +25,15 @@ from functools import partial
 
 import numpy as np
 
-from benchmarks.bench_ternary_matmul import (
-    NumpyProcess,
+from benchmarks.bench_ternary_matmul import NumpyProcess, our_calls
+from benchmarks.common import (
+    add_round_options,
+    alternate_rounds,
     copies_for,
-    machine_description,
     median_ms,
-    our_calls,
+    numpy_workers,
+    print_head,
+    print_setup,
 )
 
 K, N = 4096, 4096
@@ -67,29 +70,21 @@ def dsl_weights(rng, cold_mib: int) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="DSL ternary matmul vs numpy float32 and the direct kernels")
-    ap.add_argument("--repeat", type=int, default=20, help="calls per measurement (median)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating ours/numpy rounds (median)")
-    ap.add_argument("--cold-mib", type=int, default=256)
+    add_round_options(ap, cold_mib=256)
     args = ap.parse_args()
 
     import triton_dsl
     from triton_dsl.runtime import matmul_api as mm
-    total = mm.num_threads()
-    thread_counts = sorted({1, total})
-    for line in machine_description():
-        print(line)
-    print(f"median over {args.rounds} alternating rounds of medians of {args.repeat} calls; cold weights "
-          f"(rotating copies ≥ {args.cold_mib} MiB on each side); threads: {thread_counts}")
+    thread_counts = sorted({1, mm.num_threads()})
+    print_setup(args, " on each side", f"; threads: {thread_counts}")
     mod = triton_dsl.compile(SOURCE, name="bench_dsl_matmul.triton", cache=False)
     rng = np.random.default_rng(1)
     weights = dsl_weights(rng, args.cold_mib)
-    workers = {t: NumpyProcess(t, args.repeat, args.cold_mib) for t in thread_counts}
-    head = (f"{'case':28s} {'thr':>3s} {'DSL ms':>8s} {'kernel ms':>9s} {'DSL/kern':>8s} {'numpy ms':>9s} "
-            f"{'numpy/DSL':>9s}")
-    print(f"{len(weights)} weight tensors of {K}x{N}; the first call with each builds its layout (not timed)")
-    print(head)
-    print("-" * len(head))
-    try:
+    with numpy_workers(lambda t: NumpyProcess(t, args.repeat, args.cold_mib), thread_counts) as workers:
+        print(f"{len(weights)} weight tensors of {K}x{N}; the first call with each builds its layout "
+              "(not timed)")
+        print_head(f"{'case':28s} {'thr':>3s} {'DSL ms':>8s} {'kernel ms':>9s} {'DSL/kern':>8s} "
+                   f"{'numpy ms':>9s} {'numpy/DSL':>9s}")
         for M, numpy_case in ROWS.items():
             x = rng.standard_normal((M, K), dtype=np.float32)
             for fname, kind in FUNCTIONS:
@@ -98,22 +93,16 @@ def main() -> None:
                 for call in dsl:  # build every cached layout before timing
                     call()
                 kernel, alive = our_calls(numpy_case, M, K, N, kind, args.cold_mib, rng)
-                ours: dict[int, list] = {t: [] for t in thread_counts}
-                for _ in range(args.rounds):
-                    for t in thread_counts:
-                        mm.set_num_threads(t)
-                        ours[t].append((median_ms(dsl, args.repeat), median_ms(kernel, args.repeat),
-                                        workers[t].measure(numpy_case)["f32"]))
+                rounds = alternate_rounds(args.rounds, thread_counts,
+                                          lambda t, dsl=dsl, kernel=kernel, case=numpy_case: (
+                                              median_ms(dsl, args.repeat), median_ms(kernel, args.repeat),
+                                              workers[t].measure(case)["f32"]))
                 del kernel, alive
                 for t in thread_counts:
-                    d, k, f = (float(np.median([r[i] for r in ours[t]])) for i in range(3))
+                    d, k, f = (float(np.median([r[i] for r in rounds[t]])) for i in range(3))
                     case = f"{fname} M={M}"
                     print(f"{case:28s} {t:3d} {d:8.3f} {k:9.3f} {d / k:7.2f}x {f:9.3f} {f / d:8.1f}x",
                           flush=True)
-    finally:
-        mm.set_num_threads(total)
-        for w in workers.values():
-            w.close()
 
 
 if __name__ == "__main__":

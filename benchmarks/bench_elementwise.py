@@ -7,17 +7,15 @@ DSL). Timing is never a test; this only reports.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import triton_dsl  # noqa: E402
+from benchmarks.common import DSL_NUMPY_HEAD, dsl_numpy_cells, quick_parser  # noqa: E402
 
 SOURCE = """
 fn soft_threshold(x: Tensor<float32, [n]>, t: float32) -> Tensor<float32, [n]> {
@@ -45,20 +43,8 @@ def numpy_chains():
     }
 
 
-def median_seconds(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    args = parser.parse_args()
+    args = quick_parser(__doc__).parse_args()
     module = triton_dsl.compile(SOURCE, name="bench_elementwise.triton")
     rng = np.random.default_rng(0)
     sizes = [10_000, 1_000_000] if args.quick else [10_000, 1_000_000, 8_000_000]
@@ -66,7 +52,7 @@ def main() -> None:
     refs = numpy_chains()
     threads = os.environ.get("TRITON_DSL_NUM_THREADS", "default")
     print(f"host: {os.cpu_count()} logical CPUs; threads: {threads}")
-    print(f"{'chain':<16}{'elements':>11}{'dsl ms':>10}{'numpy ms':>10}{'numpy/dsl':>11}")
+    print(f"{'chain':<16}{'elements':>11}{DSL_NUMPY_HEAD}")
     for n in sizes:
         x = rng.standard_normal(n).astype(np.float32)
         y = rng.standard_normal(n).astype(np.float32)
@@ -83,9 +69,8 @@ def main() -> None:
         for name, inputs in cases.items():
             dsl = getattr(module, name)
             np.testing.assert_allclose(dsl(*inputs), refs[name](*inputs), rtol=1e-5, atol=1e-6)
-            t_dsl = median_seconds(lambda: dsl(*inputs), repeat)  # noqa: B023
-            t_np = median_seconds(lambda: refs[name](*inputs), repeat)  # noqa: B023
-            print(f"{name:<16}{n:>11,}{t_dsl * 1e3:>10.3f}{t_np * 1e3:>10.3f}{t_np / t_dsl:>10.2f}x")
+            cells = dsl_numpy_cells(lambda: dsl(*inputs), lambda: refs[name](*inputs), repeat)  # noqa: B023
+            print(f"{name:<16}{n:>11,}{cells}")
 
 
 if __name__ == "__main__":

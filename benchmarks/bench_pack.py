@@ -10,24 +10,14 @@ result is checked against numpy's before timing.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
+from benchmarks.common import median_seconds
 from triton_dsl import TernaryTensor
 from triton_dsl.runtime.kernel_library import kernel_library
 
 THRESHOLD, SCALE = 0.5, 1.0
-
-
-def median_s(fn, repeat: int) -> float:
-    fn()  # warm-up (first touch of output pages, thread start)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def numpy_pack(trits: np.ndarray) -> np.ndarray:
@@ -92,11 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{n}x{n}, {threads} thread(s) available, median of {repeat}")
     print(f"{'kernel':24} {'ours ms':>9} {'GB/s':>7} {'1-thr ms':>9} {'numpy ms':>9} {'numpy/ours':>11}")
     for name, nbytes, ours, theirs in cases:
-        t_ours = median_s(ours, repeat)
+        t_ours = median_seconds(ours, repeat)
         lib.trk_set_num_threads(1)
-        t_one = median_s(ours, repeat)
+        t_one = median_seconds(ours, repeat)
         lib.trk_set_num_threads(threads)
-        t_np = median_s(theirs, max(3, repeat // 3))
+        t_np = median_seconds(theirs, max(3, repeat // 3))
         print(f"{name:24} {t_ours * 1e3:9.2f} {nbytes / t_ours / 1e9:7.1f} {t_one * 1e3:9.2f} "
               f"{t_np * 1e3:9.1f} {t_np / t_ours:10.1f}x")
 

@@ -7,17 +7,15 @@ DSL). Results are checked against numpy first. Timing is never a test; this only
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import triton_dsl  # noqa: E402
+from benchmarks.common import DSL_NUMPY_HEAD, dsl_numpy_cells, quick_parser  # noqa: E402
 
 SOURCE = """
 fn total(x: Tensor<float32, [r, c]>) -> float32 { return sum(x) }
@@ -43,25 +41,13 @@ CASES = {
 }
 
 
-def median_seconds(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    args = parser.parse_args()
+    args = quick_parser(__doc__).parse_args()
     module = triton_dsl.compile(SOURCE, name="bench_reduction.triton")
     rng = np.random.default_rng(0)
     shapes = [(100, 100), (1000, 1000)] if args.quick else [(100, 100), (1000, 1000), (4000, 2000)]
     repeat = 5 if args.quick else 21
-    print(f"{'function':<15}{'shape':>13}{'dsl ms':>10}{'numpy ms':>10}{'numpy/dsl':>11}")
+    print(f"{'function':<15}{'shape':>13}{DSL_NUMPY_HEAD}")
     for shape in shapes:
         x = rng.standard_normal(shape).astype(np.float32)
         y = rng.standard_normal(shape).astype(np.float32)
@@ -70,10 +56,9 @@ def main() -> None:
             ins = inputs(x, y)
             # float32 sums in a different order than numpy's pairwise summation: absolute slack
             np.testing.assert_allclose(dsl(*ins), reference(x, y), rtol=max(rtol, 1e-6), atol=1e-4)
-            t_dsl = median_seconds(lambda: dsl(*ins), repeat)  # noqa: B023
-            t_np = median_seconds(lambda: reference(x, y), repeat)  # noqa: B023
+            cells = dsl_numpy_cells(lambda: dsl(*ins), lambda: reference(x, y), repeat)  # noqa: B023
             label = "x".join(str(d) for d in shape)
-            print(f"{name:<15}{label:>13}{t_dsl * 1e3:>10.3f}{t_np * 1e3:>10.3f}{t_np / t_dsl:>10.2f}x")
+            print(f"{name:<15}{label:>13}{cells}")
 
 
 if __name__ == "__main__":

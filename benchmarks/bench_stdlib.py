@@ -10,17 +10,15 @@ Timing is never a test; this only reports.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import triton_dsl  # noqa: E402
+from benchmarks.common import median_seconds, quick_parser  # noqa: E402
 
 SOURCE = """
 fn quantize(x: Tensor<float32, [?, ?]>) -> TernaryTensor<trit, [?, ?]> {
@@ -49,19 +47,8 @@ def numpy_twn(x: np.ndarray) -> tuple[np.ndarray, float]:
     return np.where(x > delta, 1, np.where(x < -delta, -1, 0)).astype(np.int8), float(a[kept].mean())
 
 
-def median_seconds(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a 1024 x 1024 matrix, few repeats")
+    parser = quick_parser(__doc__, "a 1024 x 1024 matrix, few repeats")
     parser.add_argument("--threads", type=int, default=None,
                         help="use the native thread pool with this many threads (default: one thread)")
     args = parser.parse_args()

@@ -21,39 +21,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.common import (
+    REPO,
+    add_round_options,
+    alternate_rounds,
+    cold_copies,
+    median_ms,
+    numpy_worker_env,
+    numpy_workers,
+    print_head,
+    print_setup,
+)
+from benchmarks.common import machine_description as machine_description  # bench_bitlinear_gemv's import
+
 K4, N4, N11 = 4096, 4096, 11008
 GEMM_ROWS = (8, 64, 128)
 CONV = "conv2d 1x64x56x56 64->64 3x3"
-
-
-def median_ms(fns: list, repeat: int) -> float:
-    """Median time of calling fns[i % len(fns)] (rotating through cold copies), after one warm-up."""
-    fns[0]()
-    times = []
-    for i in range(repeat):
-        fn = fns[(i + 1) % len(fns)]
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1e3)
-
-
-def copies_for(nbytes: int, cold_mib: int) -> int:
-    return max(1, -(-cold_mib * 2**20 // max(nbytes, 1)))
-
-
-def cold_copies(base: np.ndarray, cold_mib: int) -> list[np.ndarray]:
-    return [base] + [base.copy() for _ in range(copies_for(base.nbytes, cold_mib) - 1)]
 
 
 def cases() -> list[tuple[str, int, int, int, str]]:
@@ -116,9 +105,7 @@ def numpy_worker(repeat: int, cold_mib: int) -> None:
 
 class NumpyProcess:
     def __init__(self, threads: int, repeat: int, cold_mib: int):
-        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(threads)
+        env = numpy_worker_env(threads)
         argv = [sys.executable, "-m", "benchmarks.bench_ternary_matmul", "--numpy-worker",
                 "--repeat", str(repeat), "--cold-mib", str(cold_mib)]
         self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -174,82 +161,33 @@ def our_calls(name: str, M: int, K: int, N: int, kind: str, cold_mib: int, rng) 
     return calls, [tw, x, y, xq, g, s, bufs]
 
 
-def machine_description() -> list[str]:
-    model = "unknown CPU"
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model == "unknown CPU":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_vpopcntdq", "avx_vnni", "amx_int8"]
-    blas = "unknown"
-    try:
-        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{deps.get('name')} {deps.get('version')}"
-    except Exception:  # noqa: BLE001 - show_config's format differs across numpy versions
-        pass
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
-    note = f"; OPENBLAS_CORETYPE={coretype} is set here and removed for the numpy runs" if coretype else ""
-    present = " ".join(f for f in wanted if f in flags)
-    load = ""
-    try:
-        avg = Path("/proc/loadavg").read_text().split()[0]
-        load = f"; load average {avg} at start (other processes share the CPUs)"
-    except OSError:
-        pass
-    return [f"CPU: {model}, {os.cpu_count()} logical CPUs; flags: {present}",
-            f"numpy {np.__version__} with BLAS {blas}{note}{load}"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description="ternary matmul kernels vs numpy")
-    ap.add_argument("--repeat", type=int, default=20, help="calls per measurement (median)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating ours/numpy rounds (median)")
-    ap.add_argument("--cold-mib", type=int, default=640)
+    add_round_options(ap, cold_mib=640)
     ap.add_argument("--numpy-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.numpy_worker:
         numpy_worker(args.repeat, args.cold_mib)
         return
     from triton_dsl.runtime import matmul_api as mm
-    total = mm.num_threads()
-    thread_counts = sorted({1, total})
-    for line in machine_description():
-        print(line)
-    print(f"median over {args.rounds} alternating rounds of medians of {args.repeat} calls; cold weights "
-          f"(rotating copies ≥ {args.cold_mib} MiB); threads: {thread_counts}")
-    workers = {t: NumpyProcess(t, args.repeat, args.cold_mib) for t in thread_counts}
-    head = f"{'case':32s} {'thr':>3s} {'ours ms':>9s} {'GB/s':>6s} {'numpy f32':>10s} {'ratio':>7s} " \
-           f"{'numpy i8':>9s} {'ratio':>7s}"
-    print(head)
-    print("-" * len(head))
-    rng = np.random.default_rng(1)
-    try:
+    thread_counts = sorted({1, mm.num_threads()})
+    print_setup(args, "", f"; threads: {thread_counts}")
+    with numpy_workers(lambda t: NumpyProcess(t, args.repeat, args.cold_mib), thread_counts) as workers:
+        print_head(f"{'case':32s} {'thr':>3s} {'ours ms':>9s} {'GB/s':>6s} {'numpy f32':>10s} {'ratio':>7s} "
+                   f"{'numpy i8':>9s} {'ratio':>7s}")
+        rng = np.random.default_rng(1)
         for name, M, K, N, kind in cases():
             calls, alive = our_calls(name, M, K, N, kind, args.cold_mib, rng)
-            ours: dict[int, list[float]] = {t: [] for t in thread_counts}
-            theirs: dict[int, list[dict]] = {t: [] for t in thread_counts}
-            for _ in range(args.rounds):
-                for t in thread_counts:
-                    mm.set_num_threads(t)
-                    ours[t].append(median_ms(calls, args.repeat))
-                    theirs[t].append(workers[t].measure(name))
+            rounds = alternate_rounds(args.rounds, thread_counts, lambda t, calls=calls, name=name: (
+                median_ms(calls, args.repeat), workers[t].measure(name)))
             del calls, alive
             for t in thread_counts:
-                ms = float(np.median(ours[t]))
-                f32 = float(np.median([r["f32"] for r in theirs[t]]))
-                i8s = [r["i8"] for r in theirs[t] if r["i8"] is not None]
+                ms = float(np.median([r[0] for r in rounds[t]]))
+                f32 = float(np.median([r[1]["f32"] for r in rounds[t]]))
+                i8s = [r[1]["i8"] for r in rounds[t] if r[1]["i8"] is not None]
                 gbs = f"{K * N / 4 / (ms * 1e-3) / 1e9:6.1f}" if K else f"{'':6s}"
                 i8_cols = f"{np.median(i8s):9.3f} {np.median(i8s) / ms:6.1f}x" if i8s else f"{'':9s} {'':7s}"
                 print(f"{name:32s} {t:3d} {ms:9.3f} {gbs} {f32:10.3f} {f32 / ms:6.1f}x {i8_cols}", flush=True)
-    finally:
-        mm.set_num_threads(total)
-        for w in workers.values():
-            w.close()
 
 
 if __name__ == "__main__":
