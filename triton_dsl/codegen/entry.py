@@ -208,7 +208,8 @@ def c_header(functions: list[Function], guard: str) -> str:
         "#include <stdint.h>", "#ifdef __cplusplus", 'extern "C" {', "#endif",
         "typedef struct trt_tensor trt_tensor;  /* reference-counted tensor header */",
         "typedef struct trt_str trt_str;",
-        "typedef struct trt_ctx { int32_t code, line, col, flags; const char *file; void *output;",
+        "/* Zero-initialise a context before the first call (call_depth counts recursive calls). */",
+        "typedef struct trt_ctx { int32_t code, line, col, call_depth; const char *file; void *output;",
         "                         void *user; char message[512]; } trt_ctx;",
         *structs, *protos, "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard} */", ""])
 

@@ -19,8 +19,10 @@ from llvmlite import ir
 from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
 from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 from ..passes.refcount import RELEASE_ON_ERROR
+from ..runtime import layout
 from ..source import Span
 from . import rtabi
+from .call_graph import recursive_functions
 from .control import ControlFlowMixin
 from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
 from .scalar_ops import emit_binary, emit_cast, emit_unary
@@ -256,7 +258,20 @@ class FunctionEmitter(ControlFlowMixin):
     # -- calls ----------------------------------------------------------------------------------------
     def op_call(self, op: Op) -> None:
         callee = self.m.function(op.attrs["callee"])
+        depth_ptr = depth = None
+        if op.attrs["callee"] in recursive_functions(self.m).get(self.fn.name, ()):
+            # A call that may recurse: count it in the context so runaway recursion is a run-time error
+            # instead of a native stack overflow. The saved depth is stored back after the call returns,
+            # which every path does (errors return too), so the counter stays balanced.
+            depth_ptr = rtabi.field_ptr(self.b, self.ctx, layout.CALL_DEPTH_OFFSET)
+            depth = self.b.load(depth_ptr, typ=I32)
+            limit = ir.Constant(I32, layout.MAX_CALL_DEPTH)
+            self.fail_if(self.b.icmp_signed(">=", depth, limit), rtabi.ERR_RUNTIME,
+                         f"recursion too deep (more than {layout.MAX_CALL_DEPTH} nested calls)", op.span)
+            self.b.store(self.b.add(depth, ir.Constant(I32, 1)), depth_ptr)
         result = self.b.call(callee, [self.ctx] + [self.get(v) for v in op.operands])
+        if depth_ptr is not None:
+            self.b.store(depth, depth_ptr)
         self.check_error(op.span)
         self.bind(op.results, [result] if op.results else [])
 

@@ -82,6 +82,13 @@ MESSAGE_OFFSET = 40
 MESSAGE_SIZE = 512
 CTX_SIZE = 552
 CTX_T = ir.LiteralStructType([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ir.ArrayType(_I8, MESSAGE_SIZE)])
+# The formerly reserved i32 at offset 12 counts the nesting of recursive DSL calls in progress on this
+# context (generated code increments it around calls inside a call-graph cycle; 0 between API calls).
+CALL_DEPTH_OFFSET = 12
+# Deepest allowed nesting of recursive calls: above legitimate recursion (depth ~1000), and small enough
+# that even the largest generated frames measured (~1.3 KiB, optimised seed programs) need under 4 MiB,
+# half of Linux's default 8 MiB thread stack; small recursive functions (~0.1 KiB frames) need ~0.3 MiB.
+MAX_CALL_DEPTH = 3000
 
 # Strings: { i64 refcount, i64 len, bytes... }.
 STR_FIELDS = {"str_refcount": (0, _I64), "str_len": (8, _I64)}
