@@ -216,10 +216,42 @@ def _converter(ty, declared, pname: str, fname: str):
             slots = inner(value, dims, owned)
             return slots if ty.nullable_pointer else [1, *slots]
         return optional
+    if isinstance(ty, TupleTy):
+        return _tuple_converter(ty, declared, pname, fname)
 
     def unsupported(value, dims, owned):
         raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
     return unsupported
+
+
+def _tuple_converter(ty: TupleTy, declared, pname: str, fname: str):
+    """A fixed-length list / tuple parameter (e.g. `stride: [int32, int32]`) from a Python tuple or list
+    of that length: each item goes through its own converter, the slots are concatenated."""
+    where = f"{fname}(): argument '{pname}'"
+    if isinstance(declared, ct.UnionType):  # e.g. `int32 | [int32, int32]`: this instance took the list
+        declared = next((m for m in declared.members if isinstance(m, (ct.TupleType, ct.ListType))), declared)
+    if isinstance(declared, ct.TupleType):
+        items_declared = list(declared.items)
+    elif isinstance(declared, ct.ListType) and declared.elem is not None:
+        items_declared = [declared.elem] * len(ty.items)
+    else:
+        items_declared = list(ty.items)
+    spelled = "[" + ", ".join(t.dtype if isinstance(t, ScalarTy) else str(d)
+                              for t, d in zip(ty.items, items_declared, strict=True)) + "]"
+    items = [_converter(t, d, f"{pname}[{i}]", fname)
+             for i, (t, d) in enumerate(zip(ty.items, items_declared, strict=True))]
+
+    def sequence(value, dims, owned):
+        if not isinstance(value, (tuple, list)):
+            raise TypeError(f"{where} must be a tuple or list of {len(items)} values ({spelled}), "
+                            f"not {type(value).__name__}")
+        if len(value) != len(items):
+            raise ValueError(f"{where} must have {len(items)} items ({spelled}), not {len(value)}")
+        slots: list[int] = []
+        for convert, item in zip(items, value, strict=True):
+            slots.extend(convert(item, dims, owned))
+        return slots
+    return sequence
 
 
 def _ternary_result(addr: int):
