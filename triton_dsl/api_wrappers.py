@@ -42,6 +42,23 @@ def type_of(value) -> str:
     return f"Tensor<{dtype}, [" + ", ".join("?" for _ in arr.shape) + "]>"
 
 
+def _is_scalar_sequence(value) -> bool:
+    return isinstance(value, (tuple, list)) and bool(value) and all(
+        isinstance(v, (bool, int, float)) for v in value)
+
+
+def signatures(args: tuple, kwargs: dict) -> list[list[tuple[str, str]]]:
+    """The wrapper parameter lists to try, in order: Python tuples/lists of numbers as tensors, then
+    (if there are any) as fixed-length lists (`stride=(2, 1)` for `stride: [int32, int32]`)."""
+    named = [(f"a{i}", v) for i, v in enumerate(args)] + list(kwargs.items())
+    as_tensors = [(p, type_of(v)) for p, v in named]
+    if not any(_is_scalar_sequence(v) for _, v in named):
+        return [as_tensors]
+    as_lists = [(p, "[" + ", ".join(type_of(x) for x in v) + "]" if _is_scalar_sequence(v) else t)
+                for (p, v), (_, t) in zip(named, as_tensors, strict=True)]
+    return [as_tensors, as_lists]
+
+
 def wrapped_call(name: str, args: tuple, kwargs: dict, *, prefix: str, source_name: str,
                  compiled: dict, opt_level: int = 2, cache: bool = True):
     from . import api
@@ -49,18 +66,22 @@ def wrapped_call(name: str, args: tuple, kwargs: dict, *, prefix: str, source_na
     from .source import Source
     from .syntax import ast
 
-    params = [(f"a{i}", type_of(v)) for i, v in enumerate(args)]
-    params += [(k, type_of(v)) for k, v in kwargs.items()]
-    key = (name, tuple(params))
+    candidates = signatures(args, kwargs)
+    key = (name, tuple(candidates[0]))
     with _lock:
         module = compiled.get(key)
         if module is None:
-            decl = ", ".join(f"{p}: {t}" for p, t in params)
             call_args = ", ".join([f"a{i}" for i in range(len(args))] + [f"{k}={k}" for k in kwargs])
-            probe_text = f"{prefix}\nfn {WRAPPER}({decl}) {{\n    let r = {name}({call_args})\n}}\n"
-            probe = check_source(Source(source_name, probe_text))
+            first = None
+            for params in candidates:
+                decl = ", ".join(f"{p}: {t}" for p, t in params)
+                probe_text = f"{prefix}\nfn {WRAPPER}({decl}) {{\n    let r = {name}({call_args})\n}}\n"
+                probe = check_source(Source(source_name, probe_text))
+                first = first or probe
+                if probe.ok:
+                    break
             if not probe.ok:
-                raise CompileError([d for d in probe.diagnostics if d.severity == "error"])
+                raise CompileError([d for d in first.diagnostics if d.severity == "error"])
             wrapper = next(it for it in probe.program.items
                            if isinstance(it, ast.FnDef) and it.name == WRAPPER)
             let = next(n for n in ast.walk(wrapper) if isinstance(n, ast.Let))

@@ -84,3 +84,16 @@ def test_conv2d_stride_and_padding_as_tuples(m):
         expect = conv_reference(x, k, tuple(stride), tuple(padding))
         assert y.shape == expect.shape
         np.testing.assert_allclose(y, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_stdlib_conv2d_called_from_python_with_tuples():
+    import triton_dsl
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 2, 7, 6)).astype(np.float32)
+    k = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    y = triton_dsl.stdlib.quantized_conv2d(x, k, stride=(2, 1), padding=[1, 0], quantize_weights=False)
+    np.testing.assert_allclose(y, conv_reference(x, k, (2, 1), (1, 0)), rtol=1e-4, atol=1e-4)
+    # An int still means the same stride on both axes.
+    y = triton_dsl.stdlib.quantized_conv2d(x, k, stride=2, quantize_weights=False)
+    np.testing.assert_allclose(y, conv_reference(x, k, (2, 2), (0, 0)), rtol=1e-4, atol=1e-4)
