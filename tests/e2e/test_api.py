@@ -40,9 +40,7 @@ fn collatz(n: int64) -> int32 {
 
 
 @pytest.fixture(scope="module")
-def module(tmp_path_factory):
-    import os
-    os.environ.setdefault("TRITON_DSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def module():
     return api.compile(SOURCE, name="api_test.triton")
 
 

@@ -8,8 +8,6 @@ TypeError / ValueError naming the parameter (and the item) in the language's ter
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -34,8 +32,7 @@ fn conv(x: Tensor<float32, [n, c, h, w]>, k: Tensor<float32, [o, c, kh, kw]>, st
 
 
 @pytest.fixture(scope="module")
-def m(tmp_path_factory):
-    os.environ.setdefault("TRITON_DSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def m():
     return api.compile(SOURCE, name="tuples.triton")
 
 

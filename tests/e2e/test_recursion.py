@@ -57,8 +57,7 @@ MESSAGE = f"recursion too deep (more than {MAX_CALL_DEPTH} nested calls)"
 
 
 @pytest.fixture(scope="module")
-def m(tmp_path_factory):
-    os.environ.setdefault("TRITON_DSL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def m():
     return api.compile(SOURCE, name="rec.triton")
 
 
