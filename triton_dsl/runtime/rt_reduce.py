@@ -17,6 +17,7 @@ from llvmlite import ir
 from . import layout
 from .irgen import F64, I32, I64, PTR, Emitter, FnBuilder, c32, c64
 from .rt_errors import emit_error
+from .rt_reduce_extreme import emit_float_extreme_core
 
 NULL = ir.Constant(PTR, None)
 SUM, PROD, MAX, MIN, MEAN, ARGMAX, ARGMIN, VAR, STD = range(9)
@@ -78,17 +79,20 @@ def _core_name(op: int, dt: int, as_float: bool) -> str:
 
 
 def _is_hot(op: int, dt: int, as_float: bool) -> bool:
-    """Cores worth optimizing (compile time is paid at every start): float sums, float32 max/min and
-    counting sums; the rest run unoptimized (correct, a few times slower)."""
+    """Cores worth optimizing (compile time is paid at every start): float sums, counting sums and
+    integer max/min (float max/min: rt_reduce_extreme); the rest run unoptimized (correct, slower)."""
     if as_float:
         return False
     if op == SUM:
         return dt in (layout.FLOAT32, layout.FLOAT64, layout.BOOL, layout.INT32)
-    return dt == layout.FLOAT32 and op in (MAX, MIN)
+    return op in (MAX, MIN)
 
 
 def _emit_fold_core(em: Emitter, op: int, dt: int, as_float: bool) -> None:
     """dst[o*inner + j] = fold(op, src[(o*n + k)*inner + j] for k < n), accumulated in a wide type."""
+    if op in (MAX, MIN) and dt in (layout.FLOAT32, layout.FLOAT64) and not as_float:
+        emit_float_extreme_core(em, op == MAX, dt, _core_name(op, dt, as_float))
+        return
     fb = em.define(_core_name(op, dt, as_float), ir.VoidType(), [PTR, I64, I64, I64, PTR, I32], public=False,
                    kernel=_is_hot(op, dt, as_float))
     src, outer, n, inner, dst, _ = fb.args
