@@ -21,6 +21,7 @@ from llvmlite import ir
 
 from ..ir.nodes import Function
 from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..runtime import layout
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 
@@ -209,8 +210,11 @@ def c_header(functions: list[Function], guard: str) -> str:
         "typedef struct trt_tensor trt_tensor;  /* reference-counted tensor header */",
         "typedef struct trt_str trt_str;",
         "/* Zero-initialise a context before the first call (call_depth counts recursive calls). */",
+        "/* One call site an error unwound through (frames[0] is the innermost caller). */",
+        "typedef struct trt_frame { const char *file; int32_t line, col, width, pad; } trt_frame;",
         "typedef struct trt_ctx { int32_t code, line, col, call_depth; const char *file; void *output;",
-        "                         void *user; char message[512]; } trt_ctx;",
+        "                         void *user; char message[512]; int32_t frame_count, frame_pad;",
+        f"                         trt_frame frames[{layout.MAX_FRAMES}]; }} trt_ctx;",
         *structs, *protos, "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard} */", ""])
 
 

@@ -94,13 +94,22 @@ class FunctionEmitter(ControlFlowMixin):
         line, col = (span.line, span.col) if span else (0, 0)
         rtabi.call(self.b, "trt_set_location", self.ctx, file, ir.Constant(I32, line), ir.Constant(I32, col))
 
-    def check_error(self, span: Span | None) -> None:
-        """After a fallible call: on a pending error, attach `span` and return the failure value."""
+    def check_error(self, span: Span | None, call_site: bool = False) -> None:
+        """After a fallible call: on a pending error, attach `span` and return the failure value. After a
+        call of a DSL function (`call_site`), `span` joins the error's call trace instead (docs/runtime.md
+        "Context"), unless the error has no location yet."""
         fail = self.new_block("fail")
         ok = self.new_block("ok")
         self.b.cbranch(rtabi.error_pending(self.b, self.ctx), fail, ok)
         self.b.position_at_end(fail)
-        self.set_location(span)
+        if call_site and span is not None:
+            end_line, end_col = span.end_line_col
+            width = max(1, end_col - span.col) if end_line == span.line else \
+                max(1, len(span.source.line_text(span.line)) - span.col + 1)
+            rtabi.call(self.b, "trt_push_frame", self.ctx, self.m.cstring(span.source.name),
+                       *(ir.Constant(I32, v) for v in (span.line, span.col, width)))
+        else:
+            self.set_location(span)
         self.b.branch(self.error_exit)
         self.b.position_at_end(ok)
 
@@ -272,7 +281,7 @@ class FunctionEmitter(ControlFlowMixin):
         result = self.b.call(callee, [self.ctx] + [self.get(v) for v in op.operands])
         if depth_ptr is not None:
             self.b.store(depth, depth_ptr)
-        self.check_error(op.span)
+        self.check_error(op.span, call_site=True)
         self.bind(op.results, [result] if op.results else [])
 
     def op_rt(self, op: Op) -> None:

@@ -15,6 +15,7 @@ import importlib
 from llvmlite import ir
 
 from ..ir.types import DTYPES
+from ..runtime import layout
 from .llvm_types import DOUBLE, FLOAT, HALF, I8, I32, I64, PTR, VOID
 
 # dtype codes of the tensor header (docs/runtime.md)
@@ -25,7 +26,7 @@ RT_SUFFIX = {"bool": "b", "trit": "t", "int8": "i8", "int16": "i16", "int32": "i
 # Tensor header field offsets (bytes)
 OFF_REFCOUNT, OFF_DTYPE, OFF_RANK, OFF_DATA, OFF_NBYTES, OFF_NUMEL, OFF_SHAPE = 0, 8, 12, 16, 24, 32, 40
 OFF_SCALE_KIND, OFF_SCALES = 108, 112
-CTX_SIZE = 552
+CTX_SIZE = layout.CTX_SIZE
 
 _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "trt_tensor_new": (PTR, [PTR, I32, I32, PTR]),
@@ -35,6 +36,7 @@ _FALLBACK_SIGNATURES: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "trt_str_decref": (VOID, [PTR]),
     "trt_set_error": (VOID, [PTR, I32, PTR]),
     "trt_set_location": (VOID, [PTR, PTR, I32, I32]),
+    "trt_push_frame": (VOID, [PTR, PTR, I32, I32, I32]),
     "trt_panic": (VOID, [PTR, PTR, I64]),
     "trt_err_shape_mismatch": (VOID, [PTR, PTR, PTR, PTR]),
     "trt_cast": (PTR, [PTR, PTR, I32]),

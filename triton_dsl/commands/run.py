@@ -3,8 +3,9 @@
 In: parsed command-line arguments. Out: an exit code. The program's top-level statements run in order,
 then `main`; its output goes to stdout. Compile errors are printed like `tritonc check` prints them
 (exit 1); a run-time error prints `file:line:col: runtime error: message` with the source line and a
-caret (exit 1). A second run of an unchanged file skips the whole compiler: its LLVM IR comes from the
-program cache and its machine code from the object cache (`triton_dsl.program_cache`, `jit.ObjectCache`).
+caret (exit 1), then a `called from here` note per call site, innermost first. A second run of an
+unchanged file skips the whole compiler: its LLVM IR comes from the program cache and its machine code
+from the object cache (`triton_dsl.program_cache`, `jit.ObjectCache`).
 """
 
 from __future__ import annotations
@@ -29,16 +30,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def render_runtime_error(err, source) -> str:
-    """`file:line:col: runtime error: message`, then the source line with a caret (when known)."""
+    """`file:line:col: runtime error: message`, then the source line with a caret (when known), then one
+    `called from here` note per call site the error unwound through, innermost first."""
     head = f"{err.file}:{err.line}:{err.col}: runtime error: {err.message}" if err.line else \
         f"runtime error: {err.message}"
-    if not err.line or source is None or err.file != source.name:
-        return head
-    text = source.line_text(err.line)
-    gutter = str(err.line)
+    parts = [head, *_snippet(source, err.file, err.line, err.col, 1)]
+    for (file, line, col), width in zip(err.frames, err.widths, strict=True):
+        parts.append(f"{file}:{line}:{col}: note: called from here")
+        parts.extend(_snippet(source, file, line, col, width))
+    return "\n".join(parts)
+
+
+def _snippet(source, file: str | None, line: int, col: int, width: int) -> list[str]:
+    """The gutter lines showing `line` of `file` with `width` carets from `col` (none if not found)."""
+    text_source = _find_source(source, file)
+    if not line or text_source is None:
+        return []
+    text = text_source.line_text(line)
+    gutter = str(line)
     pad = " " * len(gutter)
-    prefix = "".join(ch if ch == "\t" else " " for ch in text[: err.col - 1])
-    return "\n".join([head, f"{pad} |", f"{gutter} | {text}", f"{pad} | {prefix}^"])
+    prefix = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
+    return [f"{pad} |", f"{gutter} | {text}", f"{pad} | {prefix}{'^' * max(1, width)}"]
+
+
+def _find_source(source, file: str | None):
+    """The program's source, or a stdlib source (named `stdlib/<name>.triton`) for `file`."""
+    if source is not None and file == source.name:
+        return source
+    if not file or not file.startswith("stdlib/"):
+        return None
+    from ..resources import stdlib_paths
+    from ..source import Source
+
+    for path in stdlib_paths():
+        if f"stdlib/{path.name}" == file:
+            return Source(file, path.read_text(encoding="utf-8"))
+    return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -77,11 +77,20 @@ CTX_FIELDS = {
     "output": (24, _PTR),
     "user": (32, _PTR),
     # message: [512 x i8] at 40
+    "frame_count": (552, _I32),
+    # frames: [16 x frame] at 560
 }
 MESSAGE_OFFSET = 40
 MESSAGE_SIZE = 512
-CTX_SIZE = 552
-CTX_T = ir.LiteralStructType([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ir.ArrayType(_I8, MESSAGE_SIZE)])
+# The call trace of a pending error: the call sites it unwound through, innermost first. A frame is
+# { ptr file, i32 line, i32 col, i32 width, i32 pad } (width: the call's length in columns on its line).
+MAX_FRAMES = 16
+FRAMES_OFFSET = 560
+FRAME_SIZE = 24
+FRAME_T = ir.LiteralStructType([_PTR, _I32, _I32, _I32, _I32])
+CTX_SIZE = FRAMES_OFFSET + MAX_FRAMES * FRAME_SIZE
+CTX_T = ir.LiteralStructType([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ir.ArrayType(_I8, MESSAGE_SIZE),
+                              _I32, _I32, ir.ArrayType(FRAME_T, MAX_FRAMES)])
 # The formerly reserved i32 at offset 12 counts the nesting of recursive DSL calls in progress on this
 # context (generated code increments it around calls inside a call-graph cycle; 0 between API calls).
 CALL_DEPTH_OFFSET = 12

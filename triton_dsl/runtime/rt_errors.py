@@ -1,6 +1,6 @@
 """Runtime error reporting in native code: the context's error state and the standard messages.
 
-In: an `Emitter`. Out: `trt_set_error`, `trt_set_location`, `trt_clear_error`, `trt_panic`,
+In: an `Emitter`. Out: `trt_set_error`, `trt_set_location`, `trt_push_frame`, `trt_clear_error`, `trt_panic`,
 `trt_err_shape_mismatch`, `trt_err_index`, `trt_broadcast_shapes` and the internal `trt_fmt_shape`
 (writes "[3, 4]" into a char buffer). Python-side helper `emit_error` lets other rt_* modules raise a
 formatted error (snprintf into a stack buffer, then `trt_set_error`) in one line.
@@ -55,10 +55,11 @@ def _emit_set_error(em: Emitter) -> None:
     fb.put(ctx, "line", line)
     fb.put(ctx, "col", col)
     fb.ret()
+    _emit_push_frame(em)
 
     fb = em.define("trt_clear_error", VOID, [PTR])
     ctx = fb.args[0]
-    for name in ("code", "line", "col"):
+    for name in ("code", "line", "col", "frame_count"):
         fb.put(ctx, name, 0)
     fb.put(ctx, "file", ir.Constant(PTR, None))
     fb.b.store(ir.Constant(I8, 0), fb.byte_at(ctx, layout.MESSAGE_OFFSET))
@@ -69,6 +70,28 @@ def _emit_set_error(em: Emitter) -> None:
     fb.ret_if(fb.b.icmp_signed("!=", fb.get(ctx, "code"), c32(0)))
     fb.put(ctx, "code", layout.ERR_PANIC)
     _copy_message(fb, ctx, data, n)
+    fb.ret()
+
+
+def _emit_push_frame(em: Emitter) -> None:
+    """trt_push_frame(ctx, file, line, col, width): a failing call unwinds through this call site. An error
+    without a location takes the call site as its location; otherwise the site is appended to the call
+    trace (innermost first; sites past `MAX_FRAMES` are dropped)."""
+    fb = em.define("trt_push_frame", VOID, [PTR, PTR, I32, I32, I32])
+    ctx, file, line, col, width = fb.args
+    has_line = fb.b.icmp_signed("!=", fb.get(ctx, "line"), c32(0))
+    has = fb.b.or_(has_line, fb.b.not_(fb.is_null(fb.get(ctx, "file"))))
+    with fb.b.if_then(fb.b.not_(has)):
+        fb.call("trt_set_location", ctx, file, line, col)
+        fb.ret()
+    count = fb.get(ctx, "frame_count")
+    fb.ret_if(fb.b.icmp_signed(">=", count, c32(layout.MAX_FRAMES)))
+    offset = fb.b.add(c64(layout.FRAMES_OFFSET), fb.b.mul(fb.b.sext(count, I64), c64(layout.FRAME_SIZE)))
+    frame = fb.byte_at(ctx, offset)
+    fb.b.store(file, frame)
+    for at, value in ((8, line), (12, col), (16, width)):
+        fb.b.store(value, fb.byte_at(frame, at))
+    fb.put(ctx, "frame_count", fb.b.add(count, c32(1)))
     fb.ret()
 
 
