@@ -84,7 +84,7 @@ IMPLEMENTED = {
     "threshold_quantize", "adaptive_threshold_quantize", "stochastic_quantize", "learned_quantize",
     "xnor_quantize", "ternary_quantize", "dequantize", "affine_dequantize", "quantized_linear",
     "quantized_conv2d", "quantized_matmul", "bitlinear", "percentile_value", "compute_threshold_for_sparsity",
-    "clipped_ste_quantize", "soft_quantize", "gumbel_softmax_quantize",
+    "ste_quantize", "clipped_ste_quantize", "soft_quantize", "gumbel_softmax_quantize",
 }
 # Library functions the project adds for the examples and statistics (not in the seed).
 HELPERS = {"count_trits", "packed_bytes"}

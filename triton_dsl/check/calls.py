@@ -231,6 +231,11 @@ class CallMixin:
         body_types = [body_param_type(t, c, binder, n) for n, t, c in zip(names, types, convs, strict=True)]
         for b, bt in zip(args, body_types, strict=True):
             b.param_type = bt
+            if b.expr is None and isinstance(bt, FnType) and isinstance(b.default_expr, ast.Name):
+                # A function default (`quantize_fn = ternary_quantize`) was typed in the generic
+                # definition: instantiate it again at this call's function type, on a copy.
+                b.default_expr = copy_tree(b.default_expr)
+                self.check_expr(b.default_expr, bt)
         if receiver is not None:
             body_types = [receiver.ty] + body_types
         body_ret = body_param_type(info.ret, None, binder, "")

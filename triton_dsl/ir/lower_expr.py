@@ -305,18 +305,59 @@ class ExprLowerer:
             inst = target.instance
             if inst.body is None:
                 raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
-            callee = self.program.module.functions.get(inst.mangled())
-            args = [self.bound_arg(a) for a in target.args if not isinstance(a.param_type, ct.TypeType)]
-            if callee is not None:
-                args = [self.coerce(a, p.type, e.span) for a, p in zip(args, callee.params, strict=True)]
-                ret = callee.ret_type
-            else:
-                ret = ir_type(inst.ret, e.span)
-            op = self.b.call(inst.mangled(), args, ret, e.span)
-            return op.results[0] if op.results else self.b.tuple([], e.span)
+            fn_values = {i: self.function_value(a.expr or a.default_expr, e.span)
+                         for i, a in enumerate(target.args) if isinstance(a.param_type, ct.FnType)}
+            name = inst.mangled()
+            if fn_values:
+                special = self.program.specialize(inst, fn_values)
+                if special is None:
+                    raise NotAvailable("closures and functions as values", e.span)
+                name = special.name
+            args = [self.bound_arg(a) for a in target.args
+                    if not isinstance(a.param_type, (ct.TypeType, ct.FnType))]
+            return self.call_function(name, inst, args, e.span)
+        if isinstance(target, tg.ClosureTarget):
+            inst = self.function_value(target.callee, e.span)
+            if inst.body is None:
+                raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
+            if any(isinstance(t, ct.FnType) for t in inst.param_types):
+                raise NotAvailable("closures and functions as values", e.span)
+            args = [self.bound_arg(a) for a in target.args]
+            # Parameters beyond the function type's are the callee's defaults (it fits with them).
+            extra = [(d, t) for d, t in zip(inst.fn.defaults[len(args):], inst.param_types[len(args):],
+                                            strict=True) if d is not None]
+            if len(args) + len(extra) != len(inst.params):
+                raise NotAvailable("closures and functions as values", e.span)
+            args += [self.convert_to(self.lower_expr(d), t, e.span) for d, t in extra]
+            return self.call_function(inst.mangled(), inst, args, e.span)
         kinds = {tg.MethodTarget: "methods of structs", tg.StructTarget: "structs as run-time values",
                  tg.ClosureTarget: "closures", tg.TraitMethodTarget: "traits"}
         raise NotAvailable(kinds.get(type(target), "this call"), e.span)
+
+
+    def call_function(self, name: str, inst, args: list[Value], span) -> Value:
+        """A direct call of the IR function `name` (an instance of `inst`), arguments coerced."""
+        callee = self.program.module.functions.get(name)
+        if callee is not None:
+            args = [self.coerce(a, p.type, span) for a, p in zip(args, callee.params, strict=True)]
+            ret = callee.ret_type
+        else:
+            ret = ir_type(inst.ret, span)
+        op = self.b.call(name, args, ret, span)
+        return op.results[0] if op.results else self.b.tuple([], span)
+
+    def function_value(self, e, span):
+        """The function instance a function-typed expression denotes: a named function (`FunctionRef`) or
+        a parameter bound to one in this specialization. Anything else (a closure) is not available."""
+        from ..check import targets as tg
+
+        if isinstance(e, ast.Name):
+            if isinstance(getattr(e, "target", None), tg.FunctionRef):
+                return e.target.instance
+            bound = getattr(self, "fn_values", {}).get(e.name)
+            if bound is not None and self.scopes.lookup(e.name) is None:
+                return bound
+        raise NotAvailable("closures and functions as values", getattr(e, "span", None) or span)
 
 
 def _dtype(t) -> str:

@@ -3,7 +3,9 @@
 In: a `check.checker.CheckedProgram` (typed AST, resolved call targets, function instances) and a
 `DiagnosticSink`. Out: `lower_program(checked, sink) -> ir.Module` with one IR function per function
 instance (named by `instance.mangled()`) and, when the program has top-level statements or `main`,
-an entry function `__main__` running them in order.
+an entry function `__main__` running them in order. An instance taking function parameters is lowered
+per set of named functions passed to it (`specialize`, symbol `specialized_name`), so calls through a
+function parameter are direct calls.
 
 Variables become SSA values: `if` yields the variables either branch assigns, loops carry the
 variables their body assigns (found by a pre-scan of the body), `break`/`continue` carry the current
@@ -12,6 +14,8 @@ naming the feature; lowering then continues so that several are reported at once
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from ..check import types as ct
 from ..diagnostics import DiagnosticSink
@@ -164,6 +168,45 @@ class ProgramLowerer:
             self.reported.add(key)
             self.sink.error("E0901", not_available_message(exc.what), exc.span)
 
+    def declare_instance(self, inst, name: str, fn_values: dict[int, object]) -> Function | None:
+        """Add the IR signature of `inst` as `name` (None if a parameter type cannot be compiled: reported).
+        Parameters in `fn_values` are functions fixed at compile time: they have no IR parameter."""
+        kept = [i for i, t in enumerate(inst.param_types)
+                if not isinstance(t, ct.TypeType) and i not in fn_values]
+        try:
+            params = [declared_ir_type(inst.param_types[i], inst.params[i].type, inst.params[i].span)
+                      for i in kept]
+            ret = declared_ir_type(inst.ret, getattr(getattr(inst.fn, "node", None), "ret", None),
+                                   inst.fn.span)
+        except NotAvailable as exc:
+            self.not_available(exc)
+            return None
+        body = Block([Value(t, inst.params[i].name) for t, i in zip(params, kept, strict=True)])
+        fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
+                      param_names=[inst.params[i].name for i in kept],
+                      public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values,
+                      generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept)
+        self.module.add(fn)
+        return fn
+
+    def specialize(self, inst, fn_values: dict[int, object]) -> Function | None:
+        """`inst` lowered with each function parameter (index -> the function instance passed) bound at
+        compile time, so calls through the parameter are direct calls. Functions passed as values are
+        non-capturing named functions, so this covers every call without function pointers; each distinct
+        set of function arguments gets its own copy (lowered once, recursion included)."""
+        from .lower_stmt import FunctionLowerer
+
+        name = specialized_name(inst, fn_values)
+        existing = self.module.functions.get(name)
+        if existing is not None:
+            return existing
+        fn = self.declare_instance(inst, name, fn_values)
+        if fn is not None:
+            lowerer = FunctionLowerer(self, fn, inst)
+            lowerer.fn_values = {inst.params[i].name: v for i, v in fn_values.items()}
+            lowerer.lower_instance()
+        return fn
+
     def lower(self) -> Module:
         from .lower_stmt import FunctionLowerer
 
@@ -171,22 +214,11 @@ class ProgramLowerer:
         for inst in self.checked.instances:
             if inst.body is None or getattr(inst, "declared_only", False):
                 continue  # a declaration (calling it is reported at the call), or a generic body checked only
-            kept = [i for i, t in enumerate(inst.param_types) if not isinstance(t, ct.TypeType)]
-            try:
-                params = [declared_ir_type(inst.param_types[i], inst.params[i].type, inst.params[i].span)
-                          for i in kept]
-                ret = declared_ir_type(inst.ret, getattr(getattr(inst.fn, "node", None), "ret", None),
-                                       inst.fn.span)
-            except NotAvailable as exc:
-                self.not_available(exc)
-                continue
-            body = Block([Value(t, inst.params[i].name) for t, i in zip(params, kept, strict=True)])
-            fn = Function(inst.mangled(), body, ret, span=inst.fn.span, source_name=inst.fn.name,
-                          param_names=[inst.params[i].name for i in kept],
-                          public=inst.fn.origin == "user" and inst.fn.owner is None,
-                          generic=bool(inst.fn.generic), param_origin=kept)
-            self.module.add(fn)
-            pending.append((fn, inst))
+            if any(isinstance(t, ct.FnType) for t in inst.param_types):
+                continue  # takes a function: lowered per function value at its calls (`specialize`)
+            fn = self.declare_instance(inst, inst.mangled(), {})
+            if fn is not None:
+                pending.append((fn, inst))
         # Bodies after every signature exists, so calls see their callee's parameter types.
         for fn, inst in pending:
             FunctionLowerer(self, fn, inst).lower_instance()
@@ -200,6 +232,12 @@ class ProgramLowerer:
             stmts = toplevel + (list(main.body.stmts) if main is not None else [])
             FunctionLowerer(self, fn, None).lower_entry(stmts)
         return self.module
+
+
+def specialized_name(inst, fn_values: dict[int, object]) -> str:
+    """The symbol of `inst` lowered with its function parameters fixed to `fn_values` (index -> instance)."""
+    fixed = ",".join(f"{i}={v.mangled()}" for i, v in sorted(fn_values.items()))
+    return f"{inst.mangled()}__fn{hashlib.sha1(fixed.encode()).hexdigest()[:8]}"
 
 
 def lower_program(checked, sink: DiagnosticSink) -> Module:
