@@ -10,16 +10,12 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir.types import BufTy, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from .kernels.trk_ir import F32 as FLOAT
+from .kernels.trk_ir import F64 as DOUBLE
+from .kernels.trk_ir import HALF, I1, I8, I32, I64, VOID
 
+# Generated program code uses opaque pointers (the kernels' `trk_ir.PTR` is a typed i8*).
 PTR = ir.PointerType()
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-VOID = ir.VoidType()
-HALF = ir.HalfType()
-FLOAT = ir.FloatType()
-DOUBLE = ir.DoubleType()
 
 _SCALAR = {"bool": I1, "trit": I8, "int8": I8, "int16": ir.IntType(16), "int32": I32, "int64": I64,
            "float16": HALF, "float32": FLOAT, "float64": DOUBLE}
