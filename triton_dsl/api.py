@@ -30,18 +30,29 @@ def _load_runtime() -> None:
         library.load_runtime()  # also routes program output to sys.stdout
 
 
-def compile(source_text: str, *, opt_level: int = 2, cache: bool = True, name: str = "<string>") -> Module:
-    """Compile a program; raises `CompileError` (with `.diagnostics`) when it has errors."""
+def compile(source_text: str, *, opt_level: int = 2, cache: bool = True, name: str = "<string>",
+            cpu: str | None = None) -> Module:
+    """Compile a program; raises `CompileError` (with `.diagnostics`) when it has errors.
+
+    `cpu` (default `$TRITON_DSL_CPU`, else `native`) names the CPU the code is compiled for (see
+    `triton_dsl.target`). The runtime and kernels of a process are compiled for one CPU, fixed by the
+    first compilation: a later `cpu` naming another raises `TargetUnavailableError` (a ValueError), as
+    does an unknown name or a CPU whose instructions this machine lacks.
+    """
+    from . import jit
     from .pipeline import compile_source
 
-    result = compile_source(Source(name, source_text))
+    target = jit.use_cpu(cpu)
+    result = compile_source(Source(name, source_text), target)
     if not result.ok:
         raise CompileError([d for d in result.diagnostics if d.severity == "error"] or result.diagnostics)
     return Module(result, opt_level, cache, source_text)
 
 
-def compile_file(path: str | Path, *, opt_level: int = 2, cache: bool = True) -> Module:
-    return compile(Path(path).read_text(encoding="utf-8"), opt_level=opt_level, cache=cache, name=str(path))
+def compile_file(path: str | Path, *, opt_level: int = 2, cache: bool = True,
+                 cpu: str | None = None) -> Module:
+    return compile(Path(path).read_text(encoding="utf-8"), opt_level=opt_level, cache=cache, name=str(path),
+                   cpu=cpu)
 
 
 class Module:

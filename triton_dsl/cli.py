@@ -15,7 +15,8 @@ import sys
 import traceback
 
 from . import __version__
-from .commands import EXIT_INTERNAL_ERROR, EXIT_USAGE, build, check, run
+from .commands import CPU_HELP, EXIT_INTERNAL_ERROR, EXIT_USAGE, build, check, report_usage_error, run
+from .target import TargetError
 
 COMMANDS = [check, run, build]
 
@@ -30,17 +31,27 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
                          help="print the versions of triton_dsl, llvmlite and LLVM and exit")
 
-    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        print(version_text())
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *args: object) -> None:
+        try:
+            print(version_text(getattr(namespace, "cpu", None)))
+        except TargetError as exc:
+            parser.exit(EXIT_USAGE, f"tritonc: error: {exc}\n")
         parser.exit(0)
 
 
-def version_text() -> str:
+def version_text(cpu: str | None = None) -> str:
+    """Versions, then the machine: host CPU, the target CPU JIT code is compiled for, and the kernel
+    variant each kernel family uses on that target."""
     from . import jit
 
+    host, target = jit.host_target(), jit.use_cpu(cpu)
+    variants = ", ".join(f"{family}: {variant}" for family, variant in target.variants().items())
     return (f"tritonc (triton_dsl) {__version__}\n"
             f"llvmlite {jit.llvmlite_version()}\n"
-            f"LLVM {jit.llvm_version()}")
+            f"LLVM {jit.llvm_version()}\n"
+            f"host CPU {host.cpu} ({host.triple})\n"
+            f"target CPU {target.cpu} ({target.name})\n"
+            f"kernels {variants}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", default=False,
                         help="show the traceback of an internal compiler error")
+    parser.add_argument("--cpu", "--mcpu", dest="cpu", metavar="CPU", default=None, help=CPU_HELP)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(subparsers)
@@ -84,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if args.cpu is not None and args.run is not build.run:
+            # `--cpu X` fixes the CPU of this process's JIT code, like `TRITON_DSL_CPU=X` (`build` reads it
+            # for the code it writes instead). Checked here so that a bad name is a usage error at once.
+            from . import jit
+            jit.use_cpu(args.cpu)
         return args.run(args)
+    except TargetError as exc:
+        return report_usage_error(str(exc))
     except KeyboardInterrupt:
         print("tritonc: interrupted", file=sys.stderr)
         return 130

@@ -1,8 +1,13 @@
 """The one user of `llvmlite.binding`: target machines, optimization, JIT and object emission.
 
-In: LLVM IR text (built elsewhere with `llvmlite.ir`) and options (opt level, target triple, CPU).
-Out: a `JitModule` whose functions have native addresses (MCJIT, host CPU), or object-file bytes /
-assembly text for the host or another target (AOT, see `emit_object` / `emit_assembly`).
+In: LLVM IR text (built elsewhere with `llvmlite.ir`), an opt level and a `target.Target`. Out: a
+`JitModule` whose functions have native addresses (MCJIT, for the process target: `process_target()`,
+chosen by `$TRITON_DSL_CPU` / `use_cpu`), or object-file bytes / assembly text for any target (AOT,
+`emit_object` / `emit_assembly`); `host_target()`, this machine as LLVM reports it.
+
+Every symbol a JIT module needs is bound on purpose: the half-precision conversions LLVM may call are
+our own (`codegen/builtins.py`, loaded first), libc and libm are loaded by name, and every undefined
+symbol of every object is checked to resolve before its code runs (an InternalCompilerError otherwise).
 
 Everything else in the compiler builds IR with `llvmlite.ir` and never imports `llvmlite.binding`.
 """
@@ -10,15 +15,20 @@ Everything else in the compiler builds IR with `llvmlite.ir` and never imports `
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import hashlib
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 
 import llvmlite
 import llvmlite.binding as llvm
+
+from .codegen.builtins import builtins_module
+from .diagnostics import InternalCompilerError
+from .elf_symbols import undefined_symbols
+from .target import ENV_VAR, Target, TargetUnavailableError, UnknownCPUError, requested_cpu, resolve
 
 _init_lock = threading.Lock()
 _initialized = False
@@ -32,6 +42,7 @@ def _ensure_initialized(all_targets: bool = False) -> None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             llvm.initialize_native_asmparser()
+            _bind_system_libraries()
             _initialized = True
         if all_targets and not _all_targets:
             llvm.initialize_all_targets()
@@ -39,32 +50,75 @@ def _ensure_initialized(all_targets: bool = False) -> None:
             _all_targets = True
 
 
-@dataclass(frozen=True)
-class HostInfo:
-    """What code generation needs to know about the machine it targets."""
+# The C libraries generated code may call (allocation, threads, libm's expf/logf/...), loaded by name
+# so that they are bound explicitly rather than found by chance among what the process has mapped.
+_SYSTEM_LIBRARIES = ("c", "m")
 
-    triple: str
-    cpu: str
-    features: str  # LLVM feature string, e.g. "+avx2,+avx512f,..."
 
-    def has(self, feature: str) -> bool:
-        return f"+{feature}" in self.features.split(",")
-
-    @property
-    def vector_bits(self) -> int:
-        """Widest SIMD register width worth using for float32 lanes."""
-        if self.has("avx512f"):
-            return 512
-        if self.has("avx2") or self.has("avx"):
-            return 256
-        return 128
+def _bind_system_libraries() -> None:
+    for short in _SYSTEM_LIBRARIES:
+        name = ctypes.util.find_library(short) or f"lib{short}.so.6"
+        try:
+            llvm.load_library_permanently(name)
+        except RuntimeError as exc:  # the symbol check below then names what is missing
+            raise InternalCompilerError(f"cannot load the C library {name!r}: {exc}") from None
 
 
 @lru_cache(maxsize=1)
-def host_info() -> HostInfo:
+def host_target() -> Target:
+    """This machine as LLVM sees it: triple, CPU name and every feature it reports."""
     _ensure_initialized()
-    features = llvm.get_host_cpu_features().flatten()
-    return HostInfo(llvm.get_process_triple(), llvm.get_host_cpu_name(), features)
+    flat = llvm.get_host_cpu_features().flatten()
+    enabled = frozenset(f[1:] for f in flat.split(",") if f.startswith("+"))
+    return Target("native", llvm.get_process_triple(), llvm.get_host_cpu_name(), enabled, flat)
+
+
+_process_lock = threading.Lock()
+_process_target: Target | None = None
+
+
+def process_target() -> Target:
+    """The target of everything JIT-compiled in this process (runtime, kernels, programs): chosen by
+    `use_cpu` or `$TRITON_DSL_CPU` (default `native`) on first use, then fixed, because the runtime and
+    kernel libraries are compiled once per process and shared by every program."""
+    global _process_target
+    with _process_lock:
+        if _process_target is None:
+            _process_target = _jit_target(requested_cpu())
+        return _process_target
+
+
+def use_cpu(name: str | None) -> Target:
+    """Fix the process target to CPU `name` (None: `$TRITON_DSL_CPU` or native). Raises
+    `UnknownCPUError` for a name no table knows, `TargetUnavailableError` when the host cannot run it or
+    when the process already runs code for another target."""
+    global _process_target
+    if name is None and _process_target is not None:
+        return _process_target
+    wanted = _jit_target(requested_cpu(name))
+    with _process_lock:
+        if _process_target is None:
+            _process_target = wanted
+        elif _process_target != wanted:
+            raise TargetUnavailableError(
+                f"this process already runs code for CPU {_process_target.name!r} ({_process_target.cpu}); "
+                f"set {ENV_VAR}={wanted.name} before the first compilation to use {wanted.name!r}")
+        return _process_target
+
+
+def _jit_target(name: str) -> Target:
+    target = resolve(name, host_target())
+    check_runnable(target)
+    return target
+
+
+def check_runnable(target: Target) -> None:
+    """Raise TargetUnavailableError when code for `target` may use what this machine lacks (SIGILL)."""
+    host = host_target()
+    missing = target.missing_on(host)
+    if missing:
+        raise TargetUnavailableError(f"CPU {target.name!r} needs {', '.join(missing)}, which this machine "
+                                     f"({host.cpu}) lacks: its code cannot run here")
 
 
 def llvm_version() -> str:
@@ -75,21 +129,18 @@ def llvmlite_version() -> str:
     return llvmlite.__version__
 
 
-def target_machine(triple: str | None = None, cpu: str | None = None, features: str | None = None,
-                   opt_level: int = 2, *, jit: bool = False, reloc: str = "default"):
-    """A TargetMachine for the host (default) or for `triple`/`cpu`."""
-    host = host_info()
-    if triple is None or triple == host.triple:
-        triple = host.triple
-        cpu = host.cpu if cpu in (None, "native") else cpu
-        features = host.features if features is None else features
-    else:
-        _ensure_initialized(all_targets=True)
-        cpu = cpu or ""
-        features = features or ""
-    target = llvm.Target.from_triple(triple)
-    return target.create_target_machine(cpu=cpu, features=features, opt=opt_level, reloc=reloc,
-                                        codemodel="jitdefault" if jit else "default", jit=jit)
+def target_machine(target: Target | None = None, opt_level: int = 2, *, jit: bool = False,
+                   reloc: str = "default"):
+    """A TargetMachine for `target` (default: the process target) with exactly its CPU and features."""
+    target = target or process_target()
+    _ensure_initialized(all_targets=target.triple != host_target().triple)
+    try:
+        llvm_target = llvm.Target.from_triple(target.triple)
+    except RuntimeError as exc:
+        raise UnknownCPUError(f"unknown target triple {target.triple!r}: {exc}") from None
+    return llvm_target.create_target_machine(cpu=target.cpu, features=target.llvm_features, opt=opt_level,
+                                             reloc=reloc, codemodel="jitdefault" if jit else "default",
+                                             jit=jit)
 
 
 def optimize(module_ref, tm, opt_level: int) -> None:
@@ -129,13 +180,12 @@ def cache_dir() -> str:
     return os.path.join(base, "triton_dsl")
 
 
-def cache_key(ir_text: str, opt_level: int) -> str:
+def cache_key(ir_text: str, opt_level: int, target: Target | None = None) -> str:
     """Everything the machine code depends on: the program's IR (itself a function of the source and
-    the compiler), the compiler and LLVM versions, target triple, CPU name and features, opt level."""
+    the compiler), the compiler and LLVM versions, the process target (triple, CPU, features), opt level."""
     from . import __version__
 
-    host = host_info()
-    parts = [ir_text, __version__, llvm_version(), llvmlite_version(), host.triple, host.cpu, host.features,
+    parts = [ir_text, __version__, llvm_version(), llvmlite_version(), (target or process_target()).key(),
              f"O{opt_level}"]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -179,22 +229,27 @@ class ObjectCache:
 
 
 class JitModule:
-    """A module compiled for the host and loaded into this process.
+    """A module compiled for `target` (default: the process target; it must run here) and loaded.
 
     The engine keeps the machine code alive; keep a reference to the JitModule as long as any
     function address from it may be called. With `cache` (an `ObjectCache`), the machine code is
     looked up on disk first (skipping optimization and code generation) and stored after compiling.
     """
 
-    def __init__(self, ir_text: str, opt_level: int = 2, cache: ObjectCache | None = None):
+    def __init__(self, ir_text: str, opt_level: int = 2, cache: ObjectCache | None = None, *,
+                 target: Target | None = None, needs_support: bool = True):
         _ensure_initialized()
+        if needs_support:
+            load_support()
         self.opt_level = opt_level
         self.from_cache = False
-        tm = target_machine(opt_level=min(opt_level, 3), jit=True)
+        self.target = target or process_target()
+        check_runnable(self.target)
+        tm = target_machine(self.target, opt_level=min(opt_level, 3), jit=True)
         mod = parse_ir(ir_text)
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
-        key = cache_key(ir_text, opt_level) if cache is not None else None
+        key = cache_key(ir_text, opt_level, self.target) if cache is not None else None
         cached = cache.load(key) if cache is not None else None
         if cached is None and opt_level > 0:
             optimize(mod, tm, opt_level)
@@ -202,17 +257,25 @@ class JitModule:
         self._ir_text = ir_text
         self._tm = tm
         self._engine = llvm.create_mcjit_compiler(mod, tm)
-        if cache is not None:
-            def notify(_module, buffer: bytes) -> None:
-                if cached is None:
-                    cache.store(key, bytes(buffer))
+        generated: list[bytes] = []
 
-            def getbuffer(_module) -> bytes | None:
-                return cached
+        def notify(_module, buffer: bytes) -> None:
+            generated.append(bytes(buffer))
+            if cache is not None and cached is None:
+                cache.store(key, generated[-1])
 
-            self._engine.set_object_cache(notify, getbuffer)
-            self.from_cache = cached is not None
+        def getbuffer(_module) -> bytes | None:
+            return cached
+
+        # Always installed: the object bytes are what `_check_resolved` reads.
+        self._engine.set_object_cache(notify, getbuffer)
+        self.from_cache = cached is not None
         self._engine.finalize_object()
+        objects = generated if cached is None else [cached]
+        if not objects:
+            raise InternalCompilerError(f"LLVM produced no object code for module {mod.name!r}")
+        for obj in objects:
+            _check_resolved(obj, _module_id(ir_text), self.target.cpu)
         self._engine.run_static_constructors()
 
     def address(self, name: str) -> int:
@@ -240,9 +303,46 @@ class JitModule:
         return self.optimized_ir
 
 
-def _prepare_for_target(ir_text: str, triple: str | None, cpu: str | None, opt_level: int,
-                        reloc: str = "pic"):
-    tm = target_machine(triple, cpu, opt_level=min(opt_level, 3), reloc=reloc)
+def _check_resolved(obj: bytes, module_name: str, cpu: str) -> None:
+    """Every symbol the object needs must have a non-zero address, or the code would call address 0.
+
+    MCJIT leaves an unresolvable external unrelocated without a word (the first call then jumps to 0),
+    so this is checked here, before any of the module's code (its static constructors included) runs.
+    """
+    missing = [name for name in undefined_symbols(obj) if not llvm.address_of_symbol(name)]
+    if missing:
+        raise InternalCompilerError(
+            f"JIT module {module_name!r} (target CPU {cpu}) references "
+            f"{'symbols' if len(missing) > 1 else 'a symbol'} that no library defines: {', '.join(missing)}")
+
+
+def _module_id(ir_text: str) -> str:
+    """The name in the IR text's `; ModuleID = '...'` line (the parser does not keep it)."""
+    head = ir_text[:200]
+    if head.startswith("; ModuleID = "):
+        return head.split("\n", 1)[0][len("; ModuleID = "):].strip("'\"")
+    return "<unnamed>"
+
+
+_support_lock = threading.Lock()
+_support: JitModule | None = None
+
+
+def load_support() -> None:
+    """Compile and publish the compiler-support functions (`codegen/builtins.py`) once per process,
+    before any other module is finalized: LLVM's backend may call them from any module."""
+    global _support
+    with _support_lock:
+        if _support is None:
+            module = builtins_module(process_target().triple)
+            support = JitModule(str(module), 2, needs_support=False)
+            for fn in module.functions:
+                add_symbol(fn.name, support.address(fn.name))
+            _support = support
+
+
+def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic"):
+    tm = target_machine(target, opt_level=min(opt_level, 3), reloc=reloc)
     mod = parse_ir(ir_text)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
@@ -251,20 +351,17 @@ def _prepare_for_target(ir_text: str, triple: str | None, cpu: str | None, opt_l
     return tm, mod
 
 
-def emit_object(ir_text: str, *, triple: str | None = None, cpu: str | None = None,
-                opt_level: int = 2) -> bytes:
-    """Object-file bytes for the host or another target (position-independent)."""
-    tm, mod = _prepare_for_target(ir_text, triple, cpu, opt_level)
+def emit_object(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> bytes:
+    """Object-file bytes for `target` (default: the process target), position-independent."""
+    tm, mod = _prepare_for_target(ir_text, target, opt_level)
     return tm.emit_object(mod)
 
 
-def emit_assembly(ir_text: str, *, triple: str | None = None, cpu: str | None = None,
-                  opt_level: int = 2) -> str:
-    tm, mod = _prepare_for_target(ir_text, triple, cpu, opt_level)
+def emit_assembly(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
+    tm, mod = _prepare_for_target(ir_text, target, opt_level)
     return tm.emit_assembly(mod)
 
 
-def optimized_ir(ir_text: str, *, triple: str | None = None, cpu: str | None = None,
-                 opt_level: int = 2) -> str:
-    _, mod = _prepare_for_target(ir_text, triple, cpu, opt_level)
+def optimized_ir(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
+    _, mod = _prepare_for_target(ir_text, target, opt_level)
     return str(mod)

@@ -4,21 +4,20 @@ In: a `Source` (or file paths). Out: a `CheckResult` holding the syntax tree, th
 diagnostic the stages reported. Stages report problems in the program through a `DiagnosticSink`;
 anything a stage raises is an internal compiler error and propagates to the caller (the CLI turns it
 into exit code 101).
-
-While the compiler is being built, a stage whose module does not exist yet is skipped and named in
-`CheckResult.missing_stages`; an import error *inside* an existing stage is a real failure and propagates.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .check.checker import check_program
 from .diagnostics import Diagnostic, DiagnosticSink
 from .source import Source
+from .syntax.parser import parse_program
+from .target import Target
 
 SOURCE_SUFFIXES = (".triton", ".tri")
 
@@ -31,22 +30,10 @@ class CheckResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     program: Any | None = None  # syntax.ast.Program, once parsing ran
     checked: Any | None = None  # check.checker's CheckedProgram, once checking ran
-    missing_stages: tuple[str, ...] = ()  # user-facing names of stages not built yet ("parser", "checker")
 
     @property
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
-
-
-def _load_stage(module_name: str, function_name: str) -> Callable[..., Any] | None:
-    """The stage function, or None if its module does not exist (yet)."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, function_name)
 
 
 def read_source(path: str | Path) -> Source:
@@ -59,17 +46,8 @@ def check_source(source: Source) -> CheckResult:
     sink = DiagnosticSink()
     result = CheckResult(source, sink.diagnostics)
 
-    parse_program = _load_stage("triton_dsl.syntax.parser", "parse_program")
-    if parse_program is None:
-        result.missing_stages = ("parser", "checker")
-        return result
     result.program = parse_program(source, sink)
     if result.program is None or sink.has_errors:
-        return result
-
-    check_program = _load_stage("triton_dsl.check.checker", "check_program")
-    if check_program is None:
-        result.missing_stages = ("checker",)
         return result
     result.checked = check_program(result.program, sink)
     return result
@@ -101,13 +79,15 @@ class CompileResult:
         return self.check.ok and self.llvm_ir is not None
 
 
-def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = None,
+def compile_source(source: Source, target: Target | None = None, *, c_abi: bool = False,
                    parallel: bool | None = None) -> CompileResult:
-    """Parse, check, lower, optimize the IR and emit LLVM IR for one source.
+    """Parse, check, lower, optimize the IR and emit LLVM IR for one source, for `target` (default: the
+    process target, what JIT code runs as).
 
     `parallel` (default: when the program has fused loops) splits large loops over the cores with the
     kernel library's `trk_parallel_for`; the caller must then load the kernel library before running.
     """
+    from . import jit
     from .codegen.module import emit_module
     from .ir.lowering import lower_program
     from .ir.verifier import verify_module
@@ -129,7 +109,8 @@ def compile_source(source: Source, *, c_abi: bool = False, triple: str | None = 
         parallel = "fused" in opcodes
     result.parallel = parallel
     result.needs_kernels = parallel or bool({"dequantize", "ternary_matmul"} & opcodes)
-    result.llvm_ir = emit_module(module, name=source.name, c_abi=c_abi, triple=triple, parallel=parallel)
+    result.llvm_ir = emit_module(module, target or jit.process_target(), name=source.name, c_abi=c_abi,
+                                 parallel=parallel)
     return result
 
 

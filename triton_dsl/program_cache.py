@@ -4,8 +4,8 @@ In: a `Source`, the opt level and (after a compilation) its `CompileResult`. Out
 text and what running it needs (kernel library or not, an entry point or not, the warnings to show).
 The machine code itself is in `jit.ObjectCache`, keyed by the IR; this cache maps the *source* to that
 IR, so a second run parses, checks, lowers and optimizes nothing. The key covers the source text and
-name, the opt level, and a fingerprint of the compiler (every file of the package, stdlib and grammar by
-path, size and modification time), so editing the compiler invalidates it. Entries are written
+name, the opt level, the target, and a fingerprint of the compiler (every file of the package, stdlib
+and grammar by path, size and modification time), so editing the compiler invalidates it. Entries are written
 atomically; an unreadable or inconsistent entry is ignored (and rewritten by the next compilation).
 """
 
@@ -53,7 +53,9 @@ def compiler_fingerprint() -> str:
 
 
 def _key(source: Source, opt_level: int) -> str:
-    parts = [source.name, source.text, str(opt_level), compiler_fingerprint()]
+    from .jit import process_target  # the IR depends on the target's kernel variants
+
+    parts = [source.name, source.text, str(opt_level), compiler_fingerprint(), process_target().key()]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

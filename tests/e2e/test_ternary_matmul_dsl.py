@@ -44,8 +44,8 @@ fn twn(b: Tensor<float32, [k, n]>) -> TernaryTensor<trit, [k, n]> {
 
 MAGIC = b"TDSLLAYS"
 PANELS, LUT3, VNNI, BITPLANES = 0, 1, 2, 3  # layout bits in the tag
-LUT_HOST = jit.host_info().has("avx512f")  # what matmul_api decides with
-VNNI_HOST = LUT_HOST and jit.host_info().has("avx512vnni")
+LUT_HOST = jit.process_target().variant("gemm") == "avx512-lut"  # what matmul_api decides with
+VNNI_HOST = jit.process_target().variant("bitlinear") == "avx512-vnni"
 
 
 @pytest.fixture(scope="module")

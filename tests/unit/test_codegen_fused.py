@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from codegen_support import call_entry, jit_module
 
+from triton_dsl import jit
 from triton_dsl.codegen.module import emit_module
 from triton_dsl.ir.builder import Builder
 from triton_dsl.ir.nodes import Block, Function, Module, Value
@@ -26,7 +27,7 @@ def build(params, ret, body_fn):
     b = Builder(block, SPAN)
     b.ret(body_fn(b, *block.args))
     verify_module(m)
-    return jit_module(emit_module(m)), fn
+    return jit_module(emit_module(m, jit.process_target())), fn
 
 
 def fused_chain(b, x, t, bias):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from codegen_support import CTX_SIZE, jit_module, runtime_error
 
+from triton_dsl import jit
 from triton_dsl.codegen.module import emit_module
 from triton_dsl.ir.builder import Builder
 from triton_dsl.ir.nodes import Block, Function, Module, Value
@@ -30,7 +31,7 @@ def make_fn(module: Module, name: str, params: list, ret) -> tuple[Function, Bui
 
 def compile_call(module: Module, name: str, restype, *argtypes):
     verify_module(module)
-    jm = jit_module(emit_module(module))
+    jm = jit_module(emit_module(module, jit.process_target()))
     fn = jm.cfunc(f"tdsl.{name}", restype, ctypes.c_void_p, *argtypes)
     ctx = ctypes.create_string_buffer(CTX_SIZE)
     return jm, (lambda *a: fn(ctx, *a)), ctx

@@ -13,8 +13,9 @@ import pytest
 
 from triton_dsl.codegen.kernels import count, dequant, pack, threads
 from triton_dsl.codegen.kernels import quantize as quantize_kernels
-from triton_dsl.jit import HostInfo, host_info
+from triton_dsl.jit import host_target, process_target
 from triton_dsl.runtime.kernel_library import KernelLibrary, kernel_library
+from triton_dsl.target import Target, cross, resolve
 
 # Other targets' code paths are built with only these kernels (the full library compiles slowly).
 TERNARY_BUILDERS = [threads.build, pack.build, quantize_kernels.build, dequant.build, count.build]
@@ -24,17 +25,32 @@ SHAPES = [(1, 1), (3, 1), (2, 2), (2, 3), (5, 4), (3, 5), (2, 6), (4, 7), (3, 8)
           (37, 4099), (3, 40001), (1, 100003), (64, 4096)]  # the last four span several chunks
 
 
+class _ScalarTarget(Target):
+    """The process target with the portable scalar code (what CPUs without SIMD support get)."""
+
+    def variant(self, family: str) -> str:
+        return "scalar" if family == "simd" else super().variant(family)
+
+
 def _library(kind: str) -> KernelLibrary:
-    host = host_info()
-    if kind == "native":
+    if kind == "process":
         return kernel_library()
-    if kind in ("avx2", "sse2"):
-        cpu, features = ("haswell", "+avx,+avx2") if kind == "avx2" else ("x86-64", "+sse,+sse2")
-        return KernelLibrary(host=HostInfo(host.triple, cpu, features), builders=TERNARY_BUILDERS)
-    return KernelLibrary(host=HostInfo(host.triple, host.cpu, ""), builders=TERNARY_BUILDERS)
+    if kind == "scalar":
+        t = process_target()
+        return KernelLibrary(host=_ScalarTarget(t.name, t.triple, t.cpu, t.features, t.llvm_features),
+                             builders=TERNARY_BUILDERS)
+    target = resolve(kind, host_target())
+    if target.missing_on(host_target()):
+        pytest.skip(f"this machine cannot run {kind} code")
+    return KernelLibrary(host=target, builders=TERNARY_BUILDERS)
 
 
-@pytest.fixture(scope="module", params=["native", "avx2", "sse2", "scalar"])
+# The process target's library, then every x86-64 level's SIMD variant (avx512, avx2, sse2), and scalar.
+_KINDS = ["process", "x86-64-v4", "x86-64-v3", "x86-64", "scalar"] if host_target().is_x86 else ["process",
+                                                                                               "scalar"]
+
+
+@pytest.fixture(scope="module", params=_KINDS)
 def lib(request: pytest.FixtureRequest) -> KernelLibrary:
     return _library(request.param)
 
@@ -189,21 +205,20 @@ def test_library_exports_every_kernel() -> None:
 
 
 def test_vector_code_is_vector() -> None:
-    """The host build really uses wide registers (on AVX-512 hosts: zmm)."""
-    host = host_info()
-    if not host.has("avx512bw"):
-        pytest.skip("host without AVX-512")
+    """The AVX-512 build really uses wide registers (zmm)."""
+    if process_target().variant("simd") != "avx512":
+        pytest.skip(f"the target ({process_target().name}) has no AVX-512")
     asm = KernelLibrary(builders=[threads.build, quantize_kernels.build]).asm()
     assert "zmm" in asm
 
 
-@pytest.mark.parametrize("triple,features,vector", [("aarch64-unknown-linux-gnu", "+neon", True),
-                                                     ("aarch64-unknown-linux-gnu", "", False),
-                                                     ("riscv64-unknown-linux-gnu", "", False)])
-def test_other_targets_compile(triple: str, features: str, vector: bool) -> None:
+@pytest.mark.parametrize("target,vector", [(cross("aarch64-unknown-linux-gnu", None), True),
+                                           (Target("riscv", "riscv64-unknown-linux-gnu", "generic-rv64",
+                                                   frozenset()), False)])
+def test_other_targets_compile(target: Target, vector: bool) -> None:
     from triton_dsl.jit import emit_object
     from triton_dsl.runtime.kernel_library import build_library_module
 
-    ir_text = str(build_library_module(HostInfo(triple, "generic", features), TERNARY_BUILDERS))
+    ir_text = str(build_library_module(target, TERNARY_BUILDERS))
     assert "<64 x i8>" not in ir_text and ("<16 x i8>" in ir_text) == vector  # NEON: 128-bit vectors
-    assert emit_object(ir_text, triple=triple, cpu="generic")[:4] == b"\x7fELF"
+    assert emit_object(ir_text, target=target)[:4] == b"\x7fELF"

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from triton_dsl.diagnostics import DiagnosticSink
 from triton_dsl.resources import stdlib_paths
 from triton_dsl.source import Source
-
-parser = pytest.importorskip("triton_dsl.syntax.parser")
-ast = pytest.importorskip("triton_dsl.syntax.ast")
+from triton_dsl.syntax import ast, parser
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "conformance" / "seed"
 DECLARATION_NOTE = "declaration — the body lands with the stdlib issue"
@@ -120,7 +116,6 @@ def test_every_stdlib_declaration_is_marked_as_such():
 
 
 def test_stdlib_files_check_without_diagnostics():
-    pytest.importorskip("triton_dsl.check.checker")
     from triton_dsl.pipeline import check_source
 
     for path in stdlib_paths():

@@ -54,7 +54,7 @@ _KEEP_ALIVE = []  # the pool's threads run code of this module: it must never be
 @pytest.fixture(scope="module")
 def pool():
     module = ir.Module(name="test_threads")
-    threads.build(module, jit.host_info())
+    threads.build(module, jit.process_target())
     _emit_count_body(module)
     _emit_nested_body(module)
     jm = jit.JitModule(str(module))
@@ -129,7 +129,7 @@ def test_thread_count_from_environment():
     code = ("import ctypes, llvmlite.ir as ir\n"
             "from triton_dsl import jit\n"
             "from triton_dsl.codegen.kernels import threads\n"
-            "m = ir.Module(); threads.build(m, jit.host_info()); jm = jit.JitModule(str(m))\n"
+            "m = ir.Module(); threads.build(m, jit.process_target()); jm = jit.JitModule(str(m))\n"
             "print(jm.cfunc('trk_num_threads', ctypes.c_int64)())\n")
     env = dict(__import__("os").environ, TRITON_DSL_NUM_THREADS="3")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

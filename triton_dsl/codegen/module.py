@@ -1,10 +1,10 @@
 """Emission of a whole IR module as LLVM IR text.
 
-In: an `ir.Module` (verified, after passes). Out: `emit_module(...)` → LLVM IR text ready for
-`jit.JitModule` / `jit.emit_object`. Every IR function `f` becomes `@tdsl.f(ptr ctx, params...)`
-(internal linkage unless public). Public functions also get entry points (`codegen.entry`):
-`@tdsl_call.f(ptr ctx, ptr args, ptr results)` (8-byte slots, used by the Python API) and, for shared
-libraries, a C ABI function `f` described in a generated header.
+In: an `ir.Module` (verified, after passes) and a `target.Target`. Out: `emit_module(...)` → LLVM IR
+text for that target, ready for `jit.JitModule` / `jit.emit_object`. Every IR function `f` becomes
+`@tdsl.f(ptr ctx, params...)` (internal linkage unless public). Public functions also get entry points
+(`codegen.entry`): `@tdsl_call.f(ptr ctx, ptr args, ptr results)` (8-byte slots, used by the Python
+API) and, for shared libraries, a C ABI function `f` described in a generated header.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from llvmlite import ir
 
 from ..ir.nodes import Module
 from ..ir.types import UnitTy
+from ..target import Target
 from .function import FunctionEmitter
 from .llvm_types import I1, I8, I64, PTR, llvm_type
 
@@ -22,11 +23,11 @@ def impl_name(name: str) -> str:
 
 
 class ModuleEmitter:
-    def __init__(self, module: Module, name: str = "triton_module", triple: str | None = None):
+    def __init__(self, module: Module, target: Target, name: str = "triton_module"):
         self.ir_module = module
+        self.target = target
         self.llmod = ir.Module(name)
-        if triple:
-            self.llmod.triple = triple
+        self.llmod.triple = target.triple
         self._functions: dict[str, ir.Function] = {}
         self._cstrings: dict[str, ir.GlobalVariable] = {}
         self._strs: dict[str, ir.GlobalVariable] = {}
@@ -119,11 +120,12 @@ class ModuleEmitter:
         return self.llmod
 
 
-def emit_module(module: Module, *, name: str = "triton_module", c_abi: bool = False,
-                triple: str | None = None, parallel: bool = False) -> str:
-    """LLVM IR text of an IR module; `c_abi` adds the C entry points of a shared library;
-    `parallel` splits large fused loops with `trk_parallel_for` (the kernel library must be loaded)."""
-    emitter = ModuleEmitter(module, name, triple)
+def emit_module(module: Module, target: Target, *, name: str = "triton_module", c_abi: bool = False,
+                parallel: bool = False) -> str:
+    """LLVM IR text of an IR module for `target` (its kernel variants decide which kernels are called);
+    `c_abi` adds the C entry points of a shared library; `parallel` splits large fused loops with
+    `trk_parallel_for` (the kernel library must be loaded)."""
+    emitter = ModuleEmitter(module, target, name)
     emitter.parallel = parallel
     return str(emitter.emit(c_abi=c_abi))
 

@@ -2,8 +2,8 @@
 
 In: the `FunctionEmitter`, x ([K] or [M, K] float32) and a trit header W [K, N]. Out: LLVM IR that picks
 the kernel the way `runtime/matmul_api.py` does (docs/kernels.md, "Calling the kernels from generated
-code"), from CPU features detected once per module at run time with `cpuid` (so cached IR stays right
-on another machine):
+code"), from the target's kernel variants (`target.Target.variant`, the decision the kernel library was
+compiled with; machine code is cached per target):
 - x made of int8 absmax rows (what the stdlib's `bitlinear` multiplies; int8_rows.py), W without per-k
   scales, on AVX512-VNNI hosts: the int8 kernel `trk_bitlinear_t2_auto` (vnni layout), exact there;
 - else on AVX-512 hosts with N ≥ 128: the table-lookup kernels on the `lut3` layout,
@@ -18,7 +18,6 @@ and `emit_inner_dim_check` (the shape-mismatch error of a product).
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,80 +44,14 @@ if TYPE_CHECKING:
 # header scale_kind values (docs/runtime.md)
 SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = 0, 1, 2, 3
 LUT_MIN_COLUMNS = 128  # below this, building a table per row costs more than the lookups save
-LUT_HOST_FLAG = "tdsl.cpu_features"  # module global: -1 not yet known, else tdsl.detect_avx512()
 
 
-def _targets_x86_64(module: ir.Module) -> bool:
-    triple = module.triple
-    if not triple or triple.startswith("unknown"):  # no triple given: the module is for this machine
-        return platform.machine().lower() in ("x86_64", "amd64")
-    return triple.startswith("x86_64")
-
-
-def _emit_detect_features(module: ir.Module) -> ir.Function:
-    """`i32 tdsl.detect_avx512()`: bit 0 when the CPU has AVX-512F and the OS saves its registers
-    (cpuid leaf 1 OSXSAVE, XCR0 bits 1, 2, 5, 6, 7 via xgetbv, cpuid leaf 7 EBX bit 16); bit 1 when it
-    also has AVX512-VNNI (leaf 7 ECX bit 11)."""
-    fn = ir.Function(module, ir.FunctionType(I32, []), "tdsl.detect_avx512")
-    fn.linkage = "internal"
-    b = ir.IRBuilder(fn.append_basic_block("entry"))
-    regs = ir.LiteralStructType([I32] * 4)
-    cpuid = ir.InlineAsm(ir.FunctionType(regs, [I32, I32]), "cpuid", "={ax},={bx},={cx},={dx},{ax},{cx}",
-                         side_effect=True)
-    xgetbv = ir.InlineAsm(ir.FunctionType(ir.LiteralStructType([I32, I32]), [I32]), "xgetbv",
-                          "={ax},={dx},{cx}", side_effect=True)
-    no, check_os, check_cpu = (fn.append_basic_block(n) for n in ("no", "os", "cpu"))
-
-    def has(reg: ir.Value, bit: int) -> ir.Value:
-        is_set = b.icmp_unsigned("!=", b.and_(reg, ir.Constant(I32, 1 << bit)), ir.Constant(I32, 0))
-        return b.zext(is_set, I32)
-
-    leaf1_ecx = b.extract_value(b.call(cpuid, [ir.Constant(I32, 1), ir.Constant(I32, 0)]), 2)
-    b.cbranch(b.trunc(has(leaf1_ecx, 27), ir.IntType(1)), check_os, no)
-    b.position_at_end(check_os)
-    xcr0 = b.extract_value(b.call(xgetbv, [ir.Constant(I32, 0)]), 0)
-    saved = b.icmp_unsigned("==", b.and_(xcr0, ir.Constant(I32, 0xE6)), ir.Constant(I32, 0xE6))
-    b.cbranch(saved, check_cpu, no)
-    b.position_at_end(check_cpu)
-    leaf7 = b.call(cpuid, [ir.Constant(I32, 7), ir.Constant(I32, 0)])
-    avx512f = has(b.extract_value(leaf7, 1), 16)
-    vnni = has(b.extract_value(leaf7, 2), 11)
-    b.ret(b.or_(avx512f, b.shl(b.and_(avx512f, vnni), ir.Constant(I32, 1))))
-    b.position_at_end(no)
-    b.ret(ir.Constant(I32, 0))
-    return fn
-
-
-def emit_host_features(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value]:
-    """(i1 AVX-512F, i1 AVX512-VNNI) of the machine running this code: when the table-lookup kernels
-    pay off (as matmul_api decides) and when the int8 kernel has its instruction. Asked at run time,
-    once per module, so cached IR stays right on another machine."""
-    b = fe.b
-    module = b.module
-    if not _targets_x86_64(module):
-        return ir.Constant(ir.IntType(1), 0), ir.Constant(ir.IntType(1), 0)
-    flag = module.globals.get(LUT_HOST_FLAG)
-    if flag is None:
-        flag = ir.GlobalVariable(module, I32, LUT_HOST_FLAG)
-        flag.linkage = "internal"
-        flag.initializer = ir.Constant(I32, -1)
-        _emit_detect_features(module)
-    # monotonic: threads running this module may race to fill the flag, with the same value
-    known = b.load_atomic(flag, "monotonic", 4, typ=I32)
-    pre = b.block
-    detect, join = fe.new_block("cpu.detect"), fe.new_block("cpu.known")
-    b.cbranch(b.icmp_signed("<", known, ir.Constant(I32, 0)), detect, join)
-    b.position_at_end(detect)
-    found = b.call(module.globals["tdsl.detect_avx512"], [])
-    b.store_atomic(found, flag, "monotonic", 4)
-    b.branch(join)
-    b.position_at_end(join)
-    value = phi_of(b, (known, pre), (found, detect))
-
-    def bit(i: int) -> ir.Value:
-        return b.icmp_signed("!=", b.and_(value, ir.Constant(I32, 1 << i)), ir.Constant(I32, 0))
-
-    return bit(0), bit(1)
+def emit_kernel_choice(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value]:
+    """(i1 table-lookup kernels, i1 int8 VNNI kernel) for the module's target, as `target.variant` decides
+    (the same decision the kernel library was compiled with, and matmul_api makes)."""
+    target = fe.m.target
+    return (ir.Constant(ir.IntType(1), int(target.variant("gemm") == "avx512-lut")),
+            ir.Constant(ir.IntType(1), int(target.variant("bitlinear") == "avx512-vnni")))
 
 
 @dataclass
@@ -209,7 +142,7 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     fe.check_error(span)
     s = _weight_scales(fe, w, N, span)
     xd, yd = rtabi.load_data(b, x), rtabi.load_data(b, out)
-    avx512, vnni = emit_host_features(fe)
+    avx512, vnni = emit_kernel_choice(fe)
     use_lut = b.and_(avx512, b.icmp_signed(">=", N, i64(LUT_MIN_COLUMNS)))
     # int8 activations (bitlinear's quantized rows) through the int8 kernel: exact, as it would only
     # rescale each row by 127 / max|row| = 1 (int8_rows.py)

@@ -23,7 +23,13 @@ def common_options() -> argparse.ArgumentParser:
     # SUPPRESS keeps a top-level `tritonc --debug check ...` from being reset by the subparser default.
     parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an internal compiler error")
+    parent.add_argument("--cpu", "--mcpu", dest="cpu", metavar="CPU", default=argparse.SUPPRESS,
+                        help=CPU_HELP)
     return parent
+
+
+CPU_HELP = ("CPU to compile for: native (default, or $TRITON_DSL_CPU), x86-64, x86-64-v2, x86-64-v3, "
+            "x86-64-v4, or an LLVM CPU name such as znver3")
 
 
 def report_usage_error(message: str) -> int:

@@ -1,4 +1,4 @@
-"""`tritonc build FILE --emit=llvm-ir|asm|obj|shared [-o OUT] [--target TRIPLE] [--mcpu CPU] [-O N]`.
+"""`tritonc build FILE --emit=llvm-ir|asm|obj|shared [-o OUT] [--target TRIPLE] [--cpu CPU] [-O N]`.
 
 In: parsed command-line arguments. Out: an exit code and the output file: optimized LLVM IR, assembly,
 an object file (for the host or another target, e.g. `--target aarch64-linux-gnu`), or a shared library
@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..diagnostics import render_all
+from ..target import cross, requested_cpu, resolve
 from . import EXIT_OK, EXIT_PROGRAM_ERRORS, EXIT_USAGE, common_options, report_usage_error
 from ._inputs import load_program_file
 
@@ -33,7 +34,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", dest="output", metavar="OUT",
                         help="output path (default: FILE with a new suffix)")
     parser.add_argument("--target", metavar="TRIPLE", help="target triple (default: this machine)")
-    parser.add_argument("--mcpu", metavar="CPU", help="target CPU (default: this machine's, or generic)")
     parser.add_argument("-O", dest="opt_level", type=int, choices=range(4), default=2, metavar="N",
                         help="LLVM optimization level 0-3 (default 2)")
     parser.set_defaults(run=run)
@@ -46,24 +46,24 @@ def run(args: argparse.Namespace) -> int:
     source = load_program_file(args.file)
     if isinstance(source, str):
         return report_usage_error(source) or EXIT_USAGE
-    host = jit.host_info().triple
-    triple = args.target
-    if args.emit == "shared" and triple not in (None, host):
+    host = jit.host_target()
+    cpu = requested_cpu(getattr(args, "cpu", None))
+    if args.target in (None, host.triple):
+        target = resolve(cpu, host)
+    else:
+        target = cross(args.target, None if cpu == "native" else cpu)
+        jit.target_machine(target)  # an unknown triple is a usage error here, before any work
+    if args.emit == "shared" and target.triple != host.triple:
         return report_usage_error("--emit=shared builds for this machine only; use --emit=obj for "
-                                  f"'{triple}' and link it on the target") or EXIT_USAGE
-    if triple is not None:
-        try:
-            jit.target_machine(triple, args.mcpu)
-        except RuntimeError as exc:
-            return report_usage_error(f"unknown target '{triple}': {exc}") or EXIT_USAGE
+                                  f"'{target.triple}' and link it on the target") or EXIT_USAGE
     # Ahead-of-time code stays single-threaded: the thread pool lives in the kernel library.
-    result = compile_source(source, c_abi=True, triple=triple, parallel=False)
+    result = compile_source(source, target, c_abi=True, parallel=False)
     if result.diagnostics:
         print(render_all(result.diagnostics), file=sys.stderr)
     if not result.ok:
         return EXIT_PROGRAM_ERRORS
     out = Path(args.output or Path(args.file).with_suffix(_SUFFIX[args.emit]).name)
-    options = {"triple": triple, "cpu": args.mcpu, "opt_level": args.opt_level}
+    options = {"target": target, "opt_level": args.opt_level}
     if args.emit == "llvm-ir":
         out.write_text(jit.optimized_ir(result.llvm_ir, **options))
     elif args.emit == "asm":
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _library_modules() -> list[str]:
+def _library_modules(target) -> list[str]:
     """IR texts of the runtime library's modules (one `; ModuleID` each) and of the kernel library."""
     from ..runtime import library
     from ..runtime.kernel_library import build_library_module
@@ -86,7 +86,7 @@ def _library_modules() -> list[str]:
     text = library.runtime_ir()
     starts = [i for i in range(len(text)) if text.startswith("; ModuleID", i)] or [0]
     parts = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
-    return [*parts, str(build_library_module())]
+    return [*parts, str(build_library_module(target))]
 
 
 def _build_shared(result, out: Path, options: dict) -> int:
@@ -99,7 +99,7 @@ def _build_shared(result, out: Path, options: dict) -> int:
     exported = [fn for fn in result.ir_module.functions.values() if fn.public and not fn.generic]
     with tempfile.TemporaryDirectory(prefix="tritonc-") as tmp:
         objects = []
-        for i, text in enumerate([result.llvm_ir, *_library_modules()]):
+        for i, text in enumerate([result.llvm_ir, *_library_modules(options["target"])]):
             path = Path(tmp, f"part{i}.o")
             path.write_bytes(jit.emit_object(text, **options))
             objects.append(str(path))

@@ -18,7 +18,6 @@ from ._format import format_stage_output
 from ._inputs import load_program_file
 
 _BACK_END_STAGES = ("ir", "llvm-ir")
-_MISSING_STAGE_WARNING = "tritonc: warning: this build has no {stages} yet, so '{name}' was not fully checked"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,9 +45,6 @@ def run(args: argparse.Namespace) -> int:
             result = compiled.check
         else:
             result = check_source(source)
-        if result.missing_stages:
-            stages = " or ".join(result.missing_stages)
-            print(_MISSING_STAGE_WARNING.format(stages=stages, name=path), file=sys.stderr)
         if result.diagnostics:
             print(render_all(result.diagnostics), file=sys.stderr)
         if not result.ok:

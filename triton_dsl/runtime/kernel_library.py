@@ -1,6 +1,6 @@
 """The kernel library: every `trk_*` kernel built into one LLVM module and compiled once per process.
 
-In: `KERNEL_BUILDERS`, a list of `build(module: llvmlite.ir.Module, host: HostInfo) -> None` functions
+In: `KERNEL_BUILDERS`, a list of `build(module: llvmlite.ir.Module, host: Target) -> None` functions
 (one per kernel file under `triton_dsl/codegen/kernels/`; add yours to the list). Out: a
 `KernelLibrary` (compiled once per process, its machine code cached on disk across processes) whose
 `trk_*` functions have native addresses, published to JIT-compiled DSL code with `jit.add_symbol`,
@@ -31,9 +31,9 @@ from ..codegen.kernels import (
     relayout,
     threads,
 )
-from ..jit import HostInfo
+from ..target import Target
 
-KernelBuilder = Callable[[ir.Module, HostInfo], None]
+KernelBuilder = Callable[[ir.Module, Target], None]
 
 # Every kernel file's builder; the library module is built from this list in this order.
 KERNEL_BUILDERS: list[KernelBuilder] = [
@@ -67,10 +67,10 @@ def _ctype(ty: ir.Type):
     return _CTYPES[key]
 
 
-def build_library_module(host: HostInfo | None = None,
+def build_library_module(host: Target | None = None,
                          builders: list[KernelBuilder] | None = None) -> ir.Module:
     """The IR module of all kernels for `host` (default: this machine)."""
-    host = host or jit.host_info()
+    host = host or jit.process_target()
     module = ir.Module(name="triton_dsl_kernels")
     module.triple = host.triple
     for build in builders if builders is not None else KERNEL_BUILDERS:
@@ -82,9 +82,9 @@ class KernelLibrary:
     """The compiled kernels (never freed: see `_LIVE_LIBRARIES`). Build your own only to test other
     targets' code paths; everyone else uses `kernel_library()`."""
 
-    def __init__(self, host: HostInfo | None = None, builders: list[KernelBuilder] | None = None,
+    def __init__(self, host: Target | None = None, builders: list[KernelBuilder] | None = None,
                  *, publish: bool = False, opt_level: int = 3, cache: bool = True):
-        self.host = host or jit.host_info()
+        self.host = host or jit.process_target()
         module = build_library_module(self.host, builders)
         self.signatures: dict[str, ir.FunctionType] = {
             f.name: f.function_type for f in module.functions
@@ -92,7 +92,7 @@ class KernelLibrary:
         }
         # Machine code is cached on disk (keyed by IR, versions and host): later processes skip LLVM.
         disk = jit.ObjectCache() if cache else None
-        self._jit = jit.JitModule(str(module), opt_level=opt_level, cache=disk)
+        self._jit = jit.JitModule(str(module), opt_level=opt_level, cache=disk, target=self.host)
         self.addresses = {name: self._jit.address(name) for name in self.signatures}
         self._wrappers: dict[str, Callable] = {}
         # The thread pool's workers run this module's code for the life of the process: freeing the

@@ -191,7 +191,7 @@ def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.nd
     x2, vector = _activations(x, tw.K)
     M = x2.shape[0]
     y = np.empty((M, tw.N), np.float32)
-    if kernels().host.has("avx512f") and tw.N >= LUT_MIN_COLUMNS:
+    if kernels().host.variant("gemm") == "avx512-lut" and tw.N >= LUT_MIN_COLUMNS:
         # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
         # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
         lib, ks, ns = kernels(), _ptr(tw.kscale), tw.nscale.ctypes.data

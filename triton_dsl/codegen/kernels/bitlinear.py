@@ -143,7 +143,7 @@ def masked_store_i8(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Va
 
 def _emit_dot(b: ir.IRBuilder, host, acc: ir.Value, codes: ir.Value, xs: ir.Value) -> ir.Value:
     """acc[i] + Σ_{j<4} u8(codes[4i+j]) · s8(xs[4i+j]) for 16 lanes i."""
-    if host.has("avx512vnni") and host.has("avx512bw"):
+    if host.variant("bitlinear") == "avx512-vnni":
         fn = intrinsic(b.module, "llvm.x86.avx512.vpdpbusd.512", V16I, [V16I, V64B, V64B])
         return b.call(fn, [acc, codes, xs])
     prod = b.mul(b.zext(codes, vec(I32, 64)), b.sext(xs, vec(I32, 64)))

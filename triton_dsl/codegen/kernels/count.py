@@ -1,6 +1,6 @@
 """Trit-counting kernel over packed data, without unpacking: popcounts on the 2-bit code patterns.
 
-In: an `llvmlite.ir.Module` and the target `HostInfo`. Out: one C-ABI function added to the module:
+In: an `llvmlite.ir.Module` and the target `Target`. Out: one C-ABI function added to the module:
 
     void trk_count_trits(const uint8 *packed, int64 rows, int64 cols, int64 counts[4])
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...jit import HostInfo
+from ...target import Target
 from .ternary_ir import (
     I8,
     I64,
@@ -44,7 +44,7 @@ def _classify(b: ir.IRBuilder, word: ir.Value, low_bits: ir.Value, ones: ir.Valu
     return neg, pos, b.and_(hi, lo)
 
 
-def build(module: ir.Module, host: HostInfo) -> None:
+def build(module: ir.Module, host: Target) -> None:
     step = vector_bytes_per_step(host)
     fn, b = define_kernel(module, "trk_count_trits", VOID,
                           [("packed", PTR), ("rows", I64), ("cols", I64), ("counts", PTR)])

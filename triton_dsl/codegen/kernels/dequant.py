@@ -1,6 +1,6 @@
 """Dequantization kernel: packed trits + scales in, float32 values out.
 
-In: an `llvmlite.ir.Module` and the target `HostInfo`. Out: one C-ABI function added to the module:
+In: an `llvmlite.ir.Module` and the target `Target`. Out: one C-ABI function added to the module:
 
     void trk_dequant_f32(const uint8 *packed, int64 rows, int64 cols, const float *scales,
                          int32 kind, int64 rows_per_scale, float *out)
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from ...jit import HostInfo
+from ...target import Target
 from .ternary_ir import (
     F32,
     I8,
@@ -53,7 +53,7 @@ SCALE_TENSOR, SCALE_ROWS, SCALE_COLUMNS, SCALE_ASYMMETRIC = 0, 1, 2, 3
 Values = Callable[[ir.Value, "int | None"], tuple[ir.Value, ir.Value]]
 
 
-def build(module: ir.Module, host: HostInfo) -> None:
+def build(module: ir.Module, host: Target) -> None:
     step = vector_bytes_per_step(host)
     fn, b = define_kernel(module, "trk_dequant_f32", VOID,
                           [("packed", PTR), ("rows", I64), ("cols", I64), ("scales", PTR),

@@ -62,7 +62,7 @@ _CTX = [PTR, PTR, PTR, I64, I64, PTR]
 
 def _emit_permute(b: ir.IRBuilder, host, lo: ir.Value, idx: ir.Value, hi: ir.Value) -> ir.Value:
     """lane l → (lo ++ hi)[idx[l] & 31]."""
-    if host.has("avx512f"):
+    if host.variant("gemv") == "avx512-lut":
         fn = intrinsic(b.module, "llvm.x86.avx512.vpermi2var.ps.512", V16F, [V16F, V16I, V16F])
         return b.call(fn, [lo, idx, hi])
     out = ir.Constant(V16F, None)

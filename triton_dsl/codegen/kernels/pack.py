@@ -1,6 +1,6 @@
 """Kernels converting int8 trits to and from the packed interchange layout (docs/ternary_format.md).
 
-In: an `llvmlite.ir.Module` and the target `HostInfo`. Out: two C-ABI functions added to the module:
+In: an `llvmlite.ir.Module` and the target `Target`. Out: two C-ABI functions added to the module:
 
     int64 trk_pack_i8(const int8 *trits, int64 rows, int64 cols, uint8 *packed)
         packs rows x cols trits (row-major) into rows x ceil(cols/4) bytes, padding with code 1;
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...jit import HostInfo
+from ...target import Target
 from .ternary_ir import (
     I1,
     I8,
@@ -45,12 +45,12 @@ from .ternary_ir import (
 NO_INVALID = 2**63 - 1  # "no invalid trit seen" for the atomic minimum over chunks
 
 
-def build(module: ir.Module, host: HostInfo) -> None:
+def build(module: ir.Module, host: Target) -> None:
     build_pack_i8(module, host)
     build_unpack_i8(module, host)
 
 
-def build_pack_i8(module: ir.Module, host: HostInfo) -> None:
+def build_pack_i8(module: ir.Module, host: Target) -> None:
     step = vector_bytes_per_step(host)
     fn, b = define_kernel(module, "trk_pack_i8", I64,
                           [("trits", PTR), ("rows", I64), ("cols", I64), ("packed", PTR)])
@@ -119,7 +119,7 @@ def _emit_find_invalid(b: ir.IRBuilder, trits: ir.Value, start: ir.Value, first_
     b.ret_void()
 
 
-def build_unpack_i8(module: ir.Module, host: HostInfo) -> None:
+def build_unpack_i8(module: ir.Module, host: Target) -> None:
     step = vector_bytes_per_step(host)
     fn, b = define_kernel(module, "trk_unpack_i8", VOID,
                           [("packed", PTR), ("rows", I64), ("cols", I64), ("trits", PTR)])

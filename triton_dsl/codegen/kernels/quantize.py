@@ -1,6 +1,6 @@
 """Fused threshold quantize-and-pack kernels: float32 in, packed trits out, one pass, no int8 buffer.
 
-In: an `llvmlite.ir.Module` and the target `HostInfo`. Out: two C-ABI functions added to the module:
+In: an `llvmlite.ir.Module` and the target `Target`. Out: two C-ABI functions added to the module:
 
     void trk_quantize_pack_f32(const float *x, int64 rows, int64 cols,
                                float threshold, float scale, uint8 *packed)
@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from ...jit import HostInfo
+from ...target import Target
 from .ternary_ir import (
     F32,
     I8,
@@ -47,7 +47,7 @@ from .ternary_ir import (
 )
 
 
-def build(module: ir.Module, host: HostInfo) -> None:
+def build(module: ir.Module, host: Target) -> None:
     step = vector_bytes_per_step(host)
     build_quantize_pack(module, step)
     build_quantize_pack_ch(module, step)

@@ -1,6 +1,6 @@
 """IR-building helpers shared by the packed-ternary kernels (pack, quantize, dequant, count).
 
-In: an `llvmlite.ir` module/builder and the target's `HostInfo`. Out: IR fragments — the vector
+In: an `llvmlite.ir` module/builder and the target's `Target`. Out: IR fragments — the vector
 width to use, the 4-codes-per-byte packing and unpacking of the interchange layout
 (docs/ternary_format.md), the scalar per-byte loop used for row tails and for targets without wide
 SIMD, and the split of a tensor's packed bytes into thread-pool chunks that may start mid-row.
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
-from ...jit import HostInfo
+from ...target import Target
 from .trk_ir import (
     BODY_FN,
     F32,
@@ -53,22 +53,14 @@ CODE_ZERO = 1  # code of trit 0, also the padding code
 PARALLEL_GRAIN = 8192
 
 
-def vector_bytes_per_step(host: HostInfo) -> int | None:
+def vector_bytes_per_step(host: Target) -> int | None:
     """Packed bytes produced/consumed per vector iteration (4 trits each), or None for the scalar path.
 
     The vector code reinterprets 4 consecutive i8 lanes as one i32 lane, which assumes a
     little-endian target (x86, aarch64); other targets take the portable scalar path (still correct).
     """
-    if host.triple.startswith(("x86_64", "i686", "i386")):
-        if host.has("avx512f") and host.has("avx512bw"):
-            return 16  # 64 trits: one zmm of i8 or four zmm of f32
-        if host.has("avx2"):
-            return 8  # 32 trits: one ymm of i8 or four ymm of f32
-        if host.has("sse2"):
-            return 4  # 16 trits: one xmm of i8 or four xmm of f32
-    elif host.triple.startswith(("aarch64-", "arm64-")) and host.has("neon"):
-        return 4  # one q register of i8 (NEON)
-    return None
+    # avx512: 64 trits, one zmm of i8 or four zmm of f32; avx2: one ymm; sse2 / neon: one xmm / q register
+    return {"avx512": 16, "avx2": 8, "sse2": 4, "neon": 4}.get(host.variant("simd"))
 
 
 def define_kernel(module: ir.Module, name: str, ret: ir.Type,

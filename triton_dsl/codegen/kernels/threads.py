@@ -1,6 +1,6 @@
 """The native thread pool, built as LLVM IR over pthreads: `trk_parallel_for` and its controls.
 
-In: an `llvmlite.ir.Module` and the `HostInfo` of the target.
+In: an `llvmlite.ir.Module` and the `Target` of the target.
 Out: these C-ABI functions added to the module (plus internal helpers and globals):
 
 - `void trk_parallel_for(void (*fn)(i8* ctx, i64 begin, i64 end), i8* ctx, i64 n, i64 grain)`:
