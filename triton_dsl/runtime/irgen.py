@@ -58,8 +58,11 @@ _LIBC = {
 class Emitter:
     """The runtime module under construction and its public signature table."""
 
-    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None):
+    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None, aot: bool = False):
         self.module = ir.Module(name=name)
+        # aot: the module is for an ahead-of-time library (no Python in the process; see
+        # `library.runtime_modules`), which changes how a few functions find their callees.
+        self.aot = aot
         # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
         self.kernels = kernels
         self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}

@@ -3,7 +3,9 @@
 In: the `emit(em)` functions of the rt_* modules. Out: `load_runtime()` -> the `JitModule` holding the
 compiled library (every public function is also published with `jit.add_symbol`, so a program module
 that `declare`s it can call it), `SIGNATURES` (name -> (ret, args) as llvmlite types), `declare(module,
-name)` for code generators, `runtime_ir()` (the IR text) and `compile_seconds()` (measured build time).
+name)` for code generators, `runtime_ir()` (the IR text), `runtime_modules(aot=True)` (the IR text of each
+module as an ahead-of-time library links it: no Python callbacks, kernels named directly) and
+`compile_seconds()` (measured build time).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from llvmlite import ir
 
 from .. import jit
 from . import (
+    rt_capi,
     rt_cast,
     rt_create,
     rt_elem,
@@ -43,17 +46,18 @@ _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_for
              rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
              rt_cast.emit,
              rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
-             rt_weights.emit)  # weight files (save_weights / load_tensor / load_ternary)
+             rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
+             rt_capi.emit)  # the C API of built libraries (contexts, tensor access, ternary tensors)
 
 _lock = threading.Lock()
 _loaded: tuple[jit.JitModule, jit.JitModule] | None = None
 _compile_seconds: float | None = None
 
 
-@lru_cache(maxsize=1)
-def _build() -> tuple[Emitter, Emitter]:
+@lru_cache(maxsize=2)
+def _build(aot: bool = False) -> tuple[Emitter, Emitter]:
     kernels = Emitter("triton_dsl_runtime_kernels")
-    base = Emitter("triton_dsl_runtime", kernels=kernels)
+    base = Emitter("triton_dsl_runtime", kernels=kernels, aot=aot)
     for emit in _EMITTERS:
         emit(base)
     return base, kernels
@@ -62,6 +66,18 @@ def _build() -> tuple[Emitter, Emitter]:
 def runtime_ir() -> str:
     """The runtime library's LLVM IR text (both modules, before optimization)."""
     return "\n".join(str(em.module) for em in _build())
+
+
+def runtime_modules(aot: bool = False) -> list[str]:
+    """The IR text of each runtime module (base, then the optimized leaf loops), before optimization.
+
+    aot=True is the runtime an ahead-of-time library (`tritonc build --emit=static|shared`) links: the
+    same functions, but the `trk_*` kernels rt_kernels needs are named directly (they are linked into
+    the same library) instead of being found by a Python callback. The other callbacks Python installs
+    in-process keep their native defaults there: output goes to `write(1, ...)`, borrowed headers have
+    no owner to release, weight files fail with a clear I/O error.
+    """
+    return [str(em.module) for em in _build(aot)]
 
 
 def signatures() -> dict[str, tuple[ir.Type, list[ir.Type]]]:
