@@ -1,0 +1,176 @@
+"""Ahead-of-time libraries: the objects a C program links to call a compiled program, for any target.
+
+In: a `Target` and an LLVM opt level (the program's own object comes from `jit.emit_object`). Out:
+
+- `library_objects(target, opt_level)` -> `[(member name, ELF object bytes)]`: the runtime in its
+  ahead-of-time flavour (`runtime.library.runtime_modules(aot=True)`: no Python callbacks, kernels named
+  directly), the kernel library built for `target` (`build_library_module(target)`, never the build
+  machine's CPU) and the compiler-support functions LLVM may call (`codegen/builtins.py`). Cached on
+  disk (`<cache dir>/aot/`, keyed by IR, versions, target and opt level): they are the same for every
+  program, and building them costs ~20 s of LLVM.
+- `write_archive(path, members)`: a static library in the System V / GNU `ar` format with the symbol
+  index linkers need (written here, so no `ar` for the target is required).
+- `find_c_compiler(target)`: the C compiler that links a shared library for `target` (`$CC`, else `cc`
+  for this machine's architecture, else `<triple prefix>-gcc`, e.g. `aarch64-linux-gnu-gcc`), or None.
+- `link_shared(cc, out, objects)`: `cc -shared` over the objects (+ `-lm -lpthread`); None on success,
+  else the linker's message.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import struct
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import jit
+from .elf_symbols import defined_symbols
+from .target import Target
+
+# Libraries the objects need at link time: libm (expf, logf, ...) and libpthread (the kernels' thread pool).
+LINK_LIBRARIES = ("-lm", "-lpthread")
+
+
+def _cached_object(ir_text: str, target: Target, opt_level: int, cache: jit.ObjectCache) -> bytes:
+    # "aot" in the key: these objects are position-independent, unlike the JIT's objects of the same IR.
+    key = jit.cache_key(ir_text + "\0aot-pic", opt_level, target)
+    data = cache.load(key)
+    if data is None:
+        data = jit.emit_object(ir_text, target=target, opt_level=opt_level)
+        cache.store(key, data)
+    return data
+
+
+def _builtins_ir(target: Target) -> str:
+    from .codegen.builtins import builtins_module
+
+    # Hidden: a shared library must not export (and so interpose) libgcc's names to other libraries.
+    return str(builtins_module(target.triple)).replace("\ndefine ", "\ndefine hidden ")
+
+
+def _kernels_ir(target: Target, needed: set[str]) -> str:
+    """The kernel library for `target` with only `needed` (and what they call) kept.
+
+    Why: the library holds every kernel variant, and the table-lookup ones compile slowly for targets
+    without AVX-512 (they emulate `vpermi2ps` lane by lane: ~2 min of LLVM for aarch64 at -O2) though
+    only AVX-512 targets select them. Kernels outside `needed` become internal, so the optimizer's
+    dead-global elimination drops them before code generation; nothing outside could call them anyway
+    (they are not part of the C API).
+    """
+    from .runtime.kernel_library import build_library_module
+
+    module = build_library_module(target)
+    for fn in module.functions:
+        if fn.name.startswith("trk_") and fn.blocks and fn.name not in needed:
+            fn.linkage = "internal"
+    return str(module)
+
+
+def library_objects(target: Target, opt_level: int = 2,
+                    kernels: Iterable[str] = ()) -> list[tuple[str, bytes]]:
+    """The runtime, kernel library and support objects for `target` (see the module docstring).
+
+    `kernels`: the `trk_*` kernels the program calls (its object's undefined `trk_` symbols); the ones
+    the runtime calls itself and the thread pool are always kept.
+    """
+    from .runtime.library import runtime_modules
+    from .runtime.rt_kernels import KERNELS
+
+    cache = jit.ObjectCache(os.path.join(jit.cache_dir(), "aot"))
+    base, leaf_loops = runtime_modules(aot=True)
+    needed = {*kernels, *KERNELS, "trk_parallel_for"}
+    texts = [("trt_runtime.o", base), ("trt_loops.o", leaf_loops),
+             ("trk_kernels.o", _kernels_ir(target, needed)), ("trt_builtins.o", _builtins_ir(target))]
+    return [(name, _cached_object(text, target, opt_level, cache)) for name, text in texts]
+
+
+# ------------------------------------------------------------------------------------------- archives
+
+def write_archive(path: Path, members: list[tuple[str, bytes]]) -> None:
+    """Write a GNU-format `ar` archive of ELF objects with a symbol index (`/` member), atomically.
+
+    Member names must be at most 15 characters (no long-name table needed); the index lists every
+    defined non-local symbol with the offset of the member that defines it, as `ar rcs` would.
+    """
+    for name, _ in members:
+        if len(name) > 15 or "/" in name:
+            raise ValueError(f"archive member name {name!r} must be a plain name of at most 15 characters")
+    symbols = [(sym, i) for i, (_, data) in enumerate(members) for sym in defined_symbols(data)]
+    names = b"".join(sym.encode() + b"\0" for sym, _ in symbols)
+    index_size = 4 + 4 * len(symbols) + len(names)
+    # Offsets of the members: after the magic, the index's header and (even-padded) body.
+    offset = 8 + 60 + index_size + (index_size & 1)
+    offsets = []
+    for _, data in members:
+        offsets.append(offset)
+        offset += 60 + len(data) + (len(data) & 1)
+    index = struct.pack(">I", len(symbols)) + b"".join(struct.pack(">I", offsets[i]) for _, i in symbols)
+    parts = [b"!<arch>\n", _member_header("/", index_size), index + names, b"\n" * (index_size & 1)]
+    for name, data in members:
+        parts += [_member_header(name + "/", len(data)), data, b"\n" * (len(data) & 1)]
+    fd, tmp = tempfile.mkstemp(dir=str(Path(path).parent or "."), prefix=".tmp-", suffix=".a")
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"".join(parts))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; an archive is an ordinary output
+    os.replace(tmp, path)
+
+
+def _member_header(name: str, size: int) -> bytes:
+    # name[16] mtime[12] uid[6] gid[6] mode[8] size[10] "`\n": zero times and ids (deterministic output)
+    header = f"{name:<16}{0:<12}{0:<6}{0:<6}{644:<8}{size:<10}`\n".encode()
+    assert len(header) == 60
+    return header
+
+
+# ------------------------------------------------------------------------------------------ linking
+
+def gnu_prefix(triple: str) -> str:
+    """The GNU tool prefix of a triple: `aarch64-unknown-linux-gnu` -> `aarch64-linux-gnu`."""
+    parts = triple.split("-")
+    if len(parts) == 4 and parts[1] in ("unknown", "pc", "none"):
+        parts = [parts[0], *parts[2:]]
+    return "-".join(parts)
+
+
+def same_architecture(a: str, b: str) -> bool:
+    """Whether two triples name the same architecture and OS (the host's `cc` can link for both)."""
+    def norm(triple: str) -> str:
+        arch, *rest = gnu_prefix(triple).split("-")
+        return "-".join([{"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch), *rest])
+    return norm(a) == norm(b)
+
+
+def compiler_candidates(target: Target, host_triple: str) -> list[str]:
+    """C compilers that may link for `target`, in the order they are tried (without `$CC`)."""
+    native = ["cc", "gcc"] if same_architecture(target.triple, host_triple) else []
+    return [*native, f"{gnu_prefix(target.triple)}-gcc"]
+
+
+def find_c_compiler(target: Target, host_triple: str) -> list[str] | None:
+    """The command (argv prefix) of a C compiler linking for `target`: `$CC` when set (it may carry
+    options, e.g. `clang --target=aarch64-linux-gnu`), else the first of `compiler_candidates` found;
+    None when there is none."""
+    explicit = os.environ.get("CC", "").strip()
+    if explicit:
+        argv = shlex.split(explicit)
+        return argv if shutil.which(argv[0]) else None
+    for name in compiler_candidates(target, host_triple):
+        if shutil.which(name):
+            return [name]
+    return None
+
+
+def link_shared(cc: list[str], out: Path, objects: list[Path]) -> str | None:
+    """Link a shared library; None on success, else the linker's output."""
+    command = [*cc, "-shared", "-o", str(out), *map(str, objects), *LINK_LIBRARIES]
+    try:
+        link = subprocess.run(command, capture_output=True, text=True)
+    except OSError as exc:
+        return f"{shlex.join(command)}: {exc}"
+    return None if link.returncode == 0 else f"{shlex.join(command)}\n{link.stderr}"
