@@ -101,6 +101,10 @@ def test_tensor_access():
     assert [shape[i] for i in range(3)] == [2, 3, 4]
     assert f("trt_tensor_data")(t) == interop.header(t).data
     f("trt_decref")(t)
+    for code in (9, -1):
+        assert not f("trt_tensor_new")(ctypes.byref(ctx), code, 1, interop.dims((2,)))
+        assert ctx.message.decode() == f"{code} is not a dtype code (0 bool ... 8 float64)"
+        ctx = Context()
     s = f("trt_str_new")(ctypes.byref(ctx), b"hello", 5)
     assert ctypes.string_at(f("trt_str_data")(s)) == b"hello" and f("trt_str_len")(s) == 5
     f("trt_str_decref")(s)
