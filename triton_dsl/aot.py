@@ -1,17 +1,21 @@
 """Ahead-of-time libraries: the objects a C program links to call a compiled program, for any target.
 
-In: a `Target` and an LLVM opt level (the program's own object comes from `jit.emit_object`). Out:
+In: a `Target`, an LLVM opt level and the `trk_*` kernels the program's object calls (the program's own
+object comes from `jit.emit_object`). Out:
 
-- `library_objects(target, opt_level)` -> `[(member name, ELF object bytes)]`: the runtime in its
+- `library_objects(target, opt_level, kernels)` -> `[(member name, ELF object bytes)]`: the runtime in its
   ahead-of-time flavour (`runtime.library.runtime_modules(aot=True)`: no Python callbacks, kernels named
-  directly), the kernel library built for `target` (`build_library_module(target)`, never the build
-  machine's CPU) and the compiler-support functions LLVM may call (`codegen/builtins.py`). Cached on
-  disk (`<cache dir>/aot/`, keyed by IR, versions, target and opt level): they are the same for every
-  program, and building them costs ~20 s of LLVM.
+  directly), the kernels built for `target` (`build_library_module(target)`, never the build machine's
+  CPU; only those called, see `_kernels_ir`) and the compiler-support functions LLVM may call
+  (`codegen/builtins.py`). Cached on disk (`<cache dir>/aot/`, keyed by IR, versions, target and opt
+  level): building them costs 10-25 s of LLVM, and they are the same for most programs.
+- `unresolved(members)`: our symbols the set of objects still lacks (must be empty: nothing resolves by
+  luck, a missing one is an internal error at build time rather than a link error for the user).
 - `write_archive(path, members)`: a static library in the System V / GNU `ar` format with the symbol
   index linkers need (written here, so no `ar` for the target is required).
-- `find_c_compiler(target)`: the C compiler that links a shared library for `target` (`$CC`, else `cc`
-  for this machine's architecture, else `<triple prefix>-gcc`, e.g. `aarch64-linux-gnu-gcc`), or None.
+- `find_c_compiler(target, host_triple)`: the C compiler that links a shared library for `target`
+  (`$CC`, else `cc` for this machine's architecture, else `<triple prefix>-gcc`, e.g.
+  `aarch64-linux-gnu-gcc`), or None.
 - `link_shared(cc, out, objects)`: `cc -shared` over the objects (+ `-lm -lpthread`); None on success,
   else the linker's message.
 """
@@ -28,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from . import jit
-from .elf_symbols import defined_symbols
+from .elf_symbols import defined_symbols, undefined_symbols
 from .target import Target
 
 # Libraries the objects need at link time: libm (expf, logf, ...) and libpthread (the kernels' thread pool).
@@ -75,17 +79,30 @@ def library_objects(target: Target, opt_level: int = 2,
     """The runtime, kernel library and support objects for `target` (see the module docstring).
 
     `kernels`: the `trk_*` kernels the program calls (its object's undefined `trk_` symbols); the ones
-    the runtime calls itself and the thread pool are always kept.
+    the runtime's objects call and the thread pool are always kept.
     """
     from .runtime.library import runtime_modules
-    from .runtime.rt_kernels import KERNELS
 
     cache = jit.ObjectCache(os.path.join(jit.cache_dir(), "aot"))
     base, leaf_loops = runtime_modules(aot=True)
-    needed = {*kernels, *KERNELS, "trk_parallel_for"}
-    texts = [("trt_runtime.o", base), ("trt_loops.o", leaf_loops),
-             ("trk_kernels.o", _kernels_ir(target, needed)), ("trt_builtins.o", _builtins_ir(target))]
-    return [(name, _cached_object(text, target, opt_level, cache)) for name, text in texts]
+    runtime = [(name, _cached_object(text, target, opt_level, cache))
+               for name, text in (("trt_runtime.o", base), ("trt_loops.o", leaf_loops))]
+    needed = {*kernels, "trk_parallel_for"}
+    needed |= {sym for _, data in runtime for sym in undefined_symbols(data) if sym.startswith("trk_")}
+    support = [("trk_kernels.o", _kernels_ir(target, needed)), ("trt_builtins.o", _builtins_ir(target))]
+    return [*runtime, *((name, _cached_object(text, target, opt_level, cache)) for name, text in support)]
+
+
+# Symbols only our objects can define: one of them undefined in the final set is a bug of ours (the C
+# library, libm and libpthread provide everything else).
+_OWN_PREFIXES = ("trt_", "trk_", "tdsl", "__truncdfhf2", "__truncsfhf2", "__extendhfsf2", "__extendhfdf2")
+
+
+def unresolved(members: list[tuple[str, bytes]]) -> list[str]:
+    """Our own symbols that some member needs and no member defines (an empty list when complete)."""
+    defined = {sym for _, data in members for sym in defined_symbols(data)}
+    needed = {sym for _, data in members for sym in undefined_symbols(data)}
+    return sorted(sym for sym in needed - defined if sym.startswith(_OWN_PREFIXES))
 
 
 # ------------------------------------------------------------------------------------------- archives

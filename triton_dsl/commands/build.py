@@ -98,12 +98,17 @@ def _build_library(result, out: Path, options: dict, cc: list[str] | None) -> in
     """A static archive (cc is None) or a shared library linked by `cc`, plus the C header."""
     from .. import aot, jit
     from ..codegen.entry import c_header
+    from ..diagnostics import InternalCompilerError
     from ..elf_symbols import undefined_symbols
 
     target, opt_level = options["target"], options["opt_level"]
     program = jit.emit_object(result.llvm_ir, target=target, opt_level=opt_level)
     kernels = [name for name in undefined_symbols(program) if name.startswith("trk_")]
     members = [("program.o", program), *aot.library_objects(target, opt_level, kernels)]
+    missing = aot.unresolved(members)
+    if missing:
+        raise InternalCompilerError(f"the library for {target.triple} ({target.cpu}) lacks "
+                                    f"{', '.join(missing)}")
     if cc is None:
         aot.write_archive(out, members)
     else:
