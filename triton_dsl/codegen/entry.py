@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from ..abi import layout
 from ..ir.nodes import Function
 from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
-from ..runtime import layout
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from . import layout
+from ..abi import layout
 from .errors import Context, raise_if_error
 
 _NUMPY_TO_CODE = {np.dtype(np.bool_): layout.BOOL, np.dtype(np.int8): layout.INT8,

@@ -2,7 +2,7 @@
 
 In: Python calls describing functions (`Emitter.define`), loops (`FnBuilder.loop`), branches, header
 field accesses. Out: an `llvmlite.ir.Module` plus the table of public signatures (`Emitter.signatures`)
-that `library.declare` hands to generated program modules.
+that `runtime/abi_table.py` writes into `abi/functions.py` for lowering and code generation.
 
 Every runtime module (`rt_*.py`) exposes `emit(em: Emitter) -> None` and uses only these helpers, so
 the IR style (allocas promoted by mem2reg, byte-offset field access, libc declarations) stays uniform.
@@ -14,12 +14,12 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
+from ..abi import layout
 from ..codegen.kernels.trk_ir import F32, F64, HALF, I1, I8, I16, I32, I64, VOID, declare, entry_alloca
 from ..codegen.kernels.trk_ir import i8 as c8
 from ..codegen.kernels.trk_ir import i32 as c32
 from ..codegen.kernels.trk_ir import i64 as c64
 from ..codegen.kernels.trk_ir import intrinsic as declare_intrinsic
-from . import layout
 
 # The runtime is written with opaque pointers throughout (the kernels' trk_ir.PTR is a typed i8*).
 PTR = ir.PointerType()

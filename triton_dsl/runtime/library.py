@@ -2,8 +2,8 @@
 
 In: the `emit(em)` functions of the rt_* modules. Out: `load_runtime()` -> the `JitModule` holding the
 compiled library (every public function is also published with `jit.add_symbol`, so a program module
-that `declare`s it can call it), `SIGNATURES` (name -> (ret, args) as llvmlite types), `declare(module,
-name)` for code generators, `runtime_ir()` (the IR text) and `compile_seconds()` (measured build time).
+that `declare`s it can call it), `signatures()` (name -> (ret, args) as llvmlite types, the source of
+`abi/functions.py`), `runtime_ir()` (the IR text) and `compile_seconds()` (measured build time).
 """
 
 from __future__ import annotations
@@ -67,15 +67,6 @@ def runtime_ir() -> str:
 def signatures() -> dict[str, tuple[ir.Type, list[ir.Type]]]:
     """Every public runtime function: name -> (return type, argument types)."""
     return dict(_build()[0].signatures)
-
-
-def declare(module: ir.Module, name: str) -> ir.Function:
-    """Declare runtime function `name` in a program module (idempotent) with its exact signature."""
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    ret, args = signatures()[name]
-    return ir.Function(module, ir.FunctionType(ret, args), name)
 
 
 def load_runtime(cache_objects: bool = True) -> jit.JitModule:
