@@ -447,27 +447,31 @@ def load_support() -> None:
             _support = support
 
 
-def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic"):
+def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic",
+                        unroll: bool | None = None):
     tm = target_machine(target, opt_level=min(opt_level, 3), reloc=reloc)
     mod = parse_ir(ir_text)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     if opt_level > 0:
-        optimize(mod, tm, opt_level)
+        optimize(mod, tm, opt_level, unroll)
     return tm, mod
 
 
-def emit_object(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> bytes:
+def emit_object(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                unroll: bool | None = None) -> bytes:
     """Object-file bytes for `target` (default: the process target), position-independent."""
-    tm, mod = _prepare_for_target(ir_text, target, opt_level)
+    tm, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return tm.emit_object(mod)
 
 
-def emit_assembly(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
-    tm, mod = _prepare_for_target(ir_text, target, opt_level)
+def emit_assembly(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                  unroll: bool | None = None) -> str:
+    tm, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return tm.emit_assembly(mod)
 
 
-def optimized_ir(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
-    _, mod = _prepare_for_target(ir_text, target, opt_level)
+def optimized_ir(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                 unroll: bool | None = None) -> str:
+    _, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return str(mod)
