@@ -6,8 +6,9 @@ chosen by `$TRITON_DSL_CPU` / `use_cpu`), or object-file bytes / assembly text f
 `emit_object` / `emit_assembly`); `host_target()`, this machine as LLVM reports it.
 
 Every symbol a JIT module needs is bound on purpose: the half-precision conversions LLVM may call are
-our own (`codegen/builtins.py`, loaded first), libc and libm are loaded by name, and every undefined
-symbol of every object is checked to resolve before its code runs (an InternalCompilerError otherwise).
+our own (`codegen/builtins.py`, loaded before the first object that needs one), libc and libm are
+loaded by name, and every undefined symbol of every object is checked to resolve before its code runs
+(an InternalCompilerError otherwise).
 
 A module is compiled in two steps: optimize and emit its object file (or take it from the `ObjectCache`),
 then load that object into MCJIT. Between the two, the object's undefined symbols that nothing defines
@@ -36,6 +37,7 @@ from functools import lru_cache
 import llvmlite
 import llvmlite.binding as llvm
 
+from .codegen.builtins import BUILTIN_NAMES as _BUILTIN_NAMES
 from .codegen.builtins import builtins_module
 from .diagnostics import InternalCompilerError
 from .elf_symbols import undefined_symbols
@@ -308,7 +310,7 @@ class JitModule:
                  key: str | None = None):
         _ensure_initialized()
         if needs_support:
-            load_support()
+            add_symbol_provider(_support_provider)
         self.opt_level = opt_level
         self.unroll = unroll
         self.target = target or process_target()
@@ -352,7 +354,7 @@ class JitModule:
         """Load machine code compiled earlier (by a JitModule for the same target: its IR needs no
         static constructors) without its IR. `optimized()` and `asm()` are then unavailable."""
         _ensure_initialized()
-        load_support()
+        add_symbol_provider(_support_provider)
         self = cls.__new__(cls)
         self.opt_level, self.unroll, self.from_cache = opt_level, None, True
         self.target = target or process_target()
@@ -431,20 +433,28 @@ def _module_id(ir_text: str) -> str:
 
 
 _support_lock = threading.Lock()
+_BUILTIN_SET = frozenset(_BUILTIN_NAMES)
 _support: JitModule | None = None
 
 
 def load_support() -> None:
-    """Compile and publish the compiler-support functions (`codegen/builtins.py`) once per process,
-    before any other module is finalized: LLVM's backend may call them from any module."""
+    """Compile and publish the compiler-support functions (`codegen/builtins.py`) once per process.
+    LLVM's backend may call them from any module; they are loaded the first time an object needs one
+    (`_support_provider`), before that object is."""
     global _support
     with _support_lock:
         if _support is None:
             module = builtins_module(process_target().triple)
-            support = JitModule(str(module), 2, needs_support=False)
+            cache = ObjectCache(os.path.join(cache_dir(), "runtime"))
+            support = JitModule(str(module), 2, cache, needs_support=False)
             for fn in module.functions:
                 add_symbol(fn.name, support.address(fn.name))
             _support = support
+
+
+def _support_provider(names: list[str]) -> None:
+    if _support is None and not _BUILTIN_SET.isdisjoint(names):
+        load_support()
 
 
 def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic",

@@ -211,10 +211,10 @@ class RuntimeLibrary:
     def _loaded(self, unit: LoadedUnit) -> None:
         # Python-side callbacks, installed as soon as the unit holding their setter is loaded (before
         # any code of it runs). Late imports: they need this library's addresses.
-        from . import interop, output
+        from . import handles, output
         from .rt_kernels import install_kernel_resolver  # kernels reached from rt_quant / rt_conv
 
-        for setter, install in (("trt_set_release", interop.install_release_callback),
+        for setter, install in (("trt_set_release", handles.install_release_callback),
                                 ("trt_set_output", output.install_python_output),
                                 ("trt_quant_set_resolver", install_kernel_resolver),
                                 ("trt_set_weights_io", rt_weights.install_python_weights)):
