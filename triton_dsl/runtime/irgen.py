@@ -56,16 +56,27 @@ _LIBC = {
 
 
 class Emitter:
-    """The runtime module under construction and its public signature table."""
+    """The runtime module under construction and its public signature table.
 
-    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None):
+    `shared` (a dict every emitter of a library holds) lets the library be split into several modules:
+    each function defined anywhere is registered there, and a call by name to a function of another
+    module declares it (`get`, `FnBuilder.call`); `library.py` then gives the internal functions such
+    references need hidden external linkage (`export_cross_references`).
+    """
+
+    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None,
+                 shared: dict[str, ir.FunctionType] | None = None):
         self.module = ir.Module(name=name)
         # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
         self.kernels = kernels
+        self.shared = shared
         self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
         self._strings: dict[bytes, ir.GlobalVariable] = {}
 
     def get(self, name: str) -> ir.Function:
+        found = self.module.globals.get(name)
+        if found is None and self.shared is not None and name in self.shared:
+            return declare(self.module, name, self.shared[name])
         return self.module.get_global(name)
 
     def libc(self, name: str) -> ir.Function:
@@ -122,6 +133,8 @@ class Emitter:
                 self.signatures[name] = (ret, list(args))
             return self.kernels.define(name, ret, args, public=True)
         fn = declare(self.module, name, ir.FunctionType(ret, args))
+        if self.shared is not None:
+            self.shared[name] = fn.function_type
         # Why noinline: the library is many small entry points around shared drivers; inlining the
         # drivers into every wrapper multiplies code size and LLVM compile time (paid at each start).
         fn.attributes.add("noinline")
@@ -221,7 +234,11 @@ class FnBuilder:
     def call(self, name: str, *args):
         fn = self.em.module.globals.get(name)
         if fn is None:
-            fn = self.em.libc(name)
+            shared = self.em.shared
+            if shared is not None and name in shared:
+                fn = declare(self.em.module, name, shared[name])
+            else:
+                fn = self.em.libc(name)
         return self.b.call(fn, list(args))
 
     def call_ptr(self, fnptr, ret: ir.Type, argtys: list[ir.Type], args: list):
