@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from triton_dsl.codegen.kernels import bitlinear_madd
 from triton_dsl.codegen.kernels.relayout import PANEL_VNNI, VNNI_KBLOCK
 from triton_dsl.codegen.kernels.trk_ir import (
     F32,
@@ -203,7 +204,10 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
     return fn
 
 
-def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
+def _emit_body(module: ir.Module, host) -> ir.Function:
+    variant = host.variant("bitlinear")
+    if variant in bitlinear_madd.WIDTHS:
+        return bitlinear_madd.emit_body(module, variant, ir.LiteralStructType(_MM_ARGS))
     micros = [_emit_micro(module, host, r, False) for r in range(1, MAX_ROWS + 1)]
     gemv = _emit_micro(module, host, 1, True)
     body, b = new_function(module, "trk_bitlinear_t2.body", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
@@ -227,6 +231,11 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
                     count = imin(b, b.sub(r1, start), i64(MAX_ROWS))
                     call_by_count(b, count, micros, [*args, start])
     b.ret_void()
+    return body
+
+
+def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
+    body = _emit_body(module, host)
 
     fn, b = new_function(module, "trk_bitlinear_t2", VOID, _MM_ARGS, _MM_NAMES)
     x, lda, M, K, N, kscale, w, nscale, y, ldy, xq, gamma, xsum = fn.args
