@@ -207,7 +207,7 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
 def _emit_body(module: ir.Module, host) -> ir.Function:
     variant = host.variant("bitlinear")
     if variant in bitlinear_madd.WIDTHS:
-        return bitlinear_madd.emit_body(module, variant, ir.LiteralStructType(_MM_ARGS))
+        return bitlinear_madd.emit_body(module, variant, ir.LiteralStructType([*_MM_ARGS, PTR]))
     micros = [_emit_micro(module, host, r, False) for r in range(1, MAX_ROWS + 1)]
     gemv = _emit_micro(module, host, 1, True)
     body, b = new_function(module, "trk_bitlinear_t2.body", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
@@ -245,11 +245,21 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
     b.position_at_end(work)
     Kp = b.mul(ceil_div(b, K, i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
     b.call(quantize, [x, lda, M, K, kscale, xq, Kp, gamma, xsum])
-    ctx, _ = pack_ctx(b, list(fn.args))
+    variant = host.variant("bitlinear")
+    madd = variant in bitlinear_madd.WIDTHS
+    xb = ir.Constant(PTR, None)
+    if madd:  # the one-row kernel's expanded activations (if malloc fails, the GEMM micro-kernel runs)
+        xb = b.select(b.icmp_signed("==", M, i64(1)),
+                      b.call(malloc(module), [bitlinear_madd.expanded_bytes(b, variant, Kp)]), xb)
+        with b.if_then(b.icmp_unsigned("!=", b.ptrtoint(xb, I64), i64(0))):
+            bitlinear_madd.emit_expand(b, variant, xq, Kp, xb)
+    ctx, _ = pack_ctx(b, [*fn.args, xb] if madd else list(fn.args))
     groups = ceil_div(b, M, i64(GROUP_ROWS))
     tasks = b.mul(groups, ceil_div(b, N, i64(2 * PANEL_VNNI)))
     per_task = b.add(b.mul(b.mul(imin(b, M, i64(GROUP_ROWS)), Kp), i64(2 * PANEL_VNNI)), i64(1))
     call_parallel(b, body, ctx, tasks, imax(b, ceil_div(b, i64(MIN_TASK_MACS), per_task), i64(1)))
+    if madd:
+        b.call(free(module), [xb])
     b.branch(ret)
     b.position_at_end(ret)
     b.ret_void()

@@ -42,6 +42,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     f32,
     for_range,
     gep,
+    i32,
     i64,
     imin,
     intrinsic,
@@ -50,18 +51,23 @@ from triton_dsl.codegen.kernels.trk_ir import (
     masked_load,
     masked_store,
     new_function,
-    prefetch,
     splat,
     unpack_ctx,
     vec,
 )
 
 SUPER_BLOCKS = 16  # 16-k blocks summed in i16 before widening: 16 · 4 · 508 = 32512 < 2^15
-PREFETCH_BYTES = 4096
+PREFETCH_BYTES = 8192  # measured 4 KiB: 1.2-1.5x the read floor, 8 KiB: 1.0-1.3x (noisy shared machine)
+PREFETCH_LOCALITY = 2  # llvm.prefetch locality: 3 = prefetcht0 (L1), 2 = prefetcht1 (L2)
 GROUP_ROWS = 64
 ROWS = 4  # rows per GEMM micro-kernel
 WIDTHS = {"avx512bw": 64, "avx2": 32, "ssse3": 16, "generic": 16}
 COLS = {64: 2, 32: 1, 16: 1}  # vectors (of W/4 columns) per GEMM micro-kernel
+
+
+def _prefetch(b: ir.IRBuilder, ptr: ir.Value, locality: int) -> None:
+    fn = intrinsic(b.module, "llvm.prefetch.p0", VOID, [PTR, I32, I32, I32])
+    b.call(fn, [ptr, i32(0), i32(locality), i32(1)])
 
 
 def _madd_ub(b: ir.IRBuilder, variant: str, codes: ir.Value, xs: ir.Value) -> ir.Value:
@@ -93,17 +99,19 @@ def _widen_pairs(b: ir.IRBuilder, variant: str, v: ir.Value) -> ir.Value:
 
 
 def _emit_micro(module: ir.Module, variant: str, rows: int, cols: int, gemv: bool) -> ir.Function:
-    """micro(xq, Kp, stream, v0, n0, N, nscale, y, gamma, xsum, ldy, m0): rows m0.. × `cols` vectors
-    v0..v0+cols−1 of the pair whose stream starts at `stream` (columns n0 + v·W/4 + lane)."""
+    """micro(xq, Kp, stream, v0, n0, N, nscale, y, gamma, xsum, ldy, m0, xb): rows m0.. × `cols` vectors
+    v0..v0+cols−1 of the pair whose stream starts at `stream` (columns n0 + v·W/4 + lane). The GEMV
+    kernel reads the activations from `xb` (`emit_expand`: every 4 bytes of x_q repeated to W bytes) as
+    memory operands of the multiplies, the others broadcast them from `xq` (xb unused)."""
     w = WIDTHS[variant]
     lanes = w // 4
     vb = vec(I8, w)
     v16, v32, vf = vec(I16, w // 2), vec(I32, lanes), vec(F32, lanes)
     fn, b = new_function(module, f"trk_bitlinear_t2.madd{rows}x{cols}{'g' if gemv else ''}", VOID,
-                         [PTR, I64, PTR, I64, I64, I64, PTR, PTR, PTR, PTR, I64, I64],
-                         ["xq", "Kp", "stream", "v0", "n0", "N", "nscale", "y", "gamma", "xsum", "ldy", "m0"],
-                         internal=True)
-    xq, Kp, stream, v0, n0, N, nscale, y, gamma, xsum, ldy, m0 = fn.args
+                         [PTR, I64, PTR, I64, I64, I64, PTR, PTR, PTR, PTR, I64, I64, PTR],
+                         ["xq", "Kp", "stream", "v0", "n0", "N", "nscale", "y", "gamma", "xsum", "ldy", "m0",
+                          "xb"], internal=True)
+    xq, Kp, stream, v0, n0, N, nscale, y, gamma, xsum, ldy, m0, xb = fn.args
     kblocks = b.sdiv(Kp, i64(VNNI_KBLOCK))
     acc32 = [[entry_alloca(b, v32, f"w{m}{c}", ir.Constant(v32, None)) for c in range(cols)]
              for m in range(rows)]
@@ -118,9 +126,8 @@ def _emit_micro(module: ir.Module, variant: str, rows: int, cols: int, gemv: boo
         with for_range(b, sb, imin(b, b.add(sb, i64(SUPER_BLOCKS)), kblocks), name="kb") as kb:
             block = gep(b, base, b.mul(kb, i64(2 * 64)), I8)
             if gemv:  # memory-bound: keep enough misses in flight (bitlinear.PREFETCH_BYTES)
-                prefetch(b, gep(b, block, i64(PREFETCH_BYTES), I8))
-                if w < 64:
-                    prefetch(b, gep(b, block, i64(PREFETCH_BYTES + 64), I8))
+                for line in range(2):
+                    _prefetch(b, gep(b, block, i64(PREFETCH_BYTES + 64 * line), I8), PREFETCH_LOCALITY)
             codes = []
             for c in range(cols):
                 raw = load(b, gep(b, block, i64(c * w), I8), vb, align=1)
@@ -128,7 +135,10 @@ def _emit_micro(module: ir.Module, variant: str, rows: int, cols: int, gemv: boo
                               for g in range(4)])
             for m in range(rows):
                 xk = gep(b, xrows[m], b.mul(kb, i64(VNNI_KBLOCK)), I8)
-                xs = [b.bitcast(splat(b, load(b, xk, I32, i64(g), align=1), lanes), vb) for g in range(4)]
+                if gemv:
+                    xs = [load(b, xb, vb, b.add(b.mul(kb, i64(4)), i64(g)), align=1) for g in range(4)]
+                else:
+                    xs = [b.bitcast(splat(b, load(b, xk, I32, i64(g), align=1), lanes), vb) for g in range(4)]
                 for c in range(cols):
                     parts = [_madd_ub(b, variant, codes[c][g], xs[g]) for g in range(4)]
                     total = b.add(b.add(parts[0], parts[1]), b.add(parts[2], parts[3]))
@@ -152,8 +162,25 @@ def _emit_micro(module: ir.Module, variant: str, rows: int, cols: int, gemv: boo
     return fn
 
 
+def expanded_bytes(b: ir.IRBuilder, variant: str, Kp: ir.Value) -> ir.Value:
+    """Bytes of the GEMV's expanded activations for Kp (a multiple of 16) k."""
+    return b.mul(b.sdiv(Kp, i64(4)), i64(WIDTHS[variant]))
+
+
+def emit_expand(b: ir.IRBuilder, variant: str, xq: ir.Value, Kp: ir.Value, xb: ir.Value) -> None:
+    """xb[j·W .. (j+1)·W) = x_q[4j .. 4j+4) repeated W/4 times, for 4j < Kp (the GEMV's activations:
+    without them each 4-byte broadcast costs a vector uop per 16-k block and field, a quarter of the
+    loop's work on AVX2)."""
+    w = WIDTHS[variant]
+    with for_range(b, i64(0), b.sdiv(Kp, i64(4)), name="xb") as j:
+        v = splat(b, load(b, xq, I32, j, align=1), w // 4)
+        b.store(v, b.bitcast(gep(b, xb, b.mul(j, i64(w)), I8), v.type.as_pointer()), align=1)
+
+
 def emit_body(module: ir.Module, variant: str, ctx_type: ir.LiteralStructType) -> ir.Function:
-    """The `trk_parallel_for` body of trk_bitlinear_t2 for a madd variant (ctx: trk_bitlinear_t2's args).
+    """The `trk_parallel_for` body of trk_bitlinear_t2 for a madd variant (ctx: trk_bitlinear_t2's args,
+    then the expanded activations `xb` or null; the one-row kernel needs them, else rows go through the
+    GEMM micro-kernels).
 
     Vector v of a pair's 128-byte block is bytes [v·W, (v+1)·W): panel v·W // 64, and within the panel the
     columns ((v·W) % 64)/4 .. + W/4 — so column n0 + v·W/4 + lane, with n0 the pair's first column."""
@@ -164,7 +191,7 @@ def emit_body(module: ir.Module, variant: str, ctx_type: ir.LiteralStructType) -
     micros = [_emit_micro(module, variant, r, cols, False) for r in range(1, ROWS + 1)]
     body, b = new_function(module, f"trk_bitlinear_t2.{variant}", VOID, [PTR, I64, I64],
                            ["ctx", "begin", "end"], internal=True)
-    _, _, M, K, N, _, wts, nscale, y, ldy, xq, gamma, xsum = unpack_ctx(b, body.args[0], ctx_type)
+    _, _, M, K, N, _, wts, nscale, y, ldy, xq, gamma, xsum, xb = unpack_ctx(b, body.args[0], ctx_type)
     Kp = b.mul(b.sdiv(b.add(K, i64(VNNI_KBLOCK - 1)), i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
     kblocks = b.sdiv(Kp, i64(VNNI_KBLOCK))
     pairs = b.sdiv(b.add(N, i64(2 * PANEL_VNNI - 1)), i64(2 * PANEL_VNNI))
@@ -174,14 +201,15 @@ def emit_body(module: ir.Module, variant: str, ctx_type: ir.LiteralStructType) -
         stream = gep(b, wts, b.mul(b.mul(pair, kblocks), i64(128)), I8)
         r0 = b.mul(group, i64(GROUP_ROWS))
         r1 = imin(b, b.add(r0, i64(GROUP_ROWS)), M)
-        with b.if_else(b.icmp_signed("==", M, i64(1))) as (one, many):
+        expanded = b.icmp_unsigned("!=", b.ptrtoint(xb, I64), i64(0))
+        with b.if_else(b.and_(b.icmp_signed("==", M, i64(1)), expanded)) as (one, many):
             with one:
-                b.call(gemv, [xq, Kp, stream, i64(0), n0, N, nscale, y, gamma, xsum, ldy, i64(0)])
+                b.call(gemv, [xq, Kp, stream, i64(0), n0, N, nscale, y, gamma, xsum, ldy, i64(0), xb])
             with many:
                 with for_range(b, i64(0), i64(per_block), cols, name="vec") as v:
                     with for_range(b, r0, r1, ROWS, name="blk") as start:
                         count = imin(b, b.sub(r1, start), i64(ROWS))
-                        args = [xq, Kp, stream, v, n0, N, nscale, y, gamma, xsum, ldy, start]
+                        args = [xq, Kp, stream, v, n0, N, nscale, y, gamma, xsum, ldy, start, xb]
                         call_by_count(b, count, micros, args)
     b.ret_void()
     return body
