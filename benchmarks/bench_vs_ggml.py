@@ -143,6 +143,9 @@ def ggml_us(binary: str, kind: str, M: int, K: int, N: int, threads: int, cold_m
     out = subprocess.run([binary, kind, str(K), str(N), str(M), str(threads), str(copies), "3"],
                          capture_output=True, text=True, check=False)
     match = re.search(r": ([0-9.]+) us", out.stdout)
+    if not match:
+        print(f"ggml {kind} M={M} K={K} N={N} failed (exit {out.returncode}): {out.stderr.strip()[-300:]}",
+              file=sys.stderr)
     return float(match.group(1)) if match else None
 
 

@@ -72,9 +72,10 @@ GROUPS = 11  # per 32-k word: 10 triples (bits 0..29) and a pair (bits 30, 31)
 TABLE_BYTES = GROUPS * 32  # per word per row
 BLOCK_BYTES = PERM8_BLOCK_TILES * 64  # per word per block: per tile 32 bytes of +1 bits, 32 of −1 bits
 PREFETCH_BYTES = 4096
-ROWS = 2
-GROUP_ROWS = 16
-STRIP_BLOCKS = 4
+FMA_ROWS = 6  # rows per GEMM micro-kernel: 12 accumulators + 2 weights + 1 broadcast ≤ 16 ymm
+FMA_GROUP_ROWS = 96  # rows per GEMM task (one expansion of the block serves them)
+FMA_STRIP = 8  # blocks per GEMM task: the x chunk (rows × FMA_KC floats) is reused by 8 blocks from L1/L2
+FMA_KC = 256  # k per expanded chunk: 256 × 16 floats = 16 KiB, in L1 while the row blocks use it
 _ARGS = [PTR, I64, PTR, PTR, I64, I64, I64, I64, PTR, PTR, F32, F32]
 _NAMES = ["x", "lda", "w", "y", "ldy", "M", "K", "N", "kscale", "nscale", "wpos", "wneg"]
 # ctx of the bodies: x, lda, tables, w, y, ldy, M, K, N, words, kscale, nscale, wpos, wneg
@@ -179,35 +180,120 @@ def _emit_micro(module: ir.Module, fast: bool, rows: int, gemv: bool) -> ir.Func
     return fn
 
 
+def _emit_expand(module: ir.Module) -> ir.Function:
+    """expand(stream, words, K, kscale|null, wpos, wneg, buf): buf[k·16 + j] = the value of W[k, n0 + j]
+    (wpos·ks[k] for +1, −wneg·ks[k] for −1, 0) for the block's 16 columns, k < 32·words."""
+    fn, b = new_function(module, "trk_matmul_f32_t2_perm8.expand", VOID, [PTR, I64, I64, PTR, F32, F32, PTR],
+                         ["stream", "words", "K", "kscale", "wpos", "wneg", "buf"], internal=True)
+    stream, words, K, kscale, wpos, wneg, buf = fn.args
+    has_ks = b.icmp_unsigned("!=", b.ptrtoint(kscale, I64), i64(0))
+    neg = b.fsub(f32(0.0), wneg)
+    zero = ir.Constant(V8F, None)
+    zeros = ir.Constant(V8I, None)
+    with for_range(b, i64(0), words, name="word") as wd:
+        here = gep(b, stream, b.mul(wd, i64(BLOCK_BYTES)), I8)
+        planes = [[load(b, gep(b, here, i64(64 * t + 32 * p), I8), V8I, align=4) for p in range(2)]
+                  for t in range(PERM8_BLOCK_TILES)]
+        for j in range(PERM8_WORD_K):
+            k = b.add(b.mul(wd, i64(PERM8_WORD_K)), i64(j))
+            safe = b.select(b.icmp_signed("<", k, K), k, i64(0))
+            ks = b.select(has_ks, load(b, b.select(has_ks, kscale, buf), F32, b.select(has_ks, safe, i64(0))),
+                          f32(1.0))
+            vp, vn = splat(b, b.fmul(wpos, ks), 8), splat(b, b.fmul(neg, ks), 8)
+            for t in range(PERM8_BLOCK_TILES):
+                # bit j moved to the sign bit: one shift and one blend per plane
+                on = [b.icmp_signed("<", b.shl(planes[t][p], ir.Constant(V8I, [31 - j] * 8)), zeros)
+                      for p in range(2)]
+                v = b.select(on[0], vp, b.select(on[1], vn, zero))
+                store(b, v, buf, b.add(b.mul(k, i64(2)), i64(t)), align=32)
+    b.ret_void()
+    return fn
+
+
+def _emit_fma_micro(module: ir.Module, rows: int) -> ir.Function:
+    """fma(x of row 0 at the chunk's first k, lda, buf, kc, y of row 0, ldy, n0, N, nscale, more, last):
+    rows × 16 columns over a K chunk of kc, the expanded weights shared by the rows (2 × rows
+    accumulators, the BLAS micro-kernel shape). Starts from the partial sums in y if `more` (not the
+    first chunk); multiplies by nscale if `last`."""
+    fn, b = new_function(module, f"trk_matmul_f32_t2_perm8.fma{rows}", VOID,
+                         [PTR, I64, PTR, I64, PTR, I64, I64, I64, PTR, I1, I1],
+                         ["x", "lda", "buf", "K", "y", "ldy", "n0", "N", "nscale", "more", "last"],
+                         internal=True)
+    x, lda, buf, K, y, ldy, n0, N, nscale, more, last = fn.args
+    fmuladd = intrinsic(module, "llvm.fmuladd.v8f32", V8F, [V8F, V8F, V8F])
+    zero = ir.Constant(V8F, None)
+    accs = [[entry_alloca(b, V8F, f"a{r}{t}") for t in range(2)] for r in range(rows)]
+    xrows = [gep(b, x, b.mul(i64(r), lda), F32) for r in range(rows)]
+    masks = [lane_mask(b, imin(b, b.sub(N, b.add(n0, i64(8 * t))), i64(8)), 8) for t in range(2)]
+    for r in range(rows):
+        yrow = gep(b, y, b.mul(i64(r), ldy), F32)
+        for t in range(2):
+            old = masked_load(b, gep(b, yrow, b.add(n0, i64(8 * t)), F32), V8F, masks[t])
+            b.store(b.select(more, old, zero), accs[r][t])
+    with for_range(b, i64(0), K, name="k") as k:
+        wv = [load(b, buf, V8F, b.add(b.mul(k, i64(2)), i64(t)), align=32) for t in range(2)]
+        for r in range(rows):
+            xv = splat(b, load(b, xrows[r], F32, k), 8)
+            for t in range(2):
+                b.store(b.call(fmuladd, [xv, wv[t], b.load(accs[r][t])]), accs[r][t])
+    one = ir.Constant(V8F, [1.0] * 8)
+    for r in range(rows):
+        yrow = gep(b, y, b.mul(i64(r), ldy), F32)
+        for t in range(2):
+            col = b.add(n0, i64(8 * t))
+            scale = b.select(last, masked_load(b, gep(b, nscale, col, F32), V8F, masks[t]), one)
+            masked_store(b, b.fmul(b.load(accs[r][t]), scale), gep(b, yrow, col, F32), masks[t])
+    b.ret_void()
+    return fn
+
+
 def _emit_body(module: ir.Module, fast: bool) -> ir.Function:
     gemv = _emit_micro(module, fast, 1, True)
-    micros = [_emit_micro(module, fast, r, False) for r in range(1, ROWS + 1)]
+    expand = _emit_expand(module)
+    micros = [_emit_fma_micro(module, r) for r in range(1, FMA_ROWS + 1)]
     body, b = new_function(module, "trk_matmul_f32_t2_perm8.body", VOID, [PTR, I64, I64],
                            ["ctx", "begin", "end"], internal=True)
-    _, _, tables, w, y, ldy, M, _, N, words, _, nscale, wpos, wneg = unpack_ctx(
+    x, lda, tables, w, y, ldy, M, K, N, words, kscale, nscale, wpos, wneg = unpack_ctx(
         b, body.args[0], ir.LiteralStructType(_CTX))
     tstride = b.mul(words, i64(TABLE_BYTES))
     block_cols = 8 * PERM8_BLOCK_TILES
     blocks = ceil_div(b, N, i64(block_cols))
-    strips = ceil_div(b, blocks, i64(STRIP_BLOCKS))
-    with for_range(b, body.args[1], body.args[2], name="task") as task:
-        with b.if_else(b.icmp_signed("==", M, i64(1))) as (one, many):
-            with one:  # GEMV: a task is one block
+    with b.if_else(b.icmp_signed("==", M, i64(1))) as (one, many):
+        with one:  # GEMV: a task is one block
+            with for_range(b, body.args[1], body.args[2], name="task") as task:
                 b.call(gemv, [tables, tstride, gep(b, w, b.mul(b.mul(task, words), i64(BLOCK_BYTES)), I8),
                               words, y, ldy, b.mul(task, i64(block_cols)), N, nscale, wpos, wneg])
-            with many:
+        with many:  # GEMM: a task is (row group, block), K in chunks of FMA_KC expanded on the stack
+            buf = entry_alloca(b, V8F, "expanded", count=FMA_KC * 2)
+            bufp = b.bitcast(buf, PTR)
+            has_ks = b.icmp_unsigned("!=", b.ptrtoint(kscale, I64), i64(0))
+            strips = ceil_div(b, blocks, i64(FMA_STRIP))
+            with for_range(b, body.args[1], body.args[2], name="task") as task:
                 group, strip = b.sdiv(task, strips), b.srem(task, strips)
-                r0 = b.mul(group, i64(GROUP_ROWS))
-                r1 = imin(b, b.add(r0, i64(GROUP_ROWS)), M)
-                first = b.mul(strip, i64(STRIP_BLOCKS))
-                with for_range(b, first, imin(b, b.add(first, i64(STRIP_BLOCKS)), blocks), name="blk") as blk:
-                    stream = gep(b, w, b.mul(b.mul(blk, words), i64(BLOCK_BYTES)), I8)
-                    with for_range(b, r0, r1, ROWS, name="rb") as start:
-                        count = imin(b, b.sub(r1, start), i64(ROWS))
-                        call_by_count(b, count, micros, [
-                            gep(b, tables, b.mul(start, tstride), I8), tstride, stream, words,
-                            gep(b, y, b.mul(start, ldy), F32), ldy, b.mul(blk, i64(block_cols)), N, nscale,
-                            wpos, wneg])
+                r0 = b.mul(group, i64(FMA_GROUP_ROWS))
+                r1 = imin(b, b.add(r0, i64(FMA_GROUP_ROWS)), M)
+                rows = b.sub(r1, r0)
+                nrb = ceil_div(b, rows, i64(FMA_ROWS))
+                first = b.mul(strip, i64(FMA_STRIP))
+                with for_range(b, i64(0), K, FMA_KC, name="kc") as k0:
+                    kc = imin(b, b.sub(K, k0), i64(FMA_KC))
+                    ks = b.select(has_ks, gep(b, kscale, k0, F32), kscale)
+                    w0 = b.sdiv(k0, i64(PERM8_WORD_K))
+                    more = b.icmp_signed(">", k0, i64(0))
+                    last = b.icmp_signed(">=", b.add(k0, i64(FMA_KC)), K)
+                    strip_end = imin(b, b.add(first, i64(FMA_STRIP)), blocks)
+                    with for_range(b, first, strip_end, name="blk") as blk:
+                        n0 = b.mul(blk, i64(block_cols))
+                        here = gep(b, w, b.mul(b.add(b.mul(blk, words), w0), i64(BLOCK_BYTES)), I8)
+                        b.call(expand, [here, ceil_div(b, kc, i64(PERM8_WORD_K)), kc, ks, wpos, wneg, bufp])
+                        # balanced blocks of ≤ FMA_ROWS rows (64 → 11 blocks of 5-6, not 10 × 6 + 4)
+                        with for_range(b, i64(0), nrb, name="rb") as rb:
+                            start = b.add(r0, b.sdiv(b.mul(rows, rb), nrb))
+                            stop = b.add(r0, b.sdiv(b.mul(rows, b.add(rb, i64(1))), nrb))
+                            xs = gep(b, x, b.add(b.mul(start, lda), k0), F32)
+                            ys = gep(b, y, b.mul(start, ldy), F32)
+                            call_by_count(b, b.sub(stop, start), micros,
+                                          [xs, lda, bufp, kc, ys, ldy, n0, N, nscale, more, last])
     b.ret_void()
     return body
 
@@ -264,8 +350,8 @@ def build(module: ir.Module, host) -> None:
     blocks = ceil_div(b, N, i64(8 * PERM8_BLOCK_TILES))
     is_gemv = b.icmp_signed("==", M, i64(1))
     tasks = b.select(is_gemv, blocks,
-                     b.mul(ceil_div(b, M, i64(GROUP_ROWS)), ceil_div(b, blocks, i64(STRIP_BLOCKS))))
-    macs = b.mul(b.select(is_gemv, i64(1), b.mul(imin(b, M, i64(GROUP_ROWS)), i64(STRIP_BLOCKS))),
+                     b.mul(ceil_div(b, M, i64(FMA_GROUP_ROWS)), ceil_div(b, blocks, i64(FMA_STRIP))))
+    macs = b.mul(b.select(is_gemv, i64(1), b.mul(imin(b, M, i64(FMA_GROUP_ROWS)), i64(FMA_STRIP))),
                  b.mul(b.mul(words, i64(PERM8_WORD_K)), i64(8 * PERM8_BLOCK_TILES)))
     call_parallel(b, body, ctx, tasks, imax(b, ceil_div(b, i64(1 << 18), b.add(macs, i64(1))), i64(1)))
     b.call(free(module), [raw])
