@@ -33,6 +33,7 @@ from ..codegen.kernels import (
     matmul_f32,
     matmul_gemm_lut,
     matmul_gemv,
+    matmul_perm8,
     matmul_tt,
     pack,
     quantize,
@@ -52,7 +53,7 @@ KERNEL_BUILDERS: list[KernelBuilder] = [
     dequant.build,
     count.build,
     relayout.build, matmul_f32.build, matmul_gemv.build, matmul_gemm_lut.build, bitlinear.build,
-    matmul_tt.build, conv2d.build,
+    matmul_tt.build, conv2d.build, matmul_perm8.build,
 ]
 
 # Family (kernel file) -> the public symbols its builder defines, on every target (tests check this
