@@ -5,13 +5,22 @@ Public API only; see README.md. Source goes in, native code comes out (through L
 ternary tensor; `save_weights` / `load_weights` handle weight files; `stdlib` is the standard library.
 """
 
-from .api import Module, compile, compile_file
+from typing import TYPE_CHECKING
+
 from .diagnostics import CompileError, Diagnostic
 from .runtime.errors import TritonRuntimeError
-from .runtime.ternary import TernaryTensor
-from .runtime.weights import WeightsFileError, load_weights, save_weights
+
+if TYPE_CHECKING:
+    from .api import Module, compile, compile_file
+    from .runtime.ternary import TernaryTensor
+    from .runtime.weights import WeightsFileError, load_weights, save_weights
 
 __version__ = "0.1.0"
+
+# Imported on first use (PEP 562): `tritonc run` of a cached program never needs numpy or the API.
+_LAZY = {"Module": ".api", "compile": ".api", "compile_file": ".api", "TernaryTensor": ".runtime.ternary",
+         "WeightsFileError": ".runtime.weights", "load_weights": ".runtime.weights",
+         "save_weights": ".runtime.weights"}
 
 __all__ = [
     "CompileError", "Diagnostic", "Module", "TernaryTensor", "TritonRuntimeError", "WeightsFileError",
@@ -20,9 +29,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
     # `triton_dsl.stdlib` is imported on first use: loading it parses and checks the stdlib sources.
     if name == "stdlib":
-        import importlib
-
         return importlib.import_module(".stdlib", __name__)
     raise AttributeError(f"module 'triton_dsl' has no attribute {name!r}")

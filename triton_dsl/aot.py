@@ -5,10 +5,10 @@ object comes from `jit.emit_object`). Out:
 
 - `library_objects(target, opt_level, kernels)` -> `[(member name, ELF object bytes)]`: the runtime in its
   ahead-of-time flavour (`runtime.library.runtime_modules(aot=True)`: no Python callbacks, kernels named
-  directly), the kernels built for `target` (`build_library_module(target)`, never the build machine's
-  CPU; only those called, see `_kernels_ir`) and the compiler-support functions LLVM may call
-  (`codegen/builtins.py`). Cached on disk (`<cache dir>/aot/`, keyed by IR, versions, target and opt
-  level): building them costs 10-25 s of LLVM, and they are the same for most programs.
+  directly), the kernels built for `target` (`build_library_module(target, [family])`, never the build
+  machine's CPU; only the families called, see `_kernel_families`) and the compiler-support functions
+  LLVM may call (`codegen/builtins.py`). Cached on disk (`<cache dir>/aot/`, keyed by IR, versions,
+  target and opt level): building them costs 10-25 s of LLVM, and they are the same for most programs.
 - `unresolved(members)`: our symbols the set of objects still lacks (must be empty: nothing resolves by
   luck, a missing one is an internal error at build time rather than a link error for the user).
 - `write_archive(path, members)`: a static library in the System V / GNU `ar` format with the symbol
@@ -39,12 +39,13 @@ from .target import Target
 LINK_LIBRARIES = ("-lm", "-lpthread")
 
 
-def _cached_object(ir_text: str, target: Target, opt_level: int, cache: jit.ObjectCache) -> bytes:
+def _cached_object(ir_text: str, target: Target, opt_level: int, cache: jit.ObjectCache,
+                   unroll: bool | None = None) -> bytes:
     # "aot" in the key: these objects are position-independent, unlike the JIT's objects of the same IR.
-    key = jit.cache_key(ir_text + "\0aot-pic", opt_level, target)
+    key = jit.cache_key(ir_text + "\0aot-pic", opt_level, target, unroll)
     data = cache.load(key)
     if data is None:
-        data = jit.emit_object(ir_text, target=target, opt_level=opt_level)
+        data = jit.emit_object(ir_text, target=target, opt_level=opt_level, unroll=unroll)
         cache.store(key, data)
     return data
 
@@ -56,41 +57,52 @@ def _builtins_ir(target: Target) -> str:
     return str(builtins_module(target.triple)).replace("\ndefine ", "\ndefine hidden ")
 
 
-def _kernels_ir(target: Target, needed: set[str]) -> str:
-    """The kernel library for `target` with only `needed` (and what they call) kept.
+def _kernel_families(target: Target, needed: set[str]) -> list[tuple[str, str]]:
+    """(family, IR text) of the kernel families (kernel files) `needed` and what they call need.
 
-    Why: the library holds every kernel variant, and the table-lookup ones compile slowly for targets
-    without AVX-512 (they emulate `vpermi2ps` lane by lane: ~2 min of LLVM for aarch64 at -O2) though
-    only AVX-512 targets select them. Kernels outside `needed` become internal, so the optimizer's
-    dead-global elimination drops them before code generation; nothing outside could call them anyway
-    (they are not part of the C API).
+    Why not the whole library: it holds every kernel variant, and the table-lookup ones compile slowly
+    for targets without AVX-512 (they emulate `vpermi2ps` lane by lane: ~2 min of LLVM for aarch64 at
+    -O2) though only AVX-512 targets select them. A family is kept when it defines a needed symbol; the
+    `trk_*` functions its IR declares are needed in turn (conv2d calls the matmul).
     """
-    from .runtime.kernel_library import build_library_module
+    from .runtime.kernel_library import KERNEL_BUILDERS, build_library_module, family_name
 
-    module = build_library_module(target)
-    for fn in module.functions:
-        if fn.name.startswith("trk_") and fn.blocks and fn.name not in needed:
-            fn.linkage = "internal"
-    return str(module)
+    modules = {family_name(b): build_library_module(target, [b]) for b in KERNEL_BUILDERS}
+    defines = {f.name: family for family, m in modules.items() for f in m.functions
+               if f.name.startswith("trk_") and not f.is_declaration
+               and f.linkage not in ("internal", "private")}
+    kept: list[str] = []
+    todo = sorted(needed)
+    while todo:
+        family = defines.get(todo.pop())
+        if family is None or family in kept:
+            continue  # an unknown name is reported by `unresolved` with the rest of the set
+        kept.append(family)
+        todo += [f.name for f in modules[family].functions if f.is_declaration and f.name.startswith("trk_")]
+    return [(family, str(modules[family])) for family in modules if family in kept]
 
 
 def library_objects(target: Target, opt_level: int = 2,
                     kernels: Iterable[str] = ()) -> list[tuple[str, bytes]]:
-    """The runtime, kernel library and support objects for `target` (see the module docstring).
+    """The runtime, kernel and support objects for `target` (see the module docstring), one member per
+    runtime unit and kernel family.
 
     `kernels`: the `trk_*` kernels the program calls (its object's undefined `trk_` symbols); the ones
     the runtime's objects call and the thread pool are always kept.
     """
+    from .runtime.kernel_library import FAMILY_OPTIONS
     from .runtime.library import runtime_modules
 
     cache = jit.ObjectCache(os.path.join(jit.cache_dir(), "aot"))
-    base, leaf_loops = runtime_modules(aot=True)
-    runtime = [(name, _cached_object(text, target, opt_level, cache))
-               for name, text in (("trt_runtime.o", base), ("trt_loops.o", leaf_loops))]
+    members = [(f"{unit}.o", _cached_object(text, target, opt_level, cache))
+               for unit, text in runtime_modules(aot=True)]
     needed = {*kernels, "trk_parallel_for"}
-    needed |= {sym for _, data in runtime for sym in undefined_symbols(data) if sym.startswith("trk_")}
-    support = [("trk_kernels.o", _kernels_ir(target, needed)), ("trt_builtins.o", _builtins_ir(target))]
-    return [*runtime, *((name, _cached_object(text, target, opt_level, cache)) for name, text in support)]
+    needed |= {sym for _, data in members for sym in undefined_symbols(data) if sym.startswith("trk_")}
+    for family, text in _kernel_families(target, needed):
+        unroll = FAMILY_OPTIONS.get(family, {}).get("unroll")
+        members.append((f"trk_{family}.o", _cached_object(text, target, opt_level, cache, unroll)))
+    members.append(("trt_builtins.o", _cached_object(_builtins_ir(target), target, opt_level, cache)))
+    return members
 
 
 # Symbols only our objects can define: one of them undefined in the final set is a bug of ours (the C
@@ -110,26 +122,37 @@ def unresolved(members: list[tuple[str, bytes]]) -> list[str]:
 def write_archive(path: Path, members: list[tuple[str, bytes]]) -> None:
     """Write a GNU-format `ar` archive of ELF objects with a symbol index (`/` member), atomically.
 
-    Member names must be at most 15 characters (no long-name table needed); the index lists every
-    defined non-local symbol with the offset of the member that defines it, as `ar rcs` would.
+    The index lists every defined non-local symbol with the offset of the member that defines it, as
+    `ar rcs` would; names longer than 15 characters go to the `//` table (GNU extended names).
     """
+    long_names = b""
+    headers = []
     for name, _ in members:
-        if len(name) > 15 or "/" in name:
-            raise ValueError(f"archive member name {name!r} must be a plain name of at most 15 characters")
+        if "/" in name:
+            raise ValueError(f"archive member name {name!r} must not contain '/'")
+        if len(name) <= 15:
+            headers.append(name + "/")
+        else:
+            headers.append(f"/{len(long_names)}")
+            long_names += name.encode() + b"/\n"
     symbols = [(sym, i) for i, (_, data) in enumerate(members) for sym in defined_symbols(data)]
     names = b"".join(sym.encode() + b"\0" for sym, _ in symbols)
     index_size = 4 + 4 * len(symbols) + len(names)
-    # Offsets of the members: after the magic, the index's header and (even-padded) body.
+    # Offsets of the members: after the magic, the index and the long-name table (each even-padded).
     offset = 8 + 60 + index_size + (index_size & 1)
+    if long_names:
+        offset += 60 + len(long_names) + (len(long_names) & 1)
     offsets = []
     for _, data in members:
         offsets.append(offset)
         offset += 60 + len(data) + (len(data) & 1)
     index = struct.pack(">I", len(symbols)) + b"".join(struct.pack(">I", offsets[i]) for _, i in symbols)
     parts = [b"!<arch>\n", _member_header("/", index_size), index + names, b"\n" * (index_size & 1)]
-    for name, data in members:
-        parts += [_member_header(name + "/", len(data)), data, b"\n" * (len(data) & 1)]
-    fd, tmp = tempfile.mkstemp(dir=str(Path(path).parent or "."), prefix=".tmp-", suffix=".a")
+    if long_names:
+        parts += [_member_header("//", len(long_names)), long_names, b"\n" * (len(long_names) & 1)]
+    for header, (_, data) in zip(headers, members, strict=True):
+        parts += [_member_header(header, len(data)), data, b"\n" * (len(data) & 1)]
+    fd, tmp = tempfile.mkstemp(dir=str(Path(path).parent), prefix=".tmp-", suffix=".a")
     with os.fdopen(fd, "wb") as f:
         f.write(b"".join(parts))
     umask = os.umask(0)

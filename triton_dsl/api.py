@@ -14,8 +14,6 @@ import re
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from .diagnostics import CompileError
 from .source import Source
 
@@ -109,7 +107,7 @@ class Module:
 
     def run_main(self) -> None:
         """Run the top-level statements, then `main` (what `tritonc run` does)."""
-        from .ir.lowering import ENTRY_NAME
+        from .ir.nodes import ENTRY_NAME
 
         if self._ir.entry is None:
             return
@@ -177,7 +175,7 @@ class BoundFunction:
 def run_cached_entry(cached, opt_level: int) -> None:
     """Run the top-level code of a program from the program cache (no compiler stage runs)."""
     from . import jit
-    from .ir.lowering import ENTRY_NAME
+    from .ir.nodes import ENTRY_NAME
 
     _load_runtime()
     if cached.needs_kernels:
@@ -200,4 +198,12 @@ def _call_entry(jm, name: str, slots: list[int], owned: list[int]) -> None:
     raise_if_error(ctx)
 
 
-__all__ = ["compile", "compile_file", "Module", "np"]
+__all__ = ["compile", "compile_file", "Module"]
+
+
+def __getattr__(name: str):
+    if name == "np":  # numpy is imported where arrays are handled (api_args), not to run a program
+        import numpy
+
+        return numpy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

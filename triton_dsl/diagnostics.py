@@ -129,10 +129,6 @@ class DiagnosticSink:
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)
 
-    def raise_if_errors(self) -> None:
-        if self.has_errors:
-            raise CompileError(self.diagnostics)
-
 
 class InternalCompilerError(Exception):
     """A failure inside the compiler after the program was accepted.

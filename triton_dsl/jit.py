@@ -6,8 +6,17 @@ chosen by `$TRITON_DSL_CPU` / `use_cpu`), or object-file bytes / assembly text f
 `emit_object` / `emit_assembly`); `host_target()`, this machine as LLVM reports it.
 
 Every symbol a JIT module needs is bound on purpose: the half-precision conversions LLVM may call are
-our own (`codegen/builtins.py`, loaded first), libc and libm are loaded by name, and every undefined
-symbol of every object is checked to resolve before its code runs (an InternalCompilerError otherwise).
+our own (`codegen/builtins.py`, loaded before the first object that needs one), libc and libm are
+loaded by name, and every undefined symbol of every object is checked to resolve before its code runs
+(an InternalCompilerError otherwise).
+
+A module is compiled in two steps: optimize and emit its object file (or take it from the `ObjectCache`),
+then load that object into MCJIT. Between the two, the object's undefined symbols that nothing defines
+yet are handed to the *symbol providers* (`add_symbol_provider`): the runtime and kernel libraries
+register one each and compile the part of themselves defining those symbols on first use (see
+`runtime/units.py`). `JitModule.from_object` loads an object without its IR (the warm path of the
+libraries). Every compilation is recorded in `compile_log()` (stage CPU seconds, for
+`benchmarks/bench_compile.py`).
 
 Everything else in the compiler builds IR with `llvmlite.ir` and never imports `llvmlite.binding`.
 """
@@ -20,11 +29,15 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import llvmlite
 import llvmlite.binding as llvm
 
+from .codegen.builtins import BUILTIN_NAMES as _BUILTIN_NAMES
 from .codegen.builtins import builtins_module
 from .diagnostics import InternalCompilerError
 from .elf_symbols import undefined_symbols
@@ -143,13 +156,15 @@ def target_machine(target: Target | None = None, opt_level: int = 2, *, jit: boo
                                              jit=jit)
 
 
-def optimize(module_ref, tm, opt_level: int) -> None:
-    """Run the new pass manager's default pipeline `-O<opt_level>` over a parsed module, in place."""
+def optimize(module_ref, tm, opt_level: int, unroll: bool | None = None) -> None:
+    """Run the new pass manager's default pipeline `-O<opt_level>` over a parsed module, in place.
+    `unroll=False` turns the loop unroller off (vectorization and interleaving stay): code whose loops are
+    unrolled by hand compiles several times faster without it."""
     pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
     vectorize = opt_level >= 2
     pto.loop_vectorization = vectorize
     pto.slp_vectorization = vectorize
-    pto.loop_unrolling = opt_level >= 2
+    pto.loop_unrolling = opt_level >= 2 if unroll is None else unroll and opt_level >= 2
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(module_ref, pb)
@@ -180,13 +195,14 @@ def cache_dir() -> str:
     return os.path.join(base, "triton_dsl")
 
 
-def cache_key(ir_text: str, opt_level: int, target: Target | None = None) -> str:
+def cache_key(ir_text: str, opt_level: int, target: Target | None = None, unroll: bool | None = None) -> str:
     """Everything the machine code depends on: the program's IR (itself a function of the source and
-    the compiler), the compiler and LLVM versions, the process target (triple, CPU, features), opt level."""
+    the compiler), the compiler and LLVM versions, the process target (triple, CPU, features), opt level
+    (and the unroll option when it is not the default)."""
     from . import __version__
 
     parts = [ir_text, __version__, llvm_version(), llvmlite_version(), (target or process_target()).key(),
-             f"O{opt_level}"]
+             f"O{opt_level}" + ("" if unroll is None else f"u{int(unroll)}")]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -228,55 +244,144 @@ class ObjectCache:
             pass  # a read-only or full disk only costs the next run a recompilation
 
 
+SymbolProvider = Callable[[list[str]], None]
+_providers: list[SymbolProvider] = []
+
+
+def add_symbol_provider(provider: SymbolProvider) -> None:
+    """Register `provider(names)`, called before an object is loaded with the names it needs that no
+    symbol defines yet; it publishes (`add_symbol`) those it can, ignores the others. Providers may
+    compile other modules (and so be called again, for those modules' needs)."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def _provide(names: list[str]) -> None:
+    missing = [name for name in names if not llvm.address_of_symbol(name)]
+    for provider in list(_providers):
+        if not missing:
+            return
+        provider(missing)
+        missing = [name for name in missing if not llvm.address_of_symbol(name)]
+
+
+@dataclass
+class CompileRecord:
+    """One module made native in this process: CPU seconds of each stage (0 for stages skipped)."""
+
+    name: str
+    opt_level: int
+    from_cache: bool
+    ir_bytes: int
+    object_bytes: int
+    parse: float = 0.0
+    optimize: float = 0.0
+    codegen: float = 0.0
+    load: float = 0.0  # reading the object into MCJIT, symbol checks (providers' work excluded)
+
+
+_log: list[CompileRecord] = []
+_log_lock = threading.Lock()
+
+
+def compile_log() -> list[CompileRecord]:
+    """Every JIT module compiled or loaded in this process so far, in order."""
+    with _log_lock:
+        return list(_log)
+
+
+def _record(rec: CompileRecord) -> None:
+    with _log_lock:
+        _log.append(rec)
+
+
 class JitModule:
     """A module compiled for `target` (default: the process target; it must run here) and loaded.
 
     The engine keeps the machine code alive; keep a reference to the JitModule as long as any
     function address from it may be called. With `cache` (an `ObjectCache`), the machine code is
-    looked up on disk first (skipping optimization and code generation) and stored after compiling.
+    looked up on disk first (skipping optimization and code generation) and stored after compiling;
+    `key` overrides the cache key (default `cache_key(ir_text, ...)`). `unroll=False` compiles without
+    the loop unroller (see `optimize`).
     """
 
     def __init__(self, ir_text: str, opt_level: int = 2, cache: ObjectCache | None = None, *,
-                 target: Target | None = None, needs_support: bool = True):
+                 target: Target | None = None, needs_support: bool = True, unroll: bool | None = None,
+                 key: str | None = None):
         _ensure_initialized()
         if needs_support:
-            load_support()
+            add_symbol_provider(_support_provider)
         self.opt_level = opt_level
-        self.from_cache = False
+        self.unroll = unroll
         self.target = target or process_target()
         check_runnable(self.target)
-        tm = target_machine(self.target, opt_level=min(opt_level, 3), jit=True)
-        mod = parse_ir(ir_text)
-        mod.triple = tm.triple
-        mod.data_layout = str(tm.target_data)
-        key = cache_key(ir_text, opt_level, self.target) if cache is not None else None
-        cached = cache.load(key) if cache is not None else None
-        if cached is None and opt_level > 0:
-            optimize(mod, tm, opt_level)
-        self.optimized_ir = str(mod) if cached is None else None
         self._ir_text = ir_text
-        self._tm = tm
-        self._engine = llvm.create_mcjit_compiler(mod, tm)
-        generated: list[bytes] = []
+        self.optimized_ir: str | None = None
+        self._tm = tm = target_machine(self.target, opt_level=min(opt_level, 3), jit=True)
+        name = _module_id(ir_text)
+        if cache is not None and key is None:
+            key = cache_key(ir_text, opt_level, self.target, unroll)
+        obj = cache.load(key) if cache is not None else None
+        rec = CompileRecord(name, opt_level, obj is not None, len(ir_text), 0)
+        mod = None
+        if obj is None:
+            t0 = time.thread_time()
+            mod = parse_ir(ir_text)
+            mod.triple = tm.triple
+            mod.data_layout = str(tm.target_data)
+            t1 = time.thread_time()
+            if opt_level > 0:
+                optimize(mod, tm, opt_level, unroll)
+            t2 = time.thread_time()
+            obj = tm.emit_object(mod)
+            t3 = time.thread_time()
+            rec.parse, rec.optimize, rec.codegen = t1 - t0, t2 - t1, t3 - t2
+            if not obj:
+                raise InternalCompilerError(f"LLVM produced no object code for module {name!r}")
+            if cache is not None:
+                cache.store(key, obj)
+        elif "@llvm.global_ctors" in ir_text:  # the IR's constructors are what MCJIT runs
+            mod = parse_ir(ir_text)
+            mod.triple = tm.triple
+            mod.data_layout = str(tm.target_data)
+        self.from_cache = rec.from_cache
+        rec.object_bytes = len(obj)
+        self._load(obj, name, mod, rec)
 
-        def notify(_module, buffer: bytes) -> None:
-            generated.append(bytes(buffer))
-            if cache is not None and cached is None:
-                cache.store(key, generated[-1])
+    @classmethod
+    def from_object(cls, obj: bytes, name: str, *, target: Target | None = None,
+                    opt_level: int = 2) -> JitModule:
+        """Load machine code compiled earlier (by a JitModule for the same target: its IR needs no
+        static constructors) without its IR. `optimized()` and `asm()` are then unavailable."""
+        _ensure_initialized()
+        add_symbol_provider(_support_provider)
+        self = cls.__new__(cls)
+        self.opt_level, self.unroll, self.from_cache = opt_level, None, True
+        self.target = target or process_target()
+        check_runnable(self.target)
+        self._ir_text = None
+        self.optimized_ir = None
+        self._tm = target_machine(self.target, opt_level=min(opt_level, 3), jit=True)
+        self._load(obj, name, None, CompileRecord(name, opt_level, True, 0, len(obj)))
+        return self
 
-        def getbuffer(_module) -> bytes | None:
-            return cached
-
-        # Always installed: the object bytes are what `_check_resolved` reads.
-        self._engine.set_object_cache(notify, getbuffer)
-        self.from_cache = cached is not None
+    def _load(self, obj: bytes, name: str, mod, rec: CompileRecord) -> None:
+        """Resolve what the object needs (symbol providers), load it into MCJIT, check every symbol."""
+        needed = undefined_symbols(obj)
+        _provide(needed)
+        t0 = time.thread_time()
+        if mod is None:  # an empty module: MCJIT takes the machine code from the object cache hook
+            mod = parse_ir("")
+            mod.name = name
+            mod.triple = self._tm.triple
+            mod.data_layout = str(self._tm.target_data)
+        self._engine = llvm.create_mcjit_compiler(mod, self._tm)
+        self._engine.set_object_cache(lambda _module, _buffer: None, lambda _module: obj)
         self._engine.finalize_object()
-        objects = generated if cached is None else [cached]
-        if not objects:
-            raise InternalCompilerError(f"LLVM produced no object code for module {mod.name!r}")
-        for obj in objects:
-            _check_resolved(obj, _module_id(ir_text), self.target.cpu)
+        _check_resolved(obj, name, self.target.cpu, needed)
         self._engine.run_static_constructors()
+        rec.load = time.thread_time() - t0
+        _record(rec)
 
     def address(self, name: str) -> int:
         addr = self._engine.get_function_address(name)
@@ -292,24 +397,27 @@ class JitModule:
         return self._tm.emit_assembly(parse_ir(self.optimized()))
 
     def optimized(self) -> str:
-        """The optimized LLVM IR (recomputed when the machine code came from the cache)."""
+        """The optimized LLVM IR (recomputed on first request: compiling does not keep it)."""
         if self.optimized_ir is None:
+            if self._ir_text is None:
+                raise ValueError("this module was loaded from machine code alone: it has no IR")
             mod = parse_ir(self._ir_text)
             mod.triple = self._tm.triple
             mod.data_layout = str(self._tm.target_data)
             if self.opt_level > 0:
-                optimize(mod, self._tm, self.opt_level)
+                optimize(mod, self._tm, self.opt_level, self.unroll)
             self.optimized_ir = str(mod)
         return self.optimized_ir
 
 
-def _check_resolved(obj: bytes, module_name: str, cpu: str) -> None:
+def _check_resolved(obj: bytes, module_name: str, cpu: str, needed: list[str] | None = None) -> None:
     """Every symbol the object needs must have a non-zero address, or the code would call address 0.
 
     MCJIT leaves an unresolvable external unrelocated without a word (the first call then jumps to 0),
     so this is checked here, before any of the module's code (its static constructors included) runs.
     """
-    missing = [name for name in undefined_symbols(obj) if not llvm.address_of_symbol(name)]
+    names = undefined_symbols(obj) if needed is None else needed
+    missing = [name for name in names if not llvm.address_of_symbol(name)]
     if missing:
         raise InternalCompilerError(
             f"JIT module {module_name!r} (target CPU {cpu}) references "
@@ -325,43 +433,55 @@ def _module_id(ir_text: str) -> str:
 
 
 _support_lock = threading.Lock()
+_BUILTIN_SET = frozenset(_BUILTIN_NAMES)
 _support: JitModule | None = None
 
 
 def load_support() -> None:
-    """Compile and publish the compiler-support functions (`codegen/builtins.py`) once per process,
-    before any other module is finalized: LLVM's backend may call them from any module."""
+    """Compile and publish the compiler-support functions (`codegen/builtins.py`) once per process.
+    LLVM's backend may call them from any module; they are loaded the first time an object needs one
+    (`_support_provider`), before that object is."""
     global _support
     with _support_lock:
         if _support is None:
             module = builtins_module(process_target().triple)
-            support = JitModule(str(module), 2, needs_support=False)
+            cache = ObjectCache(os.path.join(cache_dir(), "runtime"))
+            support = JitModule(str(module), 2, cache, needs_support=False)
             for fn in module.functions:
                 add_symbol(fn.name, support.address(fn.name))
             _support = support
 
 
-def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic"):
+def _support_provider(names: list[str]) -> None:
+    if _support is None and not _BUILTIN_SET.isdisjoint(names):
+        load_support()
+
+
+def _prepare_for_target(ir_text: str, target: Target | None, opt_level: int, reloc: str = "pic",
+                        unroll: bool | None = None):
     tm = target_machine(target, opt_level=min(opt_level, 3), reloc=reloc)
     mod = parse_ir(ir_text)
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)
     if opt_level > 0:
-        optimize(mod, tm, opt_level)
+        optimize(mod, tm, opt_level, unroll)
     return tm, mod
 
 
-def emit_object(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> bytes:
+def emit_object(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                unroll: bool | None = None) -> bytes:
     """Object-file bytes for `target` (default: the process target), position-independent."""
-    tm, mod = _prepare_for_target(ir_text, target, opt_level)
+    tm, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return tm.emit_object(mod)
 
 
-def emit_assembly(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
-    tm, mod = _prepare_for_target(ir_text, target, opt_level)
+def emit_assembly(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                  unroll: bool | None = None) -> str:
+    tm, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return tm.emit_assembly(mod)
 
 
-def optimized_ir(ir_text: str, *, target: Target | None = None, opt_level: int = 2) -> str:
-    _, mod = _prepare_for_target(ir_text, target, opt_level)
+def optimized_ir(ir_text: str, *, target: Target | None = None, opt_level: int = 2,
+                 unroll: bool | None = None) -> str:
+    _, mod = _prepare_for_target(ir_text, target, opt_level, unroll=unroll)
     return str(mod)

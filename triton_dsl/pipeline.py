@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .check.checker import check_program
 from .diagnostics import Diagnostic, DiagnosticSink
 from .source import Source
-from .syntax.parser import parse_program
 from .target import Target
 
 SOURCE_SUFFIXES = (".triton", ".tri")
@@ -43,6 +41,10 @@ def read_source(path: str | Path) -> Source:
 
 def check_source(source: Source) -> CheckResult:
     """Parse and check one source. Checking runs only when parsing found no errors."""
+    # imported here: a program run from the cache (`tritonc run`) loads neither the parser nor the checker
+    from .check.checker import check_program
+    from .syntax.parser import parse_program
+
     sink = DiagnosticSink()
     result = CheckResult(source, sink.diagnostics)
 

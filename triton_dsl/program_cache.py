@@ -16,12 +16,10 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from .resources import compiler_fingerprint
 from .source import Source
-
-_PACKAGE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -30,26 +28,6 @@ class CachedProgram:
     needs_kernels: bool
     has_entry: bool
     warnings: str
-
-
-@lru_cache(maxsize=1)
-def compiler_fingerprint() -> str:
-    from . import __version__
-    from .resources import data_dir
-
-    h = hashlib.sha256(__version__.encode())
-    roots = [_PACKAGE]
-    for name in ("stdlib", "grammar"):
-        try:
-            roots.append(data_dir(name))
-        except FileNotFoundError:
-            pass
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".triton", ".lark") and "__pycache__" not in path.parts:
-                st = path.stat()
-                h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
 
 
 def _key(source: Source, opt_level: int) -> str:

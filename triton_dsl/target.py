@@ -98,10 +98,16 @@ class Target:
             if self.is_x86:
                 return "avx2" if self.has("avx2") else "sse2"
             return "neon" if self.is_aarch64 else "scalar"
-        if family in ("gemv", "gemm"):  # float32 x ternary: table lookup needs vpermi2ps
-            return "avx512-lut" if avx512 else "panels"
-        if family == "bitlinear":  # int8 x ternary
-            return "avx512-vnni" if avx512 and self.has("avx512vnni") else "generic"
+        if family in ("gemv", "gemm"):  # float32 x ternary: table lookup (vpermi2ps / vpermps) or masked adds
+            if avx512:
+                return "avx512-lut"
+            return "avx2-perm" if self.is_x86 and self.has("avx2") else "panels"
+        if family == "bitlinear":  # int8 x ternary: vpdpbusd, else vpmaddubsw + vpmaddwd at the widest width
+            if avx512:
+                return "avx512-vnni" if self.has("avx512vnni") else "avx512bw"
+            if self.is_x86:
+                return "avx2" if self.has("avx2") else "ssse3" if self.has("ssse3") else "generic"
+            return "generic"
         raise KeyError(f"unknown kernel family {family!r}")
 
     def variants(self) -> dict[str, str]:

@@ -14,6 +14,8 @@ from hypothesis.extra import numpy as hnp
 
 from triton_dsl import api
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 BINARY = {"add": ("+", np.add), "sub": ("-", np.subtract), "mul": ("*", np.multiply),
           "div": ("/", np.true_divide), "floordiv": ("//", np.floor_divide), "mod": ("%", np.remainder),
           "pow": ("**", np.power), "lt": ("<", np.less), "le": ("<=", np.less_equal), "gt": (">", np.greater),

@@ -15,6 +15,8 @@ import pytest
 
 from triton_dsl import api
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
                ">": operator.gt, ">=": operator.ge}
 POS, NEG = 2.0, 3.0  # asymmetric scales: neither equals a trit, so comparing values would be visibly wrong

@@ -75,15 +75,16 @@ def test_installed_tritonc_runs_outside_the_checkout(wheel: Path, tmp_path: Path
     assert created.returncode == 0, created.stderr
     bin_dir = venv / ("Scripts" if sys.platform == "win32" else "bin")
     python = str(bin_dir / "python")
+    install = run_step([python, "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)], tmp_path)
+    assert install.returncode == 0, install.stdout + install.stderr
     # The dependencies (lark, llvmlite, numpy) come from the environment running the tests, which is
-    # where `pip install '.[test]'` put them (the base interpreter may have none of them). The venv's own
-    # site-packages stays first on sys.path, so the wheel installed below is the triton_dsl it imports.
+    # where `pip install '.[test]'` put them (the base interpreter may have none of them). Added after
+    # the install, so pip does not take this environment's triton_dsl for the wheel's; the venv's own
+    # site-packages stays first on sys.path, so the wheel's copy is the one imported.
     purelib = run_step([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path)
     ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
                           *site.getsitepackages()])
     (Path(purelib.stdout.strip()) / "test_dependencies.pth").write_text("\n".join(ours) + "\n")
-    install = run_step([python, "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)], tmp_path)
-    assert install.returncode == 0, install.stdout + install.stderr
     version = run_step([str(bin_dir / "tritonc"), "--version"], tmp_path)
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith(f"tritonc (triton_dsl) {triton_dsl.__version__}\nllvmlite ")

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from triton_dsl import TritonRuntimeError, api
-from triton_dsl.runtime.layout import MAX_CALL_DEPTH
+from triton_dsl.abi.layout import MAX_CALL_DEPTH
 
 SOURCE = """fn forever(n: int32) -> int32 {
     return forever(n + 1)

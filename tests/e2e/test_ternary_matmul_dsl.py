@@ -18,6 +18,8 @@ import triton_dsl
 from triton_dsl import TernaryTensor, jit
 from triton_dsl.runtime import interop, ternary_headers
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 SOURCE = """
 fn mm(x: Tensor<float32, [m, k]>, w: TernaryTensor<trit, [k, n]>) -> Tensor<float32, [m, n]> {
     return x @ w

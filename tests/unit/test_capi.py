@@ -10,9 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from triton_dsl.runtime import interop, layout, library
+from triton_dsl.abi import layout
+from triton_dsl.abi.c_api import C_DECLARATIONS, c_api_header
+from triton_dsl.runtime import interop, library
 from triton_dsl.runtime.errors import Context
-from triton_dsl.runtime.rt_capi import C_DECLARATIONS, c_api_header
 
 f = interop.func
 

@@ -18,6 +18,8 @@ from triton_dsl.ir.types import BOOL, F32, F64, I32, I64, ScalarTy
 from triton_dsl.ir.verifier import verify_module
 from triton_dsl.source import Source, Span
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 SRC = Source("t.triton", "let x = 1\nlet y = 2\n")
 SPAN = Span(SRC, 4, 5)
 

@@ -7,6 +7,8 @@ import pytest
 
 from triton_dsl import api
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 SOURCE = """
 fn ex(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return exp(x) }
 fn th(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return tanh(x) }

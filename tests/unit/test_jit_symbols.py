@@ -18,6 +18,8 @@ from triton_dsl.codegen.builtins import HALF, I16
 from triton_dsl.diagnostics import InternalCompilerError
 from triton_dsl.elf_symbols import undefined_symbols
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 F32, F64 = ir.FloatType(), ir.DoubleType()
 
 

@@ -12,6 +12,8 @@ from test_matmul_reference import assert_close, dequantize, make_ternary, random
 
 from triton_dsl.runtime import matmul_api as mm
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 
 def conv_reference(x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pad: tuple[int, int]) -> np.ndarray:
     B, C, H, W = x.shape

@@ -12,6 +12,8 @@ from test_matmul_reference import assert_close, dequantize, make_ternary, random
 
 from triton_dsl.runtime import matmul_api as mm
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 SIZES = [  # (M, K, N): 1, 3, 37, 257, 4099 in each dimension, not all combinations
     (1, 1, 1), (1, 3, 37), (1, 4099, 3), (1, 257, 257), (1, 37, 4099),
     (3, 37, 1), (3, 4099, 37), (37, 257, 3), (37, 3, 257), (257, 37, 37), (4, 4, 32), (12, 16, 64),

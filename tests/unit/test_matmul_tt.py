@@ -13,6 +13,8 @@ from test_matmul_reference import assert_close, dequantize, make_ternary, random
 
 from triton_dsl.runtime import matmul_api as mm
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 SIZES = [(1, 1, 1), (1, 64, 3), (3, 65, 37), (37, 4099, 3), (257, 37, 1), (5, 257, 257), (2, 127, 40)]
 
 

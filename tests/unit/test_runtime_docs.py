@@ -5,8 +5,8 @@ import ctypes
 import re
 from pathlib import Path
 
+from triton_dsl.abi import layout
 from triton_dsl.runtime import (
-    layout,
     library,
     rt_capi,
     rt_cast,

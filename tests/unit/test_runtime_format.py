@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from triton_dsl.abi.format_plan import plan_format
 from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import Context
-from triton_dsl.runtime.format_plan import plan_format
 
 f = interop.func
 CTX = Context()

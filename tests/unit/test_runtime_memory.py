@@ -5,7 +5,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from triton_dsl.runtime import interop, layout
+from triton_dsl.abi import layout
+from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import Context, TritonRuntimeError, raise_if_error
 
 f = interop.func

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from triton_dsl.runtime import interop, layout
+from triton_dsl.abi import layout
+from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import Context
 
 f = interop.func

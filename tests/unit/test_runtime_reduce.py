@@ -8,6 +8,8 @@ import pytest
 from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import TritonRuntimeError
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 call, H = interop.call, interop.to_header
 SFX = {np.bool_: "b", np.int8: "i8", np.int16: "i16", np.int32: "i32", np.int64: "i64", np.float16: "f16",
        np.float32: "f32", np.float64: "f64"}

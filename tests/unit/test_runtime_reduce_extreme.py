@@ -7,6 +7,8 @@ import pytest
 from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import TritonRuntimeError
 
+pytestmark = pytest.mark.isa  # repeated by .ci/run at every x86-64 level below the host
+
 call, H = interop.call, interop.to_header
 RNG = np.random.default_rng(7)
 FLOATS = {np.float32: "f32", np.float64: "f64"}

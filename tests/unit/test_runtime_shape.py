@@ -6,7 +6,8 @@ import ctypes
 import numpy as np
 import pytest
 
-from triton_dsl.runtime import interop, layout
+from triton_dsl.abi import layout
+from triton_dsl.runtime import interop
 from triton_dsl.runtime.errors import TritonRuntimeError
 
 call, H, dims = interop.call, interop.to_header, interop.dims

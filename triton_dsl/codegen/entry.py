@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from ..abi.c_api import c_api_header
 from ..ir.nodes import Function
 from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
-from ..runtime.rt_capi import c_api_header
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 

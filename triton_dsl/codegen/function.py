@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from ..abi import layout
 from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
 from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
 from ..passes.refcount import RELEASE_ON_ERROR
-from ..runtime import layout
 from ..source import Span
 from . import rtabi
 from .call_graph import recursive_functions

@@ -8,6 +8,8 @@ E0901 "... is not available yet" (never a wrong result).
 
 from __future__ import annotations
 
+from ..abi.format_plan import plan_format
+from ..abi.functions import FUNCTIONS
 from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
@@ -26,20 +28,9 @@ _DTYPE_CODE = {name: i for i, name in enumerate(
     ("bool", "trit", "int8", "int16", "int32", "int64", "float16", "float32", "float64"))}
 
 
-def runtime_functions() -> set[str]:
-    """Names the runtime and kernel libraries of this build provide."""
-    names: set[str] = set()
-    try:
-        from ..runtime import library
-        names |= set(library.signatures())
-    except ImportError:
-        pass
-    return names
-
-
 def require_runtime(fn: str, span) -> None:
     """Report (in the user's words: the source text of the operation) a runtime function not built yet."""
-    if fn not in runtime_functions():
+    if fn not in FUNCTIONS:
         text = " ".join(span.text().split()) if span is not None else ""
         what = f"'{text[:40]}{'...' if len(text) > 40 else ''}'" if text else "this operation"
         raise NotAvailable(f"the operation {what}", span)
@@ -208,7 +199,6 @@ def _append_optional(lw, buf: Value, v: Value, span, spec: str | None) -> None:
 
 
 def _append_formatted(lw, buf: Value, v: Value, spec: str, span) -> None:
-    from ..runtime.format_plan import plan_format
     ty = v.type
     if isinstance(ty, TensorTy):
         v = lw.item(v, ty.dtype, span)

@@ -21,10 +21,8 @@ from ..check import types as ct
 from ..diagnostics import DiagnosticSink
 from ..syntax import ast
 from .builder import Builder
-from .nodes import Block, Function, Module, Value
+from .nodes import ENTRY_NAME, Block, Function, Module, Value
 from .types import UNIT, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
-
-ENTRY_NAME = "__main__"
 
 
 class NotAvailable(Exception):

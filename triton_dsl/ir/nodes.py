@@ -26,6 +26,9 @@ from typing import Any
 from ..source import Span
 from .types import IRType, UnitTy
 
+# The name of the function holding a program's top-level statements and `main` (`Module.entry`).
+ENTRY_NAME = "__main__"
+
 _ids = itertools.count()
 
 # Opcodes that end a block, and the number of regions each structured op owns.

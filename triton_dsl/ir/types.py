@@ -151,11 +151,6 @@ BUF = BufTy()
 UNIT = UnitTy()
 
 
-def short_name(dtype: str) -> str:
-    """`f32`, `i64`, … : the suffix of runtime function names and instance names."""
-    return _SHORT[dtype]
-
-
 def itemsize(dtype: str) -> int:
     return _ITEMSIZE[dtype]
 

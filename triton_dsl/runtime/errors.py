@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 
-from . import layout
+from ..abi import layout
 
 
 class Frame(ctypes.Structure):

@@ -14,12 +14,11 @@ In: numpy arrays / scalars, or addresses of `trt_tensor` headers. Out:
 from __future__ import annotations
 
 import ctypes
-import itertools
-import threading
 
 import numpy as np
 
-from . import layout
+from ..abi import layout
+from . import handles
 from .errors import Context, raise_if_error
 
 _NUMPY_TO_CODE = {np.dtype(np.bool_): layout.BOOL, np.dtype(np.int8): layout.INT8,
@@ -73,37 +72,17 @@ def func(name: str):
     return f
 
 
-# -- borrowed buffers: the handle table ----------------------------------------------------------------
+# -- borrowed buffers: the handle table (runtime/handles.py) ------------------------------------------
 
-_handles: dict[int, object] = {}
-_handle_ids = itertools.count(1)
-_handles_lock = threading.Lock()
-
-
-def _release(handle: int) -> None:
-    with _handles_lock:
-        _handles.pop(handle, None)
-
-
-_RELEASE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int64)(_release)
-
-
-def install_release_callback(lib) -> None:
-    """Called once by `library.load_runtime`: the runtime calls `_release(owner)` when a borrow ends."""
-    lib.cfunc("trt_set_release", None, ctypes.c_void_p)(ctypes.cast(_RELEASE_CALLBACK, ctypes.c_void_p))
-
-
-def borrowed_count() -> int:
-    """How many numpy objects native headers currently keep alive (for leak tests)."""
-    return len(_handles)
+install_release_callback = handles.install_release_callback
+borrowed_count = handles.borrowed_count
+_release = handles.release
 
 
 def _borrow(arr: np.ndarray, code: int, shape: tuple[int, ...], ctx: Context | None) -> int:
     if len(shape) > layout.MAX_RANK:
         raise ValueError(f"a tensor has at most {layout.MAX_RANK} dimensions; this array has {len(shape)}")
-    handle = next(_handle_ids)
-    with _handles_lock:
-        _handles[handle] = arr
+    handle = handles.keep(arr)
     dims = (ctypes.c_int64 * layout.MAX_RANK)(*shape)
     ctx = ctx or Context()
     addr = func("trt_tensor_borrow")(ctypes.byref(ctx), code, len(shape), dims, arr.ctypes.data, handle)

@@ -2,7 +2,7 @@
 
 In: Python calls describing functions (`Emitter.define`), loops (`FnBuilder.loop`), branches, header
 field accesses. Out: an `llvmlite.ir.Module` plus the table of public signatures (`Emitter.signatures`)
-that `library.declare` hands to generated program modules.
+that `runtime/abi_table.py` writes into `abi/functions.py` for lowering and code generation.
 
 Every runtime module (`rt_*.py`) exposes `emit(em: Emitter) -> None` and uses only these helpers, so
 the IR style (allocas promoted by mem2reg, byte-offset field access, libc declarations) stays uniform.
@@ -14,12 +14,12 @@ from contextlib import contextmanager
 
 from llvmlite import ir
 
+from ..abi import layout
 from ..codegen.kernels.trk_ir import F32, F64, HALF, I1, I8, I16, I32, I64, VOID, declare, entry_alloca
 from ..codegen.kernels.trk_ir import i8 as c8
 from ..codegen.kernels.trk_ir import i32 as c32
 from ..codegen.kernels.trk_ir import i64 as c64
 from ..codegen.kernels.trk_ir import intrinsic as declare_intrinsic
-from . import layout
 
 # The runtime is written with opaque pointers throughout (the kernels' trk_ir.PTR is a typed i8*).
 PTR = ir.PointerType()
@@ -56,19 +56,31 @@ _LIBC = {
 
 
 class Emitter:
-    """The runtime module under construction and its public signature table."""
+    """The runtime module under construction and its public signature table.
 
-    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None, aot: bool = False):
+    `shared` (a dict every emitter of a library holds) lets the library be split into several modules:
+    each function defined anywhere is registered there, and a call by name to a function of another
+    module declares it (`get`, `FnBuilder.call`); `library.py` then gives the internal functions such
+    references need hidden external linkage (`export_cross_references`).
+
+    `aot`: the module is for an ahead-of-time library (no Python in the process; see
+    `library.runtime_modules`), which changes how a few functions find their callees.
+    """
+
+    def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None,
+                 shared: dict[str, ir.FunctionType] | None = None, aot: bool = False):
         self.module = ir.Module(name=name)
-        # aot: the module is for an ahead-of-time library (no Python in the process; see
-        # `library.runtime_modules`), which changes how a few functions find their callees.
         self.aot = aot
         # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
         self.kernels = kernels
+        self.shared = shared
         self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
         self._strings: dict[bytes, ir.GlobalVariable] = {}
 
     def get(self, name: str) -> ir.Function:
+        found = self.module.globals.get(name)
+        if found is None and self.shared is not None and name in self.shared:
+            return declare(self.module, name, self.shared[name])
         return self.module.get_global(name)
 
     def libc(self, name: str) -> ir.Function:
@@ -125,6 +137,8 @@ class Emitter:
                 self.signatures[name] = (ret, list(args))
             return self.kernels.define(name, ret, args, public=True)
         fn = declare(self.module, name, ir.FunctionType(ret, args))
+        if self.shared is not None:
+            self.shared[name] = fn.function_type
         # Why noinline: the library is many small entry points around shared drivers; inlining the
         # drivers into every wrapper multiplies code size and LLVM compile time (paid at each start).
         fn.attributes.add("noinline")
@@ -224,7 +238,11 @@ class FnBuilder:
     def call(self, name: str, *args):
         fn = self.em.module.globals.get(name)
         if fn is None:
-            fn = self.em.libc(name)
+            shared = self.em.shared
+            if shared is not None and name in shared:
+                fn = declare(self.em.module, name, shared[name])
+            else:
+                fn = self.em.libc(name)
         return self.b.call(fn, list(args))
 
     def call_ptr(self, fnptr, ret: ir.Type, argtys: list[ir.Type], args: list):

@@ -1,17 +1,29 @@
-"""The runtime library: build its LLVM module, compile it once per process, publish its symbols.
+"""The runtime library: build its LLVM modules, compile each on first use, publish its symbols.
 
-In: the `emit(em)` functions of the rt_* modules. Out: `load_runtime()` -> the `JitModule` holding the
-compiled library (every public function is also published with `jit.add_symbol`, so a program module
-that `declare`s it can call it), `SIGNATURES` (name -> (ret, args) as llvmlite types), `declare(module,
-name)` for code generators, `runtime_ir()` (the IR text), `runtime_modules(aot=True)` (the IR text of each
-module as an ahead-of-time library links it: no Python callbacks, kernels named directly) and
-`compile_seconds()` (measured build time).
+In: the `emit(em)` functions of the rt_* modules. Out: `load_runtime()` -> the `RuntimeLibrary` (every
+public function is published with `jit.add_symbol` once its part is loaded, so a program module that
+`declare`s it can call it), `signatures()` (name -> (ret, args) as llvmlite types, the source of
+`abi/functions.py`), `function_address(name)`, `runtime_ir()` (the IR text of every module),
+`runtime_modules(aot=True)` (the IR text of each module as an ahead-of-time library links it: no Python
+callbacks, kernels named directly) and `compile_seconds()` (measured build + compile time).
+
+Why in parts: compiled whole, the runtime cost every process with a cold cache ~2 s of LLVM although
+`print("hi")` needs a few text functions. Each rt_* emitter (a *group*: rt_errors, rt_memory, rt_text,
+..., rt_weights) is its own pair of modules — the group's functions at -O0 and its hot leaf loops
+(`define(kernel=True)`) at -O2 — each a unit of a `units.LazyLibrary`: compiled, or loaded from the
+disk cache, when a program's machine code (or another unit, or Python) first needs one of its symbols.
+Groups call each other by name (`Emitter.shared`); internal functions called from another group get
+hidden external linkage. A manifest in the cache (per compiler fingerprint and target) lists every
+unit's symbols and the public signatures, so a warm process builds no IR at all.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import json
 import os
+import tempfile
 import threading
 import time
 from functools import lru_cache
@@ -37,39 +49,70 @@ from . import (
     rt_text,
     rt_weights,
 )
-from .irgen import Emitter
+from .irgen import F32, F64, HALF, I1, I8, I16, I32, I64, PTR, VOID, Emitter
+from .units import LazyLibrary, LoadedUnit, Unit, exported_signatures
 
-# Two modules: the hot leaf loops (`define(kernel=True)`: reduction cores, Philox, strided copies, ...)
-# are compiled at -O2; everything else (memory, errors, text, printing, formatting, the drivers that
-# check arguments and dispatch to kernels) at -O0, which keeps the compile paid at start-up short.
+# One group per emitter, in this order (a group may call the functions of the groups before it, and of
+# later ones it declares). Hot leaf loops (`define(kernel=True)`: reduction cores, Philox, strided
+# copies, ...) are compiled at -O2; everything else (memory, errors, text, printing, formatting, the
+# drivers that check arguments and dispatch to kernels) at -O0, which keeps the compile paid short.
 _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
              rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
              rt_cast.emit,
              rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
              rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
              rt_capi.emit)  # the C API of built libraries (contexts, tensor access, ternary tensors)
+BASE_OPT, HOT_OPT = 0, 2
+_MANIFEST_VERSION = "runtime-manifest-1"
 
-_lock = threading.Lock()
-_loaded: tuple[jit.JitModule, jit.JitModule] | None = None
-_compile_seconds: float | None = None
+
+def _group_name(emit) -> str:
+    return emit.__module__.rsplit(".", 1)[-1]
 
 
 @lru_cache(maxsize=2)
-def _build(aot: bool = False) -> tuple[Emitter, Emitter]:
-    kernels = Emitter("triton_dsl_runtime_kernels")
-    base = Emitter("triton_dsl_runtime", kernels=kernels, aot=aot)
+def _build(aot: bool = False) -> tuple[tuple[str, Emitter, Emitter], ...]:
+    """(group, base emitter, hot emitter) for every group, built once per process (and flavour)."""
+    shared: dict[str, ir.FunctionType] = {}
+    groups = []
     for emit in _EMITTERS:
+        name = _group_name(emit)
+        hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared, aot=aot)
+        base = Emitter(f"triton_dsl_runtime.{name}", kernels=hot, shared=shared, aot=aot)
         emit(base)
-    return base, kernels
+        groups.append((name, base, hot))
+    export_cross_references([m for _, base, hot in groups for m in (base.module, hot.module)])
+    return tuple(groups)
+
+
+def export_cross_references(modules: list[ir.Module]) -> None:
+    """Give hidden external linkage to the internal functions another module of the list declares."""
+    internal = {f.name: (id(m), f) for m in modules for f in m.functions
+                if not f.is_declaration and f.linkage == "internal"}
+    for m in modules:
+        for f in m.functions:
+            owner = internal.get(f.name) if f.is_declaration else None
+            if owner is not None and owner[0] != id(m):
+                owner[1].linkage = "hidden"
+
+
+def _modules(aot: bool = False) -> list[tuple[str, ir.Module, int]]:
+    """(unit name, module, opt level) of every unit with code."""
+    out = []
+    for name, base, hot in _build(aot):
+        out.append((name, base.module, BASE_OPT))
+        if any(not f.is_declaration for f in hot.module.functions):
+            out.append((f"{name}.hot", hot.module, HOT_OPT))
+    return out
 
 
 def runtime_ir() -> str:
-    """The runtime library's LLVM IR text (both modules, before optimization)."""
-    return "\n".join(str(em.module) for em in _build())
+    """The runtime library's LLVM IR text (every module, before optimization; one `; ModuleID` each)."""
+    return "\n".join(str(module) for _, module, _ in _modules())
 
 
-def runtime_modules(aot: bool = False) -> list[str]:
-    """The IR text of each runtime module (base, then the optimized leaf loops), before optimization.
+def runtime_modules(aot: bool = False) -> list[tuple[str, str]]:
+    """(unit name, IR text) of each runtime module, before optimization.
 
     aot=True is the runtime an ahead-of-time library (`tritonc build --emit=static|shared`) links: the
     same functions, but the `trk_*` kernels rt_kernels needs are named directly (they are linked into
@@ -77,66 +120,171 @@ def runtime_modules(aot: bool = False) -> list[str]:
     in-process keep their native defaults there: output goes to `write(1, ...)`, borrowed headers have
     no owner to release, weight files fail with a clear I/O error.
     """
-    return [str(em.module) for em in _build(aot)]
+    return [(name, str(module)) for name, module, _ in _modules(aot)]
+
+
+# -- signatures ------------------------------------------------------------------------------------------
+
+_TYPES = {str(t): t for t in (PTR, I1, I8, I16, I32, I64, HALF, F32, F64, VOID)}
+
+
+def _type(text: str) -> ir.Type:
+    return _TYPES[text]
+
+
+_signatures: dict[str, tuple[ir.Type, list[ir.Type]]] | None = None
 
 
 def signatures() -> dict[str, tuple[ir.Type, list[ir.Type]]]:
     """Every public runtime function: name -> (return type, argument types)."""
-    return dict(_build()[0].signatures)
+    global _signatures
+    if _signatures is None:
+        manifest = _read_manifest()
+        if manifest is not None:
+            _signatures = {name: (_type(ret), [_type(a) for a in args])
+                           for name, (ret, args) in manifest["signatures"].items()}
+        else:
+            sigs: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
+            for _, base, _ in _build():
+                sigs.update(base.signatures)
+            _signatures = sigs
+    return dict(_signatures)
 
 
-def declare(module: ir.Module, name: str) -> ir.Function:
-    """Declare runtime function `name` in a program module (idempotent) with its exact signature."""
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    ret, args = signatures()[name]
-    return ir.Function(module, ir.FunctionType(ret, args), name)
+# -- the manifest: unit -> symbols, public signatures (no IR needed in a warm process) -------------------
+
+def _manifest_path() -> str:
+    from ..resources import compiler_fingerprint
+
+    # the runtime's IR does not depend on the target (the units' objects do: their index keys name it)
+    parts = [_MANIFEST_VERSION, compiler_fingerprint(), jit.llvm_version(), jit.llvmlite_version()]
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return os.path.join(jit.cache_dir(), "runtime", f"manifest-{digest}.json")
 
 
-def load_runtime(cache_objects: bool = True) -> jit.JitModule:
-    """Compile the runtime (once per process) and publish every public function's address.
+_manifest_cache: list = []
 
-    Returns the base module; `function_address(name)` finds a function in either module.
-    """
-    global _loaded, _compile_seconds
+
+def _read_manifest() -> dict | None:
+    if _manifest_cache:
+        return _manifest_cache[0]
+    try:
+        with open(_manifest_path(), encoding="utf-8") as f:
+            data = json.load(f)
+        units = {str(u): [str(s) for s in syms] for u, syms in data["units"].items()}
+        sigs = {str(n): (str(r), [str(a) for a in args]) for n, (r, args) in data["signatures"].items()}
+        if not all(t in _TYPES for r, args in sigs.values() for t in [r, *args]):
+            return None
+        manifest = {"units": units, "signatures": sigs}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    _manifest_cache.append(manifest)
+    return manifest
+
+
+def _write_manifest(units: dict[str, list[str]]) -> None:
+    sigs = {name: (str(ret), [str(a) for a in args]) for name, (ret, args) in signatures().items()}
+    path = _manifest_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"units": units, "signatures": sigs}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# -- loading ---------------------------------------------------------------------------------------------
+
+class RuntimeLibrary:
+    """The runtime of this process: its units compile on first use (see the module docstring)."""
+
+    def __init__(self, cache: bool = True):
+        manifest = _read_manifest() if cache else None
+        if manifest is not None:
+            opts = {name: opt for name, _, opt in _unit_layout(manifest["units"])}
+            units = [Unit(name, _builder(name), opts[name], symbols=tuple(syms))
+                     for name, syms in manifest["units"].items()]
+        else:
+            units = [Unit(name, _builder(name), opt, symbols=tuple(exported_signatures(module)))
+                     for name, module, opt in _modules()]
+            if cache:
+                _write_manifest({u.name: list(u.symbols or ()) for u in units})
+        self._lazy = LazyLibrary("runtime", jit.process_target(), units, publish=True, cache=cache,
+                                 on_load=self._loaded)
+
+    def _loaded(self, unit: LoadedUnit) -> None:
+        # Python-side callbacks, installed as soon as the unit holding their setter is loaded (before
+        # any code of it runs). Late imports: they need this library's addresses.
+        from . import handles, output
+        from .rt_kernels import install_kernel_resolver  # kernels reached from rt_quant / rt_conv
+
+        for setter, install in (("trt_set_release", handles.install_release_callback),
+                                ("trt_set_output", output.install_python_output),
+                                ("trt_quant_set_resolver", install_kernel_resolver),
+                                ("trt_set_weights_io", rt_weights.install_python_weights)):
+            if setter in unit.signatures:
+                install(self)
+
+    def units(self) -> list[str]:
+        return list(self._lazy.units)
+
+    def loaded_units(self) -> list[str]:
+        """The units compiled or loaded so far in this process, in order."""
+        return self._lazy.loaded()
+
+    @property
+    def seconds(self) -> float:
+        return self._lazy.seconds
+
+    def address(self, name: str) -> int:
+        return self._lazy.address(name)
+
+    def cfunc(self, name: str, restype, *argtypes):
+        """A ctypes function object calling runtime function `name`."""
+        return ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
+
+
+def _unit_layout(units: dict[str, list[str]]) -> list[tuple[str, list[str], int]]:
+    return [(name, syms, HOT_OPT if name.endswith(".hot") else BASE_OPT) for name, syms in units.items()]
+
+
+def _builder(unit_name: str):
+    def build() -> ir.Module:
+        for name, module, _ in _modules():
+            if name == unit_name:
+                return module
+        raise KeyError(f"no runtime unit {unit_name!r}")
+    return build
+
+
+_lock = threading.Lock()
+_runtime: RuntimeLibrary | None = None
+_setup_seconds = 0.0
+
+
+def load_runtime(cache_objects: bool = True) -> RuntimeLibrary:
+    """The process's runtime (created once; idempotent). Creating it compiles nothing: a part compiles
+    when a JIT module or a Python caller first needs one of its functions."""
+    global _runtime, _setup_seconds
     with _lock:
-        if _loaded is None:
+        if _runtime is None:
             start = time.perf_counter()
-            base_em, kernels_em = _build()
-            # The on-disk object cache (keyed by IR, versions and host CPU) makes later starts skip LLVM.
-            # (in a subfolder, apart from the objects of programs)
-            cache = jit.ObjectCache(os.path.join(jit.cache_dir(), "runtime")) if cache_objects else None
-            kernels = jit.JitModule(str(kernels_em.module), 2, cache)
-            _publish(kernels, kernels_em.signatures)
-            base = jit.JitModule(str(base_em.module), 0, cache)
-            _publish(base, [n for n in base_em.signatures if n not in kernels_em.signatures])
-            _compile_seconds = time.perf_counter() - start
-            _loaded = (base, kernels)
-            _install_python_callbacks(base)
-    return _loaded[0]
-
-
-def _publish(lib: jit.JitModule, names) -> None:
-    for name in names:
-        addr = lib.address(name)
-        _addresses[name] = addr
-        jit.add_symbol(name, addr)
-
-
-_addresses: dict[str, int] = {}
+            _runtime = RuntimeLibrary(cache=cache_objects)
+            _setup_seconds = time.perf_counter() - start
+    return _runtime
 
 
 def function_address(name: str) -> int:
-    """Native address of public runtime function `name` (compiles the runtime on first use)."""
-    load_runtime()
-    return _addresses[name]
+    """Native address of public runtime function `name` (compiles its part on first use)."""
+    return load_runtime().address(name)
 
 
 def use_thread_pool(address: int | None = None) -> bool:
     """Let large matmuls split their rows across the kernels' thread pool (`trk_parallel_for`).
 
-    `address` defaults to the kernel library's `trk_parallel_for` (compiling that library if needed);
+    `address` defaults to the kernel library's `trk_parallel_for` (compiling that family if needed);
     0 switches back to serial. Returns whether a pool is installed. Until this is called the runtime
     runs serially, so it never depends on the kernel library being built.
     """
@@ -144,23 +292,14 @@ def use_thread_pool(address: int | None = None) -> bool:
         from .kernel_library import kernel_library
 
         address = kernel_library().addresses["trk_parallel_for"]
-    load_runtime()
     set_pool = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(function_address("trt_set_parallel"))
     set_pool(address or None)
     return bool(address)
 
 
 def compile_seconds() -> float | None:
-    """Seconds spent building + compiling the runtime in this process (None before `load_runtime`)."""
-    return _compile_seconds
-
-
-def _install_python_callbacks(lib: jit.JitModule) -> None:
-    # Late import: interop needs the loaded library's function addresses.
-    from . import interop, output
-
-    interop.install_release_callback(lib)
-    output.install_python_output(lib)
-    from .rt_kernels import install_kernel_resolver  # kernels reached from rt_quant / rt_conv
-    install_kernel_resolver(lib)
-    rt_weights.install_python_weights(lib)  # weight files go through runtime/weights.py
+    """Seconds spent setting up and compiling (or loading) the runtime's parts in this process so far
+    (None before `load_runtime`)."""
+    if _runtime is None:
+        return None
+    return _setup_seconds + _runtime.seconds

@@ -15,7 +15,9 @@ numpy only allocates inputs/outputs here; every element of a result is computed 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from triton_dsl.codegen.kernels import conv2d as _conv2d
 from triton_dsl.codegen.kernels import matmul_f32 as _matmul_f32
 from triton_dsl.codegen.kernels import matmul_gemm_lut as _matmul_gemm_lut
 from triton_dsl.codegen.kernels import matmul_gemv as _matmul_gemv
+from triton_dsl.codegen.kernels import matmul_perm8 as _matmul_perm8
 from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
 from triton_dsl.codegen.kernels import relayout as _relayout
 from triton_dsl.codegen.kernels import threads as _threads
@@ -33,13 +36,16 @@ from triton_dsl.codegen.kernels.relayout import (
     LUT_TILES,
     PANEL_F32,
     PANEL_VNNI,
+    PERM8_BLOCK_TILES,
+    PERM8_WORD_K,
     VNNI_KBLOCK,
 )
 
 BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _matmul_gemm_lut.build,
-            _bitlinear.build, _matmul_tt.build, _conv2d.build]
+            _matmul_perm8.build, _bitlinear.build, _matmul_tt.build, _conv2d.build]
 
 LUT_MIN_COLUMNS = 128
+PERM8_MIN_COLUMNS = 32  # below, the per-row tables cost more than they save (masked adds instead)
 _lock = threading.Lock()
 _lib = None
 
@@ -126,6 +132,10 @@ class TernaryWeights:
         words = _ceil(_ceil(self.K, 3), LUT_GROUPS_PER_WORD)
         return self._relayout("lut3", _ceil(self.N, 16 * LUT_TILES) * words * LUT_TILES * 64)
 
+    def perm8(self) -> np.ndarray:
+        blocks = _ceil(self.N, 8 * PERM8_BLOCK_TILES)
+        return self._relayout("perm8", blocks * _ceil(self.K, PERM8_WORD_K) * PERM8_BLOCK_TILES * 64)
+
     def bitplanes(self) -> np.ndarray:
         return self._relayout("bitplanes", self.N * -(-self.K // 64) * 16)
 
@@ -185,27 +195,46 @@ def _activations(x: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
     return x2, vector
 
 
+def matmul_layout(tw: TernaryWeights, M: int) -> str:
+    """The private layout `matmul` multiplies `tw` from for M rows: "lut3" (AVX-512 table lookup), "perm8"
+    (AVX2 bit-plane table lookup) or "panels" (masked adds / FMA)."""
+    variant = kernels().host.variant("gemm")
+    if variant == "avx512-lut" and tw.N >= LUT_MIN_COLUMNS:
+        # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
+        # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
+        return "lut3"
+    if variant == "avx2-perm" and tw.N >= PERM8_MIN_COLUMNS:
+        return "perm8"
+    return "panels"
+
+
+def matmul_call(x2: np.ndarray, tw: TernaryWeights, y: np.ndarray,
+                layout: np.ndarray | None = None) -> Callable[[], int]:
+    """A call computing y = x2 @ W (x2 float32 [M, K] contiguous, y float32 [M, N]) with the kernel `matmul`
+    picks; `layout` is the re-laid-out weight copy to read (default: tw's own). Returns the kernel's
+    status when called (0, or 1 if out of memory). The call holds raw addresses: keep the arrays alive."""
+    M, lib = x2.shape[0], kernels()
+    kind = matmul_layout(tw, M)
+    buf = (layout if layout is not None else getattr(tw, kind)()).ctypes.data
+    xp, yp, ks, ns = x2.ctypes.data, y.ctypes.data, _ptr(tw.kscale), tw.nscale.ctypes.data
+    K, N = tw.K, tw.N
+    if kind == "lut3" and M == 1:
+        return partial(lib.trk_gemv_f32_t2_lut, xp, buf, yp, K, N, ks, ns, tw.wpos, tw.wneg)
+    if kind == "lut3":
+        return partial(lib.trk_gemm_f32_t2_lut, xp, K, buf, yp, N, M, K, N, ks, ns, tw.wpos, tw.wneg)
+    if kind == "perm8":
+        return partial(lib.trk_matmul_f32_t2_perm8, xp, K, buf, yp, N, M, K, N, ks, ns, tw.wpos, tw.wneg)
+    call = partial(lib.trk_matmul_f32_t2, xp, K, 1, buf, yp, N, 1, M, K, N, ks, ns, tw.wpos, tw.wneg)
+    return lambda: call() or 0
+
+
 def matmul(x: np.ndarray, w: Any, out_scales: np.ndarray | None = None) -> np.ndarray:
     """Exact float32 x [M, K] (or [K]) @ dequantized ternary W [K, N] → [M, N] (or [N])."""
     tw = prepare_weights(w, out_scales)
     x2, vector = _activations(x, tw.K)
-    M = x2.shape[0]
-    y = np.empty((M, tw.N), np.float32)
-    if kernels().host.variant("gemm") == "avx512-lut" and tw.N >= LUT_MIN_COLUMNS:
-        # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
-        # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
-        lib, ks, ns = kernels(), _ptr(tw.kscale), tw.nscale.ctypes.data
-        if M == 1:
-            status = lib.trk_gemv_f32_t2_lut(x2.ctypes.data, tw.lut3().ctypes.data, y.ctypes.data, tw.K, tw.N,
-                                             ks, ns, tw.wpos, tw.wneg)
-        else:
-            status = lib.trk_gemm_f32_t2_lut(x2.ctypes.data, tw.K, tw.lut3().ctypes.data, y.ctypes.data, tw.N,
-                                             M, tw.K, tw.N, ks, ns, tw.wpos, tw.wneg)
-        if status != 0:
-            raise MemoryError("out of memory for the matmul tables")
-        return y[0] if vector else y
-    kernels().trk_matmul_f32_t2(x2.ctypes.data, tw.K, 1, tw.panels().ctypes.data, y.ctypes.data, tw.N, 1, M,
-                                tw.K, tw.N, _ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+    y = np.empty((x2.shape[0], tw.N), np.float32)
+    if matmul_call(x2, tw, y)() != 0:
+        raise MemoryError("out of memory for the matmul tables")
     return y[0] if vector else y
 
 

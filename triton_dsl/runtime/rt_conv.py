@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import F32, I32, I64, PTR, Emitter, FnBuilder, c32, c64
 from .rt_errors import emit_error
 from .rt_kernels import CONV2D_AUTO, RELAYOUT_PANELS, SIGNATURES, kernel_ptr

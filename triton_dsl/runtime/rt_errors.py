@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import I8, I32, I64, PTR, VOID, Emitter, FnBuilder, c32, c64
 
 _MSG = layout.MESSAGE_SIZE

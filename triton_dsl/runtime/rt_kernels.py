@@ -19,7 +19,7 @@ import ctypes
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import I32, PTR, VOID, Emitter, FnBuilder, c32
 from .rt_errors import emit_error
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import I32, I64, PTR, VOID, Emitter, c32, c64
 from .rt_errors import emit_error, shape_text
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import F32, F64, I8, I32, I64, PTR, VOID, Emitter, FnBuilder, c8, c32, c64
 from .rt_errors import emit_error
 

@@ -12,7 +12,7 @@ import math
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import F32, F64, HALF, I32, I64, PTR, VOID, Emitter, c32, c64
 from .rt_errors import emit_error
 

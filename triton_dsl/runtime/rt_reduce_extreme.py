@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import F32, F64, I32, I64, PTR, Emitter, c64
 
 ACCS = 4  # independent vector accumulators in the contiguous loop

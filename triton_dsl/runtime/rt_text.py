@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import F32, F64, HALF, I8, I32, I64, PTR, VOID, Emitter, FnBuilder, c8, c32, c64
 
 NULL = ir.Constant(PTR, None)

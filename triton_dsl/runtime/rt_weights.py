@@ -19,7 +19,7 @@ import ctypes
 
 from llvmlite import ir
 
-from . import layout
+from ..abi import layout
 from .irgen import I32, I64, PTR, VOID, Emitter
 from .rt_errors import emit_error
 

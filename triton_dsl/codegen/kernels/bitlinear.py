@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import llvmlite.ir as ir
 
+from triton_dsl.codegen.kernels import bitlinear_madd
 from triton_dsl.codegen.kernels.relayout import PANEL_VNNI, VNNI_KBLOCK
 from triton_dsl.codegen.kernels.trk_ir import (
     F32,
@@ -203,7 +204,10 @@ def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
     return fn
 
 
-def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
+def _emit_body(module: ir.Module, host) -> ir.Function:
+    variant = host.variant("bitlinear")
+    if variant in bitlinear_madd.WIDTHS:
+        return bitlinear_madd.emit_body(module, variant, ir.LiteralStructType([*_MM_ARGS, PTR]))
     micros = [_emit_micro(module, host, r, False) for r in range(1, MAX_ROWS + 1)]
     gemv = _emit_micro(module, host, 1, True)
     body, b = new_function(module, "trk_bitlinear_t2.body", VOID, [PTR, I64, I64], ["ctx", "begin", "end"],
@@ -227,6 +231,11 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
                     count = imin(b, b.sub(r1, start), i64(MAX_ROWS))
                     call_by_count(b, count, micros, [*args, start])
     b.ret_void()
+    return body
+
+
+def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
+    body = _emit_body(module, host)
 
     fn, b = new_function(module, "trk_bitlinear_t2", VOID, _MM_ARGS, _MM_NAMES)
     x, lda, M, K, N, kscale, w, nscale, y, ldy, xq, gamma, xsum = fn.args
@@ -236,11 +245,21 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
     b.position_at_end(work)
     Kp = b.mul(ceil_div(b, K, i64(VNNI_KBLOCK)), i64(VNNI_KBLOCK))
     b.call(quantize, [x, lda, M, K, kscale, xq, Kp, gamma, xsum])
-    ctx, _ = pack_ctx(b, list(fn.args))
+    variant = host.variant("bitlinear")
+    madd = variant in bitlinear_madd.WIDTHS
+    xb = ir.Constant(PTR, None)
+    if madd:  # the one-row kernel's expanded activations (if malloc fails, the GEMM micro-kernel runs)
+        xb = b.select(b.icmp_signed("==", M, i64(1)),
+                      b.call(malloc(module), [bitlinear_madd.expanded_bytes(b, variant, Kp)]), xb)
+        with b.if_then(b.icmp_unsigned("!=", b.ptrtoint(xb, I64), i64(0))):
+            bitlinear_madd.emit_expand(b, variant, xq, Kp, xb)
+    ctx, _ = pack_ctx(b, [*fn.args, xb] if madd else list(fn.args))
     groups = ceil_div(b, M, i64(GROUP_ROWS))
     tasks = b.mul(groups, ceil_div(b, N, i64(2 * PANEL_VNNI)))
     per_task = b.add(b.mul(b.mul(imin(b, M, i64(GROUP_ROWS)), Kp), i64(2 * PANEL_VNNI)), i64(1))
     call_parallel(b, body, ctx, tasks, imax(b, ceil_div(b, i64(MIN_TASK_MACS), per_task), i64(1)))
+    if madd:
+        b.call(free(module), [xb])
     b.branch(ret)
     b.position_at_end(ret)
     b.ret_void()

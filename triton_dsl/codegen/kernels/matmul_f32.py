@@ -143,6 +143,10 @@ def _emit_micro(module: ir.Module, rows: int) -> ir.Function:
                          [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, F32, F32],
                          ["x", "lda", "ldx_k", "panel", "y", "ldy", "ldy_n", "n0", "K", "N", "kscale",
                           "nscale", "wpos", "wneg"], internal=True)
+    # Not inlined into the task body (one call per row block x panel, each a whole K loop): inlined, the
+    # twelve micro-kernels made one huge function that took LLVM 5x longer to compile, for no speed
+    # (measured per row count on AVX-512, AVX2 and SSE2 builds; docs/kernels.md, "Compile time").
+    fn.attributes.add("noinline")
     x, lda, ldx_k, panel, y, ldy, ldy_n, n0, K, N, kscale, nscale, wpos, wneg = fn.args
     fmuladd = intrinsic(module, "llvm.fmuladd.v16f32", V16, [V16, V16, V16])
     zero = ir.Constant(V16, None)

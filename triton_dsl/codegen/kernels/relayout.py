@@ -17,6 +17,9 @@ Out (all written into a zero-filled destination the caller allocates; sizes in d
 - `trk_relayout_t2_lut3`: blocks of 8 × 16 columns; per block, per word w (18 consecutive k), 8 × 16
   i32 lanes (tile-major); lane = column, holding 6 five-bit fields j = c₀ + 3c₁ + 9c₂ for the codes of
   k = 18w + 3j + 0..2 (base 3: 1.78 bits per weight; exact float GEMV by table lookup).
+- `trk_relayout_t2_perm8`: blocks of 2 tiles × 8 columns; per block, per word w (32 consecutive k),
+  per tile 8 u32 lanes of +1 bits then 8 of −1 bits (bit j of lane n ↔ k = 32w + j of column n): 2 bits
+  per weight as bit-planes, for the AVX2 `vpermps` table lookup (matmul_perm8.py).
 Each kernel is `void(src, K, N, mode, rows_per_n, row_len, dst)` and runs in parallel over panels.
 """
 
@@ -49,6 +52,8 @@ PANEL_VNNI = 16  # columns per int8 panel
 VNNI_KBLOCK = 16  # k per 64-byte int8 block
 LUT_TILES = 8  # 16-column tiles per lut3 block (128 columns)
 LUT_GROUPS_PER_WORD = 6  # 5-bit base-3 indices of 3 trits per i32 lane
+PERM8_BLOCK_TILES = 2  # 8-column tiles per perm8 block (16 columns, one contiguous stream)
+PERM8_WORD_K = 32  # k per u32 bit-plane lane
 
 _ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_len, dst
 
@@ -122,6 +127,20 @@ def _put_lut3(b, dst, K, k, n, code):
     store(b, b.add(load(b, dst, I32, index), b.trunc(add, I32)), dst, index)
 
 
+def _put_perm8(b, dst, K, k, n, code):
+    """Set bit k % 32 of lane n % 8 of the +1 (code 2) or −1 (code 0) plane of tile (n / 8) % 2, word k / 32,
+    block n / 16: bytes ((block · words + word) · 2 + tile) · 64 + 32 · plane + 4 · lane."""
+    words = ceil_div(b, K, i64(PERM8_WORD_K))
+    cols = 8 * PERM8_BLOCK_TILES
+    block, tile, lane = b.sdiv(n, i64(cols)), b.sdiv(b.srem(n, i64(cols)), i64(8)), b.srem(n, i64(8))
+    word, j = b.sdiv(k, i64(PERM8_WORD_K)), b.srem(k, i64(PERM8_WORD_K))
+    base = b.mul(b.add(b.mul(b.add(b.mul(block, words), word), i64(PERM8_BLOCK_TILES)), tile), i64(64))
+    byte = b.add(b.add(base, b.mul(lane, i64(4))), b.sdiv(j, i64(8)))
+    bit = b.srem(j, i64(8))
+    _or_bit(b, dst, byte, bit, b.zext(b.icmp_signed("==", code, i64(2)), I64))
+    _or_bit(b, dst, b.add(byte, i64(32)), bit, b.zext(b.icmp_signed("==", code, i64(0)), I64))
+
+
 Put = Callable[[ir.IRBuilder, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value], None]
 
 
@@ -146,9 +165,10 @@ def _emit_relayout(module: ir.Module, name: str, panel: int, put: Put) -> None:
 
 
 def build(module: ir.Module, host) -> None:
-    """Add the three relayout kernels to `module` (kernel-library builder signature)."""
+    """Add the relayout kernels to `module` (kernel-library builder signature)."""
     _emit_relayout(module, "trk_relayout_t2_panels", PANEL_F32, _put_panels)
     _emit_relayout(module, "trk_relayout_t2_vnni", PANEL_VNNI, _put_vnni)
     _emit_relayout(module, "trk_relayout_t2_bitplanes", 1, _put_bitplanes)
     _emit_relayout(module, "trk_relayout_t2_lut3", 16 * LUT_TILES, _put_lut3)
+    _emit_relayout(module, "trk_relayout_t2_perm8", 8 * PERM8_BLOCK_TILES, _put_perm8)
 

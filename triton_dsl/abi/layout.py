@@ -104,11 +104,6 @@ STR_FIELDS = {"str_refcount": (0, _I64), "str_len": (8, _I64)}
 STR_DATA_OFFSET = 16
 
 
-def str_literal_type(nbytes: int) -> ir.LiteralStructType:
-    """Type of an immortal string literal global holding `nbytes` bytes (plus the NUL)."""
-    return ir.LiteralStructType([_I64, _I64, ir.ArrayType(_I8, nbytes + 1)])
-
-
 # Text buffer: { ptr data, i64 len, i64 cap }.
 BUF_FIELDS = {"buf_data": (0, _PTR), "buf_len": (8, _I64), "buf_cap": (16, _I64)}
 BUF_SIZE = 24
