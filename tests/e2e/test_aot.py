@@ -201,7 +201,7 @@ def test_baseline_x86_64_archive_has_no_instruction_above_the_baseline(tmp_path)
     assert not re.search(r"%[yz]mm\d", listing)
 
 
-def test_shared_library_without_a_c_compiler_for_the_target_is_a_usage_error(tmp_path, monkeypatch, capsys):
+def test_no_c_compiler_for_the_target_or_no_output_directory_is_a_usage_error(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no compiler of any name
     out = tmp_path / "libmodel.so"
@@ -213,6 +213,9 @@ def test_shared_library_without_a_c_compiler_for_the_target_is_a_usage_error(tmp
     assert main(["build", str(MODEL), "--emit=shared", "-o", str(out)]) == 2
     assert "missing-cc" in capsys.readouterr().err
     assert not out.exists()
+    monkeypatch.delenv("CC")
+    assert main(["build", str(MODEL), "--emit=static", "-o", str(tmp_path / "no" / "libmodel.a")]) == 2
+    assert f"cannot write {tmp_path / 'no' / 'libmodel.a'}: no directory" in capsys.readouterr().err
 
 
 def test_c_header_compiles_and_declares_the_c_api(tmp_path):

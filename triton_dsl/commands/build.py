@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
             return report_usage_error(
                 f"no C compiler found to link a shared library for '{target.triple}' (tried {tried}): set CC "
                 "to one, or use --emit=static and link the archive with your own toolchain") or EXIT_USAGE
+    out = Path(args.output or Path(args.file).with_suffix(_SUFFIX[args.emit]).name)
+    if not out.parent.is_dir():  # before any work, and not an internal error after it
+        return report_usage_error(f"cannot write {out}: no directory '{out.parent}'") or EXIT_USAGE
     # Fused loops of ahead-of-time code stay serial (an `--emit=obj` object may be linked without the
     # kernel library's thread pool); the packed kernels themselves still split large work across threads.
     result = compile_source(source, target, c_abi=True, parallel=False)
@@ -78,18 +81,20 @@ def run(args: argparse.Namespace) -> int:
         print(render_all(result.diagnostics), file=sys.stderr)
     if not result.ok:
         return EXIT_PROGRAM_ERRORS
-    out = Path(args.output or Path(args.file).with_suffix(_SUFFIX[args.emit]).name)
     options = {"target": target, "opt_level": args.opt_level}
-    if args.emit == "llvm-ir":
-        out.write_text(jit.optimized_ir(result.llvm_ir, **options))
-    elif args.emit == "asm":
-        out.write_text(jit.emit_assembly(result.llvm_ir, **options))
-    elif args.emit == "obj":
-        out.write_bytes(jit.emit_object(result.llvm_ir, **options))
-    else:
-        status = _build_library(result, out, options, cc)
-        if status != EXIT_OK:
-            return status
+    try:
+        if args.emit == "llvm-ir":
+            out.write_text(jit.optimized_ir(result.llvm_ir, **options))
+        elif args.emit == "asm":
+            out.write_text(jit.emit_assembly(result.llvm_ir, **options))
+        elif args.emit == "obj":
+            out.write_bytes(jit.emit_object(result.llvm_ir, **options))
+        else:
+            status = _build_library(result, out, options, cc)
+            if status != EXIT_OK:
+                return status
+    except OSError as exc:  # a read-only directory, a full disk: the user's to fix, not a compiler bug
+        return report_usage_error(f"cannot write {exc.filename or out}: {exc.strerror or exc}") or EXIT_USAGE
     print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
 
