@@ -1,7 +1,9 @@
-"""The undefined symbols of an ELF object file: what a loader must resolve before the code may run.
+"""The undefined and defined symbols of an ELF object file.
 
 In: the bytes of a relocatable ELF object (32/64-bit, little or big endian). Out: `undefined_symbols(data)`
--> the sorted names of global and weak symbols the object references but does not define.
+-> the sorted names of global and weak symbols the object references but does not define (what a loader
+must resolve before the code may run); `defined_symbols(data)` -> those it defines (the index of a static
+archive, `aot.write_archive`).
 Any other format (Mach-O, COFF) raises ValueError: the JIT checks every object it loads (see `jit.py`),
 and an object it cannot read is an object it cannot vouch for.
 """
@@ -17,6 +19,16 @@ _STB_LOCAL = 0
 
 def undefined_symbols(data: bytes) -> list[str]:
     """Names of the non-local symbols of `data` whose section index is SHN_UNDEF."""
+    return sorted(name for name, defined in _global_symbols(data) if not defined)
+
+
+def defined_symbols(data: bytes) -> list[str]:
+    """Names of the non-local symbols `data` defines (any section other than SHN_UNDEF)."""
+    return sorted(name for name, defined in _global_symbols(data) if defined)
+
+
+def _global_symbols(data: bytes) -> set[tuple[str, bool]]:
+    """(name, defined) of every named non-local symbol."""
     if data[:4] != b"\x7fELF":
         raise ValueError("not an ELF object")
     is64 = data[4] == 2
@@ -39,7 +51,7 @@ def undefined_symbols(data: bytes) -> list[str]:
                 end + "IIIIIIIIII", data, base)
         return sh_type, off, size, link, entsize
 
-    names: set[str] = set()
+    names: set[tuple[str, bool]] = set()
     for i in range(shnum):
         sh_type, off, size, link, entsize = section(i)
         if sh_type != _SHT_SYMTAB or not entsize:
@@ -53,7 +65,7 @@ def undefined_symbols(data: bytes) -> list[str]:
             else:
                 st_name, _value, _size, st_info, _other, st_shndx = struct.unpack_from(end + "IIIBBH", data,
                                                                                       base)
-            if st_shndx != _SHN_UNDEF or (st_info >> 4) == _STB_LOCAL or not st_name:
+            if (st_info >> 4) == _STB_LOCAL or not st_name:
                 continue
-            names.add(strtab[st_name:strtab.index(b"\0", st_name)].decode())
-    return sorted(names)
+            names.add((strtab[st_name:strtab.index(b"\0", st_name)].decode(), st_shndx != _SHN_UNDEF))
+    return names

@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("codegen",),
     ("jit",),
     ("runtime",),   # the native runtime and kernel library, built and loaded through jit
-    ("pipeline", "program_cache"),
+    ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
     ("api", "api_args", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
     ("commands", "cli", "__main__", "__init__"),
 ]

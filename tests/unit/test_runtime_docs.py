@@ -8,6 +8,7 @@ from pathlib import Path
 from triton_dsl.abi import layout
 from triton_dsl.runtime import (
     library,
+    rt_capi,
     rt_cast,
     rt_create,
     rt_elem,
@@ -44,7 +45,7 @@ def runtime_core_signatures():
     """The public functions of the modules this page documents (other owners document theirs)."""
     em = Emitter(kernels=Emitter())
     documented = (rt_errors, rt_memory, rt_text, rt_print, rt_format, rt_random, rt_elem, rt_reduce,
-                  rt_matmul, rt_shape, rt_create, rt_cast)
+                  rt_matmul, rt_shape, rt_create, rt_cast, rt_capi)
     for module in documented:
         module.emit(em)
     return em.signatures

@@ -108,6 +108,13 @@ def declared_ir_type(t: ct.Type, decl, span=None) -> IRType:
     return fixed if fixed is not None else ir_type(t, span)
 
 
+def _declared_dims(t: ct.Type) -> tuple | None:
+    """The dims of a (possibly optional) tensor parameter of known rank, else None."""
+    inner = t.inner if isinstance(t, ct.OptionalType) else t
+    shape = inner.shape if isinstance(inner, ct.TensorType) else None
+    return shape if isinstance(shape, tuple) else None
+
+
 def assigned_names(stmts: list) -> set[str]:
     """Names assigned (`x = e`) anywhere in these statements, nested blocks included."""
     out: set[str] = set()
@@ -183,7 +190,9 @@ class ProgramLowerer:
         fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
                       param_names=[inst.params[i].name for i in kept],
                       public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values,
-                      generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept)
+                      generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept,
+                      param_declared=[str(inst.param_types[i]) for i in kept],
+                      param_dims=[_declared_dims(inst.param_types[i]) for i in kept])
         self.module.add(fn)
         return fn
 

@@ -107,6 +107,10 @@ class Function:
     # Position of each IR parameter among the source parameters (`Type` parameters are compile-time
     # constants and have no IR parameter).
     param_origin: list[int] = field(default_factory=list)
+    # Per IR parameter, as declared: the type's spelling (`Tensor<float32, [b, 4]>`) and, for a tensor of
+    # known rank, its dims (int static, str named, None `?`). The C ABI entry checks arguments with them.
+    param_declared: list[str] = field(default_factory=list)
+    param_dims: list[tuple | None] = field(default_factory=list)
 
     @property
     def params(self) -> list[Value]:

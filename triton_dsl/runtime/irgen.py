@@ -62,11 +62,15 @@ class Emitter:
     each function defined anywhere is registered there, and a call by name to a function of another
     module declares it (`get`, `FnBuilder.call`); `library.py` then gives the internal functions such
     references need hidden external linkage (`export_cross_references`).
+
+    `aot`: the module is for an ahead-of-time library (no Python in the process; see
+    `library.runtime_modules`), which changes how a few functions find their callees.
     """
 
     def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None,
-                 shared: dict[str, ir.FunctionType] | None = None):
+                 shared: dict[str, ir.FunctionType] | None = None, aot: bool = False):
         self.module = ir.Module(name=name)
+        self.aot = aot
         # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
         self.kernels = kernels
         self.shared = shared

@@ -3,8 +3,9 @@
 In: the `emit(em)` functions of the rt_* modules. Out: `load_runtime()` -> the `RuntimeLibrary` (every
 public function is published with `jit.add_symbol` once its part is loaded, so a program module that
 `declare`s it can call it), `signatures()` (name -> (ret, args) as llvmlite types, the source of
-`abi/functions.py`), `function_address(name)`, `runtime_ir()` (the IR text of every module, for
-ahead-of-time builds) and `compile_seconds()` (measured build + compile time).
+`abi/functions.py`), `function_address(name)`, `runtime_ir()` (the IR text of every module),
+`runtime_modules(aot=True)` (the IR text of each module as an ahead-of-time library links it: no Python
+callbacks, kernels named directly) and `compile_seconds()` (measured build + compile time).
 
 Why in parts: compiled whole, the runtime cost every process with a cold cache ~2 s of LLVM although
 `print("hi")` needs a few text functions. Each rt_* emitter (a *group*: rt_errors, rt_memory, rt_text,
@@ -31,6 +32,7 @@ from llvmlite import ir
 
 from .. import jit
 from . import (
+    rt_capi,
     rt_cast,
     rt_create,
     rt_elem,
@@ -58,7 +60,8 @@ _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_for
              rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
              rt_cast.emit,
              rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
-             rt_weights.emit)  # weight files (save_weights / load_tensor / load_ternary)
+             rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
+             rt_capi.emit)  # the C API of built libraries (contexts, tensor access, ternary tensors)
 BASE_OPT, HOT_OPT = 0, 2
 _MANIFEST_VERSION = "runtime-manifest-1"
 
@@ -67,15 +70,15 @@ def _group_name(emit) -> str:
     return emit.__module__.rsplit(".", 1)[-1]
 
 
-@lru_cache(maxsize=1)
-def _build() -> tuple[tuple[str, Emitter, Emitter], ...]:
-    """(group, base emitter, hot emitter) for every group, built once per process."""
+@lru_cache(maxsize=2)
+def _build(aot: bool = False) -> tuple[tuple[str, Emitter, Emitter], ...]:
+    """(group, base emitter, hot emitter) for every group, built once per process (and flavour)."""
     shared: dict[str, ir.FunctionType] = {}
     groups = []
     for emit in _EMITTERS:
         name = _group_name(emit)
-        hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared)
-        base = Emitter(f"triton_dsl_runtime.{name}", kernels=hot, shared=shared)
+        hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared, aot=aot)
+        base = Emitter(f"triton_dsl_runtime.{name}", kernels=hot, shared=shared, aot=aot)
         emit(base)
         groups.append((name, base, hot))
     export_cross_references([m for _, base, hot in groups for m in (base.module, hot.module)])
@@ -93,10 +96,10 @@ def export_cross_references(modules: list[ir.Module]) -> None:
                 owner[1].linkage = "hidden"
 
 
-def _modules() -> list[tuple[str, ir.Module, int]]:
+def _modules(aot: bool = False) -> list[tuple[str, ir.Module, int]]:
     """(unit name, module, opt level) of every unit with code."""
     out = []
-    for name, base, hot in _build():
+    for name, base, hot in _build(aot):
         out.append((name, base.module, BASE_OPT))
         if any(not f.is_declaration for f in hot.module.functions):
             out.append((f"{name}.hot", hot.module, HOT_OPT))
@@ -106,6 +109,18 @@ def _modules() -> list[tuple[str, ir.Module, int]]:
 def runtime_ir() -> str:
     """The runtime library's LLVM IR text (every module, before optimization; one `; ModuleID` each)."""
     return "\n".join(str(module) for _, module, _ in _modules())
+
+
+def runtime_modules(aot: bool = False) -> list[tuple[str, str]]:
+    """(unit name, IR text) of each runtime module, before optimization.
+
+    aot=True is the runtime an ahead-of-time library (`tritonc build --emit=static|shared`) links: the
+    same functions, but the `trk_*` kernels rt_kernels needs are named directly (they are linked into
+    the same library) instead of being found by a Python callback. The other callbacks Python installs
+    in-process keep their native defaults there: output goes to `write(1, ...)`, borrowed headers have
+    no owner to release, weight files fail with a clear I/O error.
+    """
+    return [(name, str(module)) for name, module, _ in _modules(aot)]
 
 
 # -- signatures ------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ In: an `Emitter` (from `rt_quant.emit`) and, at load time, the loaded runtime li
 - `trt_quant_set_kernels(ptr table)` (public): copies the addresses of `KERNELS` (in that order);
 - `trt_quant_set_resolver(ptr fn)` (public): a `void ()` callback that installs the table on first use;
 - `trt_quant_kernel(ctx, i32 index) -> ptr` (internal): the kernel's address, calling the resolver when
-  the table is still empty; null with an error set when no kernel library can be had (e.g. a shared
-  library built without Python);
+  the table is still empty; null with an error set when no kernel library can be had;
+- in an ahead-of-time runtime (`em.aot`, linked with the kernel library into one C library) the table
+  is initialised with the kernels' symbols, so no resolver is needed;
 - `install_kernel_resolver(lib)` (Python): registers a resolver that builds (or loads from the disk cache)
   the kernel library only when a program first needs one of its kernels — programs that never do pay
   nothing.
@@ -34,7 +35,11 @@ SIGNATURES = {
 
 def emit(em: Emitter) -> None:
     arr = ir.ArrayType(PTR, len(KERNELS))
-    table = em.global_var("trt_quant_kernel_table", arr, [None] * len(KERNELS))
+    if em.aot:  # the linker resolves them: the kernel library is part of the same library
+        init = [em.declare(name, *SIGNATURES[i]) for i, name in enumerate(KERNELS)]
+    else:  # in-process the kernel library is another JIT module, built on first use (the resolver)
+        init = [None] * len(KERNELS)
+    table = em.global_var("trt_quant_kernel_table", arr, init)
     resolver = em.global_var("trt_quant_resolver", PTR, None)
 
     fb = em.define("trt_quant_set_kernels", VOID, [PTR])

@@ -93,6 +93,10 @@ def _emit_constructors(em: Emitter) -> None:
     for name, zero in (("trt_tensor_new", False), ("trt_tensor_zeros", True)):
         fb = em.define(name, PTR, [PTR, I32, I32, PTR])
         ctx, dtype, rank, shape = fb.args
+        # Generated code passes valid codes; a C caller might not (the size table would be read past).
+        with fb.if_then(fb.b.icmp_unsigned(">", dtype, c32(layout.FLOAT64)), likely=False):
+            emit_error(fb, layout.ERR_VALUE, "%d is not a dtype code (0 bool ... 8 float64)", dtype)
+            fb.ret(NULL)
         numel = fb.call("trt_shape_numel", ctx, rank, shape)
         fb.ret_if(fb.b.icmp_signed("<", numel, c64(0)), NULL)
         nbytes = fb.call("trt_data_nbytes", dtype, rank, shape, numel)
