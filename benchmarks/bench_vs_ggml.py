@@ -151,6 +151,23 @@ def ggml_us(binary: str, kind: str, M: int, K: int, N: int, threads: int, cold_m
 
 # ---------------------------------------------------------------- ours
 
+def _old_matmul_calls(mm, lib, tw, x, y, cold_mib: int) -> tuple[str, list, list]:
+    M, K, N = x.shape[0], tw.K, tw.N
+    xp, yp, ns = x.ctypes.data, y.ctypes.data, tw.nscale.ctypes.data
+    if lib.host.variant("gemm") == "avx512-lut" and N >= 128:
+        bufs = cold_copies(tw.lut3(), cold_mib)
+        if M == 1:
+            fn = lib.trk_gemv_f32_t2_lut
+            return "lut3", bufs, [partial(fn, xp, b.ctypes.data, yp, K, N, 0, ns, 1.0, 1.0) for b in bufs]
+        fn = lib.trk_gemm_f32_t2_lut
+        return "lut3", bufs, [partial(fn, xp, K, b.ctypes.data, yp, N, M, K, N, 0, ns, 1.0, 1.0)
+                              for b in bufs]
+    bufs = cold_copies(tw.panels(), cold_mib)
+    fn = lib.trk_matmul_f32_t2
+    return "panels", bufs, [partial(fn, xp, K, 1, b.ctypes.data, yp, N, 1, M, K, N, 0, ns, 1.0, 1.0)
+                            for b in bufs]
+
+
 def our_calls(M: int, K: int, N: int, cold_mib: int) -> tuple[dict, list]:
     """{"x@w": calls, "bitlinear": calls, "floor": calls} (each on the next cold copy of its layout), and
     what they point into."""
@@ -161,9 +178,12 @@ def our_calls(M: int, K: int, N: int, cold_mib: int) -> tuple[dict, list]:
     tw = mm.prepare_weights(_Packed(rng.integers(-1, 2, (K, N), dtype=np.int8)))
     x = rng.standard_normal((M, K), dtype=np.float32)
     y = np.empty((M, N), np.float32)
-    layout = mm.matmul_layout(tw, M)
-    exact_bufs = cold_copies(getattr(tw, layout)(), cold_mib)
-    exact = [mm.matmul_call(x, tw, y, b) for b in exact_bufs]
+    if hasattr(mm, "matmul_call"):
+        layout = mm.matmul_layout(tw, M)
+        exact_bufs = cold_copies(getattr(tw, layout)(), cold_mib)
+        exact = [mm.matmul_call(x, tw, y, b) for b in exact_bufs]
+    else:  # a checkout from before matmul_call (to measure "before" figures): its own kernel choice
+        layout, exact_bufs, exact = _old_matmul_calls(mm, lib, tw, x, y, cold_mib)
     Kp = -(-K // 16) * 16
     xq, g, s = np.empty((M, Kp), np.int8), np.empty(M, np.float32), np.empty(M, np.int32)
     bufs = cold_copies(tw.vnni(), cold_mib)

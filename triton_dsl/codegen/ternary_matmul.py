@@ -5,9 +5,11 @@ the kernel the way `runtime/matmul_api.py` does (docs/kernels.md, "Calling the k
 code"), from the target's kernel variants (`target.Target.variant`, the decision the kernel library was
 compiled with; machine code is cached per target):
 - x made of int8 absmax rows (what the stdlib's `bitlinear` multiplies; int8_rows.py), W without per-k
-  scales, on AVX512-VNNI hosts: the int8 kernel `trk_bitlinear_t2_auto` (vnni layout), exact there;
+  scales, on x86 hosts with SSSE3 or better: the int8 kernel `trk_bitlinear_t2_auto` (vnni layout),
+  exact there;
 - else on AVX-512 hosts with N ≥ 128: the table-lookup kernels on the `lut3` layout,
   `trk_gemv_f32_t2_lut` for one row, `trk_gemm_f32_t2_lut` for several;
+- else on AVX2 hosts with N ≥ 32: `trk_matmul_f32_t2_perm8` on the `perm8` bit-plane layout;
 - otherwise the generic `trk_matmul_f32_t2` on the `panels` layout.
 Each layout is built once per header and kept in its `aux` slot (ternary_layouts.py). Headers made
 from a Python `TernaryTensor` live as long as it does (`runtime/ternary_headers.py`), so the copy is
@@ -29,6 +31,7 @@ from .llvm_types import FLOAT, I32, I64, PTR
 from .ternary_layouts import (
     LUT3,
     PANELS,
+    PERM8,
     VNNI,
     alloc_floats,
     call_kernel,
@@ -44,14 +47,20 @@ if TYPE_CHECKING:
 # header scale_kind values (docs/runtime.md)
 SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = 0, 1, 2, 3
 LUT_MIN_COLUMNS = 128  # below this, building a table per row costs more than the lookups save
+PERM8_MIN_COLUMNS = 32  # the same for the AVX2 bit-plane kernel (matmul_api.PERM8_MIN_COLUMNS)
 
 
-def emit_kernel_choice(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value]:
-    """(i1 table-lookup kernels, i1 int8 VNNI kernel) for the module's target, as `target.variant` decides
-    (the same decision the kernel library was compiled with, and matmul_api makes)."""
+INT8_VARIANTS = ("avx512-vnni", "avx512bw", "avx2", "ssse3")  # bitlinear variants faster than the float path
+
+
+def emit_kernel_choice(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(i1 AVX-512 table-lookup kernels, i1 AVX2 bit-plane kernel, i1 int8 kernel for int8 rows) for the
+    module's target, as `target.variant` decides (the same decision the kernel library was compiled
+    with, and matmul_api makes)."""
     target = fe.m.target
     return (ir.Constant(ir.IntType(1), int(target.variant("gemm") == "avx512-lut")),
-            ir.Constant(ir.IntType(1), int(target.variant("bitlinear") == "avx512-vnni")))
+            ir.Constant(ir.IntType(1), int(target.variant("gemm") == "avx2-perm")),
+            ir.Constant(ir.IntType(1), int(target.variant("bitlinear") in INT8_VARIANTS)))
 
 
 @dataclass
@@ -142,8 +151,9 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     fe.check_error(span)
     s = _weight_scales(fe, w, N, span)
     xd, yd = rtabi.load_data(b, x), rtabi.load_data(b, out)
-    avx512, vnni = emit_kernel_choice(fe)
+    avx512, avx2, vnni = emit_kernel_choice(fe)
     use_lut = b.and_(avx512, b.icmp_signed(">=", N, i64(LUT_MIN_COLUMNS)))
+    use_perm = b.and_(avx2, b.icmp_signed(">=", N, i64(PERM8_MIN_COLUMNS)))
     # int8 activations (bitlinear's quantized rows) through the int8 kernel: exact, as it would only
     # rescale each row by 127 / max|row| = 1 (int8_rows.py)
     plain = b.and_(b.icmp_unsigned("==", b.ptrtoint(s.kscale, I64), i64(0)),
@@ -162,10 +172,20 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
                               s.nscale, yd, N)
     int8_end = b.block
     lut, generic, join = fe.new_block("tmm.lut"), fe.new_block("tmm.panels"), fe.new_block("tmm.done")
+    perm, not_lut = fe.new_block("tmm.perm8"), fe.new_block("tmm.not_lut")
     b.branch(join)
 
     b.position_at_end(floats)
-    b.cbranch(use_lut, lut, generic)
+    b.cbranch(use_lut, lut, not_lut)
+    b.position_at_end(not_lut)
+    b.cbranch(use_perm, perm, generic)
+
+    b.position_at_end(perm)
+    bits, perm_free = emit_layout(fe, w, K, N, PERM8, span)
+    perm_status = call_kernel(b, "trk_matmul_f32_t2_perm8", xd, K, bits, yd, N, M, K, N, s.kscale, s.nscale,
+                              s.wpos, s.wneg)
+    perm_end = b.block
+    b.branch(join)
 
     b.position_at_end(lut)
     table, lut_free = emit_layout(fe, w, K, N, LUT3, span)
@@ -192,6 +212,7 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     b.position_at_end(join)
     free, status = b.phi(PTR), b.phi(I32)
     for block, buf, code in ((int8_end, int8_free, int8_status), (lut_end, lut_free, lut_status),
+                             (perm_end, perm_free, perm_status),
                              (generic_end, panels_free, ir.Constant(I32, 0))):
         free.add_incoming(buf, block)
         status.add_incoming(code, block)

@@ -253,6 +253,8 @@ def _emit_matmul(module: ir.Module, host, quantize: ir.Function) -> None:
                       b.call(malloc(module), [bitlinear_madd.expanded_bytes(b, variant, Kp)]), xb)
         with b.if_then(b.icmp_unsigned("!=", b.ptrtoint(xb, I64), i64(0))):
             bitlinear_madd.emit_expand(b, variant, xq, Kp, xb)
+        with b.if_then(b.icmp_signed(">", M, i64(1))):
+            bitlinear_madd.emit_bias(b, xq, M, Kp)
     ctx, _ = pack_ctx(b, [*fn.args, xb] if madd else list(fn.args))
     groups = ceil_div(b, M, i64(GROUP_ROWS))
     tasks = b.mul(groups, ceil_div(b, N, i64(2 * PANEL_VNNI)))

@@ -52,6 +52,7 @@ from triton_dsl.codegen.kernels.trk_ir import (
     masked_store,
     new_function,
     splat,
+    store,
     unpack_ctx,
     vec,
 )
@@ -60,7 +61,6 @@ SUPER_BLOCKS = 16  # 16-k blocks summed in i16 before widening: 16 · 4 · 508 =
 PREFETCH_BYTES = 8192  # measured 4 KiB: 1.2-1.5x the read floor, 8 KiB: 1.0-1.3x (noisy shared machine)
 PREFETCH_LOCALITY = 2  # llvm.prefetch locality: 3 = prefetcht0 (L1), 2 = prefetcht1 (L2)
 GROUP_ROWS = 64
-ROWS = 4  # rows per GEMM micro-kernel
 WIDTHS = {"avx512bw": 64, "avx2": 32, "ssse3": 16, "generic": 16}
 COLS = {64: 2, 32: 1, 16: 1}  # vectors (of W/4 columns) per GEMM micro-kernel
 
@@ -162,6 +162,111 @@ def _emit_micro(module: ir.Module, variant: str, rows: int, cols: int, gemv: boo
     return fn
 
 
+def _gemm_rows(w: int) -> int:
+    """Rows per GEMM micro-kernel: rows × (128/W vectors) i16 accumulators fill ~12 registers."""
+    return max(1, 12 * w // 128) if w < 64 else 6
+
+
+def _emit_gemm_micro(module: ir.Module, variant: str, rows: int) -> ir.Function:
+    """gmicro(tbuf, nkb, x of row 0 at the chunk, Kp, acc32 of row 0): rows × the pair's 128/W vectors over
+    nkb ≤ SUPER_BLOCKS blocks of decoded trits; acc32 (rows × 32 i32, row-major) += the chunk's sums."""
+    w = WIDTHS[variant]
+    lanes, nvec = w // 4, 128 // w
+    vb, v16, v32 = vec(I8, w), vec(I16, w // 2), vec(I32, w // 4)
+    fn, b = new_function(module, f"trk_bitlinear_t2.gmicro{rows}", VOID, [PTR, I64, PTR, I64, PTR],
+                         ["tbuf", "nkb", "x", "Kp", "acc32"], internal=True)
+    tbuf, nkb, x, Kp, acc32 = fn.args
+    acc16 = [[entry_alloca(b, v16, f"h{r}{v}", ir.Constant(v16, None)) for v in range(nvec)]
+             for r in range(rows)]
+    with for_range(b, i64(0), nkb, name="kb") as kb:
+        for r in range(rows):
+            xk = gep(b, x, b.add(b.mul(i64(r), Kp), b.mul(kb, i64(VNNI_KBLOCK))), I8)
+            for g in range(4):
+                xs = b.bitcast(splat(b, load(b, xk, I32, i64(g), align=1), lanes), vb)
+                for v in range(nvec):
+                    t = load(b, tbuf, vb, b.add(b.mul(b.add(b.mul(kb, i64(4)), i64(g)), i64(nvec)), i64(v)),
+                             align=w)
+                    # x biased to unsigned (x_q + 128) × signed trits: |pair| ≤ 2·255 = 510
+                    b.store(b.add(b.load(acc16[r][v]), _madd_ub(b, variant, xs, t)), acc16[r][v])
+    for r in range(rows):
+        for v in range(nvec):
+            slot = gep(b, acc32, i64((32 * r + lanes * v) * 4), I8)
+            old = load(b, slot, v32, align=4)
+            store(b, b.add(old, _widen_pairs(b, variant, b.load(acc16[r][v]))), slot, align=4)
+    b.ret_void()
+    return fn
+
+
+def _emit_gemm_task(module: ir.Module, variant: str) -> ir.Function:
+    """gemm(xq biased, Kp, stream, n0, N, nscale, y, gamma, ldy, r0, r1): rows r0..r1 (≤ GROUP_ROWS) × one
+    32-column pair. Per chunk of SUPER_BLOCKS blocks the pair's codes are decoded once into signed trits
+    (8 KiB on the stack, in L1; their column sums kept) and shared by every row block, whose activations
+    x_q + 128 (unsigned: `pmaddubsw` wants one unsigned operand) are broadcast from xq and multiply the
+    trits from memory; Σ t·(x_q + 128) − 128·Σ t = Σ t·x_q = Σ c·x_q − Σ x_q, the VNNI kernel's integer."""
+    w = WIDTHS[variant]
+    lanes, nvec = w // 4, 128 // w
+    vb, v32, vf = vec(I8, w), vec(I32, lanes), vec(F32, lanes)
+    rows_per = _gemm_rows(w)
+    micros = [_emit_gemm_micro(module, variant, r) for r in range(1, rows_per + 1)]
+    fn, b = new_function(module, "trk_bitlinear_t2.gemm", VOID,
+                         [PTR, I64, PTR, I64, I64, PTR, PTR, PTR, I64, I64, I64],
+                         ["xq", "Kp", "stream", "n0", "N", "nscale", "y", "gamma", "ldy", "r0", "r1"],
+                         internal=True)
+    xq, Kp, stream, n0, N, nscale, y, gamma, ldy, r0, r1 = fn.args
+    kblocks = b.sdiv(Kp, i64(VNNI_KBLOCK))
+    acc32 = b.bitcast(entry_alloca(b, v32, "acc32", count=GROUP_ROWS * nvec), PTR)
+    tbuf = b.bitcast(entry_alloca(b, vb, "tbuf", count=SUPER_BLOCKS * 4 * nvec), PTR)
+    colsum = [entry_alloca(b, v32, f"cs{v}", ir.Constant(v32, None)) for v in range(nvec)]
+    nrows = b.sub(r1, r0)
+    with for_range(b, i64(0), b.mul(nrows, i64(nvec)), name="z") as i:
+        store(b, ir.Constant(v32, None), acc32, i, align=4)
+    three, one = ir.Constant(vb, [3] * w), ir.Constant(vb, [1] * w)
+    nrb = b.sdiv(b.add(nrows, i64(rows_per - 1)), i64(rows_per))
+    with for_range(b, i64(0), kblocks, SUPER_BLOCKS, name="sb") as sb:
+        nkb = imin(b, b.sub(kblocks, sb), i64(SUPER_BLOCKS))
+        with for_range(b, i64(0), nkb, name="dk") as kb:
+            block = gep(b, stream, b.mul(b.add(sb, kb), i64(2 * 64)), I8)
+            for v in range(nvec):
+                raw = load(b, gep(b, block, i64(v * w), I8), vb, align=1)
+                for g in range(4):
+                    code = b.and_(raw if g == 0 else b.lshr(raw, ir.Constant(vb, [2 * g] * w)), three)
+                    t = b.sub(code, one)
+                    slot = b.add(b.mul(b.add(b.mul(kb, i64(4)), i64(g)), i64(nvec)), i64(v))
+                    store(b, t, tbuf, slot, align=w)
+                    pairs = _madd_ub(b, variant, one, t)
+                    b.store(b.add(b.load(colsum[v]), _widen_pairs(b, variant, pairs)), colsum[v])
+        # balanced row blocks of ≤ rows_per rows
+        with for_range(b, i64(0), nrb, name="rb") as rb:
+            start = b.sdiv(b.mul(nrows, rb), nrb)
+            stop = b.sdiv(b.mul(nrows, b.add(rb, i64(1))), nrb)
+            x0 = gep(b, xq, b.add(b.mul(b.add(r0, start), Kp), b.mul(sb, i64(VNNI_KBLOCK))), I8)
+            call_by_count(b, b.sub(stop, start), micros,
+                          [tbuf, nkb, x0, Kp, gep(b, acc32, b.mul(start, i64(128)), I8)])
+    bias = [b.mul(b.load(colsum[v]), ir.Constant(v32, [128] * lanes)) for v in range(nvec)]
+    with for_range(b, i64(0), nrows, name="out") as r:
+        row = b.add(r0, r)
+        scale = splat(b, b.fdiv(load(b, gamma, F32, row), f32(127.0)), lanes)
+        for v in range(nvec):
+            col = b.add(n0, i64(lanes * v))
+            with b.if_then(b.icmp_signed("<", col, N)):
+                mask = lane_mask(b, imin(b, b.sub(N, col), i64(lanes)), lanes)
+                here = gep(b, acc32, b.add(b.mul(r, i64(128)), i64(4 * lanes * v)), I8)
+                total = load(b, here, v32, align=4)
+                out = b.fmul(b.sitofp(b.sub(total, bias[v]), vf), scale)
+                out = b.fmul(out, masked_load(b, gep(b, nscale, col, F32), vf, mask))
+                masked_store(b, out, gep(b, y, b.add(b.mul(row, ldy), col), F32), mask)
+    b.ret_void()
+    return fn
+
+
+def emit_bias(b: ir.IRBuilder, xq: ir.Value, M: ir.Value, Kp: ir.Value) -> None:
+    """x_q += 128 (as u8: flip the sign bit) over the M × Kp scratch rows: the GEMM's unsigned operand."""
+    v16 = vec(I8, 16)
+    with for_range(b, i64(0), b.sdiv(b.mul(M, Kp), i64(16)), name="bias") as i:
+        v = load(b, xq, v16, i, align=1)
+        store(b, b.xor(v, ir.Constant(v16, [-128] * 16)), xq, i, align=1)
+
+
 def expanded_bytes(b: ir.IRBuilder, variant: str, Kp: ir.Value) -> ir.Value:
     """Bytes of the GEMV's expanded activations for Kp (a multiple of 16) k."""
     return b.mul(b.sdiv(Kp, i64(4)), i64(WIDTHS[variant]))
@@ -188,7 +293,8 @@ def emit_body(module: ir.Module, variant: str, ctx_type: ir.LiteralStructType) -
     per_block = 128 // w  # vectors per pair block
     cols = COLS[w]
     gemv = _emit_micro(module, variant, 1, per_block, True)
-    micros = [_emit_micro(module, variant, r, cols, False) for r in range(1, ROWS + 1)]
+    micros = [_emit_micro(module, variant, 1, cols, False)]
+    gemm = _emit_gemm_task(module, variant)
     body, b = new_function(module, f"trk_bitlinear_t2.{variant}", VOID, [PTR, I64, I64],
                            ["ctx", "begin", "end"], internal=True)
     _, _, M, K, N, _, wts, nscale, y, ldy, xq, gamma, xsum, xb = unpack_ctx(b, body.args[0], ctx_type)
@@ -206,10 +312,11 @@ def emit_body(module: ir.Module, variant: str, ctx_type: ir.LiteralStructType) -
             with one:
                 b.call(gemv, [xq, Kp, stream, i64(0), n0, N, nscale, y, gamma, xsum, ldy, i64(0), xb])
             with many:
-                with for_range(b, i64(0), i64(per_block), cols, name="vec") as v:
-                    with for_range(b, r0, r1, ROWS, name="blk") as start:
-                        count = imin(b, b.sub(r1, start), i64(ROWS))
-                        args = [xq, Kp, stream, v, n0, N, nscale, y, gamma, xsum, ldy, start, xb]
-                        call_by_count(b, count, micros, args)
+                with b.if_else(b.icmp_signed("==", M, i64(1))) as (fallback, rows):
+                    with fallback:  # one row, no expanded activations (malloc failed)
+                        with for_range(b, i64(0), i64(per_block), cols, name="vec") as v:
+                            b.call(micros[0], [xq, Kp, stream, v, n0, N, nscale, y, gamma, xsum, ldy, r0, xb])
+                    with rows:
+                        b.call(gemm, [xq, Kp, stream, n0, N, nscale, y, gamma, ldy, r0, r1])
     b.ret_void()
     return body

@@ -275,7 +275,8 @@ def _emit_body(module: ir.Module, fast: bool) -> ir.Function:
                 rows = b.sub(r1, r0)
                 nrb = ceil_div(b, rows, i64(FMA_ROWS))
                 first = b.mul(strip, i64(FMA_STRIP))
-                with for_range(b, i64(0), K, FMA_KC, name="kc") as k0:
+                # at least one chunk: K = 0 still writes its zeros
+                with for_range(b, i64(0), imax(b, K, i64(1)), FMA_KC, name="kc") as k0:
                     kc = imin(b, b.sub(K, k0), i64(FMA_KC))
                     ks = b.select(has_ks, gep(b, kscale, k0, F32), kscale)
                     w0 = b.sdiv(k0, i64(PERM8_WORD_K))
