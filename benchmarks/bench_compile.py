@@ -8,10 +8,10 @@ fresh process with its own cache directory):
 - the stdlib: building the grammar's parse tables (or loading them from the cache), parsing and
   checking the stdlib sources;
 - each example, cold then warm (second process, same cache): parse, check, lower (+ IR passes), emit
-  (LLVM IR text), LLVM optimize and code generation of the program's module; the runtime parts and
-  kernel families its machine code pulled in (how many, Python IR building, LLVM); the whole process;
-  and the CPU time of a real `tritonc run` of the file (cold: empty cache; warm: program and objects
-  cached);
+  (LLVM IR text), LLVM optimize and code generation of the program's module; running it (what its
+  first calls bind); the runtime parts and kernel families it pulled in (how many, Python IR
+  building, LLVM); the whole process; and the CPU time of a real `tritonc run` of the file (cold:
+  empty cache; warm: program and objects cached);
 - with `--libraries`: every kernel family and runtime part compiled on its own (IR building,
   optimize, code generation, object size), which is what a program needing it pays once per cache.
 
@@ -114,6 +114,17 @@ def work_program(path: str | None) -> dict:
     out["jit_total"] = _cpu() - t
     rec = jm.record
     out["llvm_opt"], out["llvm_codegen"] = rec.optimize, rec.codegen + rec.parse
+    import io
+    from contextlib import redirect_stdout
+
+    from triton_dsl.api import _call_entry
+    from triton_dsl.ir.nodes import ENTRY_NAME
+
+    t = _cpu()
+    if module.entry is not None:  # running binds what the code calls (kernels, reduction cores, ...)
+        with redirect_stdout(io.StringIO()):
+            _call_entry(jm, ENTRY_NAME, [], [])
+    out["run"] = _cpu() - t
     out["runtime"] = _unit_totals(runtime.loaded_units())
     out["kernels"] = _unit_totals(kernels.loaded_units())
     out["kernel_families"] = kernels.compiled_families()
@@ -152,8 +163,10 @@ def _run_worker(args: list[str], cache: str, cpu: str | None) -> dict:
     env = dict(os.environ, TRITON_DSL_CACHE_DIR=cache)
     if cpu:
         env["TRITON_DSL_CPU"] = cpu
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_compile", "--worker", *args], cwd=REPO,
-                          env=env, capture_output=True, text=True)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
+    with tempfile.TemporaryDirectory(prefix="bench-compile-worker-") as cwd:  # examples may write files
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_compile", "--worker", *args],
+                              cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"worker {args} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -205,10 +218,10 @@ def _median_runs(fn, runs: int) -> dict:
 
 
 def report_programs(cpu: str | None, runs: int, files: list[Path]) -> None:
-    head = (f"{'':22}{'parse':>7}{'check':>7}{'lower':>7}{'emit':>7}{'opt':>7}{'codegen':>8}"
+    head = (f"{'':22}{'parse':>7}{'check':>7}{'lower':>7}{'emit':>7}{'opt':>7}{'codegen':>8}{'run':>6}"
             f"{'runtime':>16}{'kernels':>16}{'process':>8}{'tritonc':>8}")
     print(head)
-    print(f"{'':22}{'':>7}{'':>7}{'':>7}{'':>7}{'(program module)':>22}"
+    print(f"{'':22}{'':>7}{'':>7}{'':>7}{'':>7}{'(program module)':>22}{'':>6}"
           f"{'n  IR  LLVM':>16}{'n  IR  LLVM':>16}{'':>8}{'run':>8}")
     print("-" * len(head))
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as root:
@@ -238,7 +251,7 @@ def report_programs(cpu: str | None, runs: int, files: list[Path]) -> None:
             for label, r in (("cold", r_cold), ("warm", r_warm)):
                 rt, kn = r["runtime"], r["kernels"]
                 print(f"{name + ' ' + label:22}{_fmt(r['parse'])}{_fmt(r['check'])}{_fmt(r['lower'])}"
-                      f"{_fmt(r['emit'])}{_fmt(r['llvm_opt'])}{r['llvm_codegen']:8.2f}"
+                      f"{_fmt(r['emit'])}{_fmt(r['llvm_opt'])}{r['llvm_codegen']:8.2f}{r['run']:6.2f}"
                       f"{rt['n']:>5}{rt['build']:5.2f}{rt['llvm']:6.2f}"
                       f"{kn['n']:>5}{kn['build']:5.2f}{kn['llvm']:6.2f}"
                       f"{r['total']:8.2f}{r['tritonc']:8.2f}")

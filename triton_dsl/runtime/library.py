@@ -81,6 +81,12 @@ def _build() -> tuple[tuple[str, Emitter, Emitter], ...]:
         hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared, split=name not in _HOT_WHOLE)
         base = Emitter(f"triton_dsl_runtime.{name}", kernels=hot, shared=shared)
         emit(base)
+        # The -O0 part is -O0 wherever it is compiled: an ahead-of-time build optimizes every module it
+        # links, which took ~3 s for code the JIT never optimizes (optnone needs noinline: both set).
+        for fn in base.module.functions:
+            if not fn.is_declaration:
+                fn.attributes.add("noinline")
+                fn.attributes.add("optnone")
         groups.append((name, base, hot))
     export_cross_references([module for _, module, _, _ in _layout(tuple(groups))])
     return tuple(groups)
