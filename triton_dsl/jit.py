@@ -381,12 +381,20 @@ class JitModule:
         _check_resolved(obj, name, self.target.cpu, needed)
         self._engine.run_static_constructors()
         rec.load = time.thread_time() - t0
+        self.record = rec
         _record(rec)
 
     def address(self, name: str) -> int:
         addr = self._engine.get_function_address(name)
         if not addr:
             raise KeyError(f"no function {name!r} in JIT module")
+        return addr
+
+    def global_address(self, name: str) -> int:
+        """The address of global variable `name` of the module."""
+        addr = self._engine.get_global_value_address(name)
+        if not addr:
+            raise KeyError(f"no global {name!r} in JIT module")
         return addr
 
     def cfunc(self, name: str, restype, *argtypes):

@@ -68,12 +68,16 @@ class Emitter:
     """
 
     def __init__(self, name: str = "triton_dsl_runtime", kernels: Emitter | None = None,
-                 shared: dict[str, ir.FunctionType] | None = None, aot: bool = False):
+                 shared: dict[str, ir.FunctionType] | None = None, aot: bool = False, split: bool = False):
         self.module = ir.Module(name=name)
         self.aot = aot
         # Hot leaf loops go to a separate module compiled with optimization (see `define(kernel=True)`).
         self.kernels = kernels
         self.shared = shared
+        # split: every function defined here gets a module of its own (`children`), so that each can be
+        # compiled alone; such functions must not share globals (`global_var` refuses).
+        self.split = split
+        self.children: list[Emitter] = []
         self.signatures: dict[str, tuple[ir.Type, list[ir.Type]]] = {}
         self._strings: dict[bytes, ir.GlobalVariable] = {}
 
@@ -109,6 +113,9 @@ class Emitter:
         return gv
 
     def global_var(self, name: str, ty: ir.Type, init) -> ir.GlobalVariable:
+        if self.split:
+            raise TypeError(f"global {name!r}: the functions of a split emitter cannot share state (list "
+                            f"this group in runtime/library.py's _HOT_WHOLE)")
         gv = ir.GlobalVariable(self.module, ty, name)
         gv.initializer = ir.Constant(ty, init)
         gv.linkage = "internal"
@@ -136,6 +143,13 @@ class Emitter:
             if public:
                 self.signatures[name] = (ret, list(args))
             return self.kernels.define(name, ret, args, public=True)
+        if self.split:
+            child = Emitter(f"{self.module.name}.{name}", shared=self.shared)
+            self.children.append(child)
+            fb = child.define(name, ret, args, public=public)
+            if public:
+                self.signatures[name] = (ret, list(args))
+            return fb
         fn = declare(self.module, name, ir.FunctionType(ret, args))
         if self.shared is not None:
             self.shared[name] = fn.function_type

@@ -41,7 +41,7 @@ from ..codegen.kernels import (
     threads,
 )
 from ..target import Target
-from .units import LazyLibrary, Unit
+from .units import LazyLibrary, LoadedUnit, Unit
 
 KernelBuilder = Callable[[ir.Module, Target], None]
 
@@ -157,7 +157,8 @@ class KernelLibrary:
         builders = list(builders if builders is not None else KERNEL_BUILDERS)
         self._shared_pool = not publish
         if publish:
-            units = [self._unit([b], family_name(b)) for b in builders]
+            # every family but the pool is bound at its first call (units.py, "call-time binding")
+            units = [self._unit([b], family_name(b), lazy_call=b is not threads.build) for b in builders]
         else:
             own = [b for b in builders if b is not threads.build]
             units = [self._unit(own, "+".join(family_name(b) for b in own))] if own else []
@@ -168,7 +169,7 @@ class KernelLibrary:
         # machine code under them would crash, so every library stays alive.
         _LIVE_LIBRARIES.append(self)
 
-    def _unit(self, builders: list[KernelBuilder], name: str) -> Unit:
+    def _unit(self, builders: list[KernelBuilder], name: str, lazy_call: bool = False) -> Unit:
         host = self.host
 
         def build() -> ir.Module:
@@ -183,7 +184,7 @@ class KernelLibrary:
         symbols = tuple(s for f in families for s in FAMILY_SYMBOLS[f]) if known else None
         options = FAMILY_OPTIONS.get(name, {})
         return Unit(name, build, self.opt_level, options.get("unroll"), symbols,
-                    indexed=all(_in_package(b) for b in builders))
+                    indexed=all(_in_package(b) for b in builders), lazy_call=lazy_call)
 
     # -- lookups (no compilation) -----------------------------------------------------------------------
     @property
@@ -203,6 +204,10 @@ class KernelLibrary:
     def compiled_families(self) -> list[str]:
         """The families compiled or loaded so far in this process."""
         return self._lazy.loaded()
+
+    def loaded_units(self) -> list[LoadedUnit]:
+        """The families compiled or loaded so far, with their timings (`units.LoadedUnit`)."""
+        return self._lazy.loaded_units()
 
     # -- compiling on first use -------------------------------------------------------------------------
     def _owner(self, name: str) -> KernelLibrary | LazyLibrary:

@@ -63,7 +63,11 @@ _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_for
              rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
              rt_capi.emit)  # the C API of built libraries (contexts, tensor access, ternary tensors)
 BASE_OPT, HOT_OPT = 0, 2
-_MANIFEST_VERSION = "runtime-manifest-1"
+# Groups whose hot functions share state (globals) or call each other: one -O2 module. Every other group's
+# hot functions get a module each, bound at their first call (a reduction driver references the cores of
+# nine dtypes; a program uses one or two).
+_HOT_WHOLE = {"rt_random"}
+_MANIFEST_VERSION = "runtime-manifest-2"
 
 
 def _group_name(emit) -> str:
@@ -77,12 +81,30 @@ def _build(aot: bool = False) -> tuple[tuple[str, Emitter, Emitter], ...]:
     groups = []
     for emit in _EMITTERS:
         name = _group_name(emit)
-        hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared, aot=aot)
+        hot = Emitter(f"triton_dsl_runtime.{name}.hot", shared=shared, aot=aot, split=name not in _HOT_WHOLE)
         base = Emitter(f"triton_dsl_runtime.{name}", kernels=hot, shared=shared, aot=aot)
         emit(base)
+        # The -O0 part is -O0 wherever it is compiled: an ahead-of-time build optimizes every module it
+        # links, which took ~3 s for code the JIT never optimizes (optnone needs noinline: both set).
+        for fn in base.module.functions:
+            if not fn.is_declaration:
+                fn.attributes.add("noinline")
+                fn.attributes.add("optnone")
         groups.append((name, base, hot))
-    export_cross_references([m for _, base, hot in groups for m in (base.module, hot.module)])
+    export_cross_references([module for _, module, _, _ in _layout(tuple(groups))])
     return tuple(groups)
+
+
+def _layout(groups) -> list[tuple[str, ir.Module, int, bool]]:
+    """(unit name, module, opt level, bound at first call) of every unit with code."""
+    out = []
+    for name, base, hot in groups:
+        out.append((name, base.module, BASE_OPT, False))
+        for child in hot.children:  # a split hot emitter: one unit per function
+            out.append((child.module.name.removeprefix("triton_dsl_runtime."), child.module, HOT_OPT, True))
+        if any(not f.is_declaration for f in hot.module.functions):
+            out.append((f"{name}.hot", hot.module, HOT_OPT, False))
+    return out
 
 
 def export_cross_references(modules: list[ir.Module]) -> None:
@@ -96,19 +118,13 @@ def export_cross_references(modules: list[ir.Module]) -> None:
                 owner[1].linkage = "hidden"
 
 
-def _modules(aot: bool = False) -> list[tuple[str, ir.Module, int]]:
-    """(unit name, module, opt level) of every unit with code."""
-    out = []
-    for name, base, hot in _build(aot):
-        out.append((name, base.module, BASE_OPT))
-        if any(not f.is_declaration for f in hot.module.functions):
-            out.append((f"{name}.hot", hot.module, HOT_OPT))
-    return out
+def _modules(aot: bool = False) -> list[tuple[str, ir.Module, int, bool]]:
+    return _layout(_build(aot))
 
 
 def runtime_ir() -> str:
     """The runtime library's LLVM IR text (every module, before optimization; one `; ModuleID` each)."""
-    return "\n".join(str(module) for _, module, _ in _modules())
+    return "\n".join(str(module) for _, module, _, _ in _modules())
 
 
 def runtime_modules(aot: bool = False) -> list[tuple[str, str]]:
@@ -120,7 +136,7 @@ def runtime_modules(aot: bool = False) -> list[tuple[str, str]]:
     in-process keep their native defaults there: output goes to `write(1, ...)`, borrowed headers have
     no owner to release, weight files fail with a clear I/O error.
     """
-    return [(name, str(module)) for name, module, _ in _modules(aot)]
+    return [(name, str(module)) for name, module, _, _ in _modules(aot)]
 
 
 # -- signatures ------------------------------------------------------------------------------------------
@@ -166,12 +182,16 @@ _manifest_cache: list = []
 
 
 def _read_manifest() -> dict | None:
+    """{"units": [(name, opt level, bound at first call, {symbol: (ret, args)})], "signatures": {public
+    name: (ret, args)}} as written by `_write_manifest`, or None."""
     if _manifest_cache:
         return _manifest_cache[0]
     try:
         with open(_manifest_path(), encoding="utf-8") as f:
             data = json.load(f)
-        units = {str(u): [str(s) for s in syms] for u, syms in data["units"].items()}
+        units = [(str(name), int(opt), bool(lazy), {str(n): (str(r), [str(a) for a in args])
+                                                    for n, (r, args) in syms.items()})
+                 for name, opt, lazy, syms in data["units"]]
         sigs = {str(n): (str(r), [str(a) for a in args]) for n, (r, args) in data["signatures"].items()}
         if not all(t in _TYPES for r, args in sigs.values() for t in [r, *args]):
             return None
@@ -182,7 +202,7 @@ def _read_manifest() -> dict | None:
     return manifest
 
 
-def _write_manifest(units: dict[str, list[str]]) -> None:
+def _write_manifest(units: list) -> None:
     sigs = {name: (str(ret), [str(a) for a in args]) for name, (ret, args) in signatures().items()}
     path = _manifest_path()
     try:
@@ -202,15 +222,14 @@ class RuntimeLibrary:
 
     def __init__(self, cache: bool = True):
         manifest = _read_manifest() if cache else None
-        if manifest is not None:
-            opts = {name: opt for name, _, opt in _unit_layout(manifest["units"])}
-            units = [Unit(name, _builder(name), opts[name], symbols=tuple(syms))
-                     for name, syms in manifest["units"].items()]
-        else:
-            units = [Unit(name, _builder(name), opt, symbols=tuple(exported_signatures(module)))
-                     for name, module, opt in _modules()]
+        layout = manifest["units"] if manifest is not None else None
+        if layout is None:
+            layout = [(name, opt, lazy, exported_signatures(module))
+                      for name, module, opt, lazy in _modules()]
             if cache:
-                _write_manifest({u.name: list(u.symbols or ()) for u in units})
+                _write_manifest(layout)
+        units = [Unit(name, _builder(name), opt, symbols=tuple(sigs), lazy_call=lazy, signatures=sigs)
+                 for name, opt, lazy, sigs in layout]
         self._lazy = LazyLibrary("runtime", jit.process_target(), units, publish=True, cache=cache,
                                  on_load=self._loaded)
 
@@ -228,11 +247,20 @@ class RuntimeLibrary:
                 install(self)
 
     def units(self) -> list[str]:
+        """Every part of the runtime, in build order."""
         return list(self._lazy.units)
 
-    def loaded_units(self) -> list[str]:
+    def compile_unit(self, name: str) -> None:
+        """Compile (or load) one part now."""
+        self._lazy.ensure(name)
+
+    def loaded(self) -> list[str]:
         """The units compiled or loaded so far in this process, in order."""
         return self._lazy.loaded()
+
+    def loaded_units(self) -> list[LoadedUnit]:
+        """The same with their timings (`units.LoadedUnit`)."""
+        return self._lazy.loaded_units()
 
     @property
     def seconds(self) -> float:
@@ -246,13 +274,9 @@ class RuntimeLibrary:
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
 
 
-def _unit_layout(units: dict[str, list[str]]) -> list[tuple[str, list[str], int]]:
-    return [(name, syms, HOT_OPT if name.endswith(".hot") else BASE_OPT) for name, syms in units.items()]
-
-
 def _builder(unit_name: str):
     def build() -> ir.Module:
-        for name, module, _ in _modules():
+        for name, module, _, _ in _modules():
             if name == unit_name:
                 return module
         raise KeyError(f"no runtime unit {unit_name!r}")
