@@ -11,14 +11,17 @@ Out:
   Σ x_q.
 - `void trk_bitlinear_t2(x, lda, M, K, N, kscale|null, w, nscale, y, ldy, xq, gamma, xsum)`: quantizes,
   then y[m,n] = (Σ_k code[k,n]·x_q[m,k] − Σ_k x_q[m,k]) · γ_m/127 · nscale[n], code = trit + 1 ∈ {0,1,2}.
+  The scratch holds the quantized rows afterwards, except that the pmaddubsw GEMM (M > 1, no VNNI)
+  leaves x_q + 128 in `xq` (use trk_quantize_absmax_i8 to get x_q itself).
 
 Why: codes are unsigned, so one `vpdpbusd` (u8 × s8 → 4 products summed into each i32 lane) does 64
 multiply-adds; the +1 offset of the codes costs one subtraction of Σx_q per output. The 64 packed bytes
 of a block expand to four <64 x i8> code vectors with one shift and one mask each. The GEMV (M = 1,
 memory-bound) skips the shifts: field g masked in place is code·4^g, accumulated in its own chain and
 shifted right by 2g once at the end (exact while K ≤ GEMV_MAX_K); it reads each 32-column pair as one
-contiguous stream with a software prefetch PREFETCH_BYTES ahead. Without AVX-512 VNNI the same IR uses
-a portable widen-multiply-add sequence (correct on every target).
+contiguous stream with a software prefetch PREFETCH_BYTES ahead. Without AVX-512 VNNI (every other
+`bitlinear` variant) the body comes from bitlinear_madd.py (`pmaddubsw` + `pmaddwd`, or the same in
+portable IR); the quantizer, layout and results are the same.
 """
 
 from __future__ import annotations
@@ -143,15 +146,10 @@ def masked_store_i8(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Va
 
 
 def _emit_dot(b: ir.IRBuilder, host, acc: ir.Value, codes: ir.Value, xs: ir.Value) -> ir.Value:
-    """acc[i] + Σ_{j<4} u8(codes[4i+j]) · s8(xs[4i+j]) for 16 lanes i."""
-    if host.variant("bitlinear") == "avx512-vnni":
-        fn = intrinsic(b.module, "llvm.x86.avx512.vpdpbusd.512", V16I, [V16I, V64B, V64B])
-        return b.call(fn, [acc, codes, xs])
-    prod = b.mul(b.zext(codes, vec(I32, 64)), b.sext(xs, vec(I32, 64)))
-    for j in range(4):
-        part = b.shuffle_vector(prod, prod, ir.Constant(vec(I32, 16), [4 * i + j for i in range(16)]))
-        acc = b.add(acc, part)
-    return acc
+    """acc[i] + Σ_{j<4} u8(codes[4i+j]) · s8(xs[4i+j]) for 16 lanes i (`vpdpbusd`; only the avx512-vnni
+    variant builds these micro-kernels)."""
+    fn = intrinsic(b.module, "llvm.x86.avx512.vpdpbusd.512", V16I, [V16I, V64B, V64B])
+    return b.call(fn, [acc, codes, xs])
 
 
 def _emit_micro(module: ir.Module, host, rows: int, split: bool) -> ir.Function:
