@@ -16,12 +16,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-I16 = ir.IntType(16)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
-HALF = ir.HalfType()
-F32 = ir.FloatType()
-F64 = ir.DoubleType()
+from .kernels.trk_ir import F32, F64, HALF, I16, I32, I64
 
 # name -> (return type, argument type); the `__gnu_*` names are older spellings of the same functions.
 BUILTIN_SIGNATURES: dict[str, tuple[ir.Type, ir.Type]] = {
