@@ -80,3 +80,12 @@ def test_function_table_matches_the_builders():
     if changed:
         pytest.fail(f"abi/functions.py is stale for {changed[:10]}: "
                     "run python -m triton_dsl.runtime.abi_table")
+
+
+def test_every_kernel_belongs_to_a_family_of_the_lazy_library():
+    """A kernel missing from FAMILY_SYMBOLS is unresolvable when generated code calls it first."""
+    from triton_dsl.abi.functions import FUNCTIONS
+    from triton_dsl.runtime.kernel_library import FAMILY_SYMBOLS
+
+    known = {name for names in FAMILY_SYMBOLS.values() for name in names}
+    assert sorted(n for n in FUNCTIONS if n.startswith("trk_") and n not in known) == []

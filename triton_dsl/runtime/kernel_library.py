@@ -66,13 +66,14 @@ FAMILY_SYMBOLS: dict[str, tuple[str, ...]] = {
     "dequant": ("trk_dequant_f32",),
     "count": ("trk_count_trits",),
     "relayout": ("trk_relayout_t2_panels", "trk_relayout_t2_lut3", "trk_relayout_t2_vnni",
-                 "trk_relayout_t2_bitplanes"),
+                 "trk_relayout_t2_bitplanes", "trk_relayout_t2_perm8"),
     "matmul_f32": ("trk_matmul_f32_t2",),
     "matmul_gemv": ("trk_gemv_f32_t2_lut",),
     "matmul_gemm_lut": ("trk_gemm_f32_t2_lut",),
     "bitlinear": ("trk_quantize_absmax_i8", "trk_bitlinear_t2", "trk_bitlinear_t2_auto"),
     "matmul_tt": ("trk_matmul_t2_t2",),
     "conv2d": ("trk_conv2d_f32_t2", "trk_conv2d_f32_t2_auto"),
+    "matmul_perm8": ("trk_matmul_f32_t2_perm8",),
 }
 
 # Compile options per family, where measured to cost no kernel speed (docs/kernels.md, "Compile time"):
