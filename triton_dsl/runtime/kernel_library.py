@@ -227,6 +227,10 @@ class KernelLibrary:
         lazy = self._owner(name)
         return lazy.owner[name]
 
+    def provide(self, names: list[str]) -> None:
+        """Supply (compile, or bind to stubs) the kernels among `names` that JIT code needs."""
+        self._lazy.provide(names)
+
     def compile_family(self, family: str) -> None:
         """Compile (or load) one family now."""
         self._lazy.ensure(family)

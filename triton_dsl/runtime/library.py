@@ -226,6 +226,7 @@ class RuntimeLibrary:
                  for name, opt, lazy, sigs in layout]
         self._lazy = LazyLibrary("runtime", jit.process_target(), units, publish=True, cache=cache,
                                  on_load=self._loaded)
+        jit.add_symbol_provider(_kernel_symbols)
 
     def _loaded(self, unit: LoadedUnit) -> None:
         # Python-side callbacks, installed as soon as the unit holding their setter is loaded (before
@@ -266,6 +267,15 @@ class RuntimeLibrary:
     def cfunc(self, name: str, restype, *argtypes):
         """A ctypes function object calling runtime function `name`."""
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
+
+
+def _kernel_symbols(names: list[str]) -> None:
+    """Generated code may call `trk_*` kernels: the kernel library (whose creation compiles nothing)
+    supplies them even when no caller created it first."""
+    if any(name.startswith("trk_") for name in names):
+        from .kernel_library import kernel_library
+
+        kernel_library().provide(names)
 
 
 def _builder(unit_name: str):
