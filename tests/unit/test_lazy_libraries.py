@@ -169,3 +169,23 @@ def test_private_library_uses_the_process_thread_pool() -> None:
     assert private.addresses["trk_parallel_for"] == kernel_library().addresses["trk_parallel_for"]
     assert private.trk_num_threads() == kernel_library().trk_num_threads()
     assert "threads" not in private.families()
+
+
+def test_a_symbol_missing_from_the_table_is_found_in_the_ir() -> None:
+    """A stale symbol table (a kernel added to a file but not to `FAMILY_SYMBOLS`) costs an IR build,
+    never an unresolvable symbol."""
+
+    def build() -> ir.Module:
+        m = ir.Module(name="stale_table")
+        for name, value in (("tdsl_test_listed", 1), ("tdsl_test_unlisted", 2)):
+            fn = ir.Function(m, ir.FunctionType(ir.IntType(64), []), name)
+            ir.IRBuilder(fn.append_basic_block()).ret(ir.Constant(ir.IntType(64), value))
+        return m
+
+    unit = Unit("u", build, 0, symbols=("tdsl_test_listed",))
+    lib = LazyLibrary("test-stale", jit.process_target(), [unit], publish=False, cache=False,
+                      prefix="tdsl_test_")
+    assert "tdsl_test_unlisted" not in lib
+    assert ctypes.CFUNCTYPE(ctypes.c_int64)(lib.address("tdsl_test_unlisted"))() == 2
+    with pytest.raises(KeyError):
+        lib.address("tdsl_test_nowhere")
