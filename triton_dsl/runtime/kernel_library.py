@@ -163,7 +163,7 @@ class KernelLibrary:
         else:
             own = [b for b in builders if b is not threads.build]
             units = [self._unit(own, "+".join(family_name(b) for b in own))] if own else []
-        self._lazy = LazyLibrary("kernels", self.host, units, publish=publish, cache=cache)
+        self._lazy = LazyLibrary("kernels", self.host, units, publish=publish, cache=cache, prefix="trk_")
         self.addresses: Mapping[str, int] = _Addresses(self)
         self._wrappers: dict[str, Callable] = {}
         # The thread pool's workers run this library's code for the life of the process: freeing the
@@ -214,7 +214,7 @@ class KernelLibrary:
     def _owner(self, name: str) -> KernelLibrary | LazyLibrary:
         if self._shared_pool and name in FAMILY_SYMBOLS[THREADS_FAMILY]:
             return kernel_library()._lazy
-        if name not in self._lazy:
+        if name not in self._lazy and self._lazy._learn(name) is None:
             raise KeyError(f"no kernel {name!r} in the library")
         if self._shared_pool:
             kernel_library()  # its symbol provider supplies the pool to this library's code
@@ -227,7 +227,11 @@ class KernelLibrary:
     def family(self, name: str) -> str:
         """The family (unit) defining kernel `name`."""
         lazy = self._owner(name)
-        return lazy.owner[name]
+        return lazy.owner[name]  # known once _owner returned
+
+    def provide(self, names: list[str]) -> None:
+        """Supply (compile, or bind to stubs) the kernels among `names` that JIT code needs."""
+        self._lazy.provide(names)
 
     def compile_family(self, family: str) -> None:
         """Compile (or load) one family now."""

@@ -9,12 +9,13 @@ callbacks, kernels named directly) and `compile_seconds()` (measured build + com
 
 Why in parts: compiled whole, the runtime cost every process with a cold cache ~2 s of LLVM although
 `print("hi")` needs a few text functions. Each rt_* emitter (a *group*: rt_errors, rt_memory, rt_text,
-..., rt_weights) is its own pair of modules — the group's functions at -O0 and its hot leaf loops
-(`define(kernel=True)`) at -O2 — each a unit of a `units.LazyLibrary`: compiled, or loaded from the
-disk cache, when a program's machine code (or another unit, or Python) first needs one of its symbols.
+..., rt_weights) has its own -O0 module, and its hot leaf loops (`define(kernel=True)`) are -O2 modules
+of one function each (`_HOT_WHOLE` groups: one module) — each a unit of a `units.LazyLibrary`: compiled,
+or loaded from the disk cache, when a program's machine code (or another unit, or Python) first needs
+one of its symbols; the -O2 functions only when first called (stubs).
 Groups call each other by name (`Emitter.shared`); internal functions called from another group get
-hidden external linkage. A manifest in the cache (per compiler fingerprint and target) lists every
-unit's symbols and the public signatures, so a warm process builds no IR at all.
+hidden external linkage. A manifest in the cache (per compiler fingerprint: the IR does not depend on
+the target) lists every unit's symbols and signatures, so a warm process builds no IR at all.
 """
 
 from __future__ import annotations
@@ -232,6 +233,7 @@ class RuntimeLibrary:
                  for name, opt, lazy, sigs in layout]
         self._lazy = LazyLibrary("runtime", jit.process_target(), units, publish=True, cache=cache,
                                  on_load=self._loaded)
+        jit.add_symbol_provider(_kernel_symbols)
 
     def _loaded(self, unit: LoadedUnit) -> None:
         # Python-side callbacks, installed as soon as the unit holding their setter is loaded (before
@@ -272,6 +274,15 @@ class RuntimeLibrary:
     def cfunc(self, name: str, restype, *argtypes):
         """A ctypes function object calling runtime function `name`."""
         return ctypes.CFUNCTYPE(restype, *argtypes)(self.address(name))
+
+
+def _kernel_symbols(names: list[str]) -> None:
+    """Generated code may call `trk_*` kernels: the kernel library (whose creation compiles nothing)
+    supplies them even when no caller created it first."""
+    if any(name.startswith("trk_") for name in names):
+        from .kernel_library import kernel_library
+
+        kernel_library().provide(names)
 
 
 def _builder(unit_name: str):

@@ -85,8 +85,10 @@ class LazyLibrary:
     symbols visible to every JIT module (`jit.add_symbol`) and registers the symbol provider."""
 
     def __init__(self, name: str, target: Target, units: Iterable[Unit], *, publish: bool, cache: bool,
-                 on_load: Callable[[LoadedUnit], None] | None = None):
+                 on_load: Callable[[LoadedUnit], None] | None = None, prefix: str | None = None):
         self.name = name
+        self.prefix = prefix  # names with it that no unit claims: look in the units' IR (a stale table)
+        self._learned = False
         self.target = target
         self.units = {u.name: u for u in units}
         self.publish = publish
@@ -128,16 +130,32 @@ class LazyLibrary:
             return list(self._loaded.values())
 
     def address(self, symbol: str) -> int:
-        unit = self.owner.get(symbol)
-        if unit is None:
-            raise KeyError(f"no function {symbol!r} in the {self.name} library")
-        return self.ensure(unit).address(symbol)
+        return self.ensure(self._owner_of(symbol)).address(symbol)
 
     def signature(self, symbol: str) -> tuple[str, list[str]]:
-        unit = self.owner.get(symbol)
+        return self.ensure(self._owner_of(symbol)).signatures[symbol]
+
+    def _owner_of(self, symbol: str) -> str:
+        unit = self.owner.get(symbol) or self._learn(symbol)
         if unit is None:
             raise KeyError(f"no function {symbol!r} in the {self.name} library")
-        return self.ensure(unit).signatures[symbol]
+        return unit
+
+    def _learn(self, symbol: str) -> str | None:
+        """The unit defining `symbol` by its IR, when the names given for the units missed it (once per
+        library: builds the IR of every unit not yet loaded, and keeps it for their compilation)."""
+        with self._lock:
+            if not self._learned and (self.prefix is None or symbol.startswith(self.prefix)):
+                self._learned = True
+                for unit in self.units.values():
+                    if unit.name not in self._loaded:
+                        module = self._prebuilt.get(unit.name) or unit.build()
+                        self._prebuilt[unit.name] = module
+                        sigs = exported_signatures(module)
+                        self._sigs.update(sigs)
+                        for sym in sigs:
+                            self.owner.setdefault(sym, unit.name)
+            return self.owner.get(symbol)
 
     def provide(self, names: list[str]) -> None:
         """The `jit` symbol provider: load the units defining any of `names` — or, for `lazy_call`
@@ -147,6 +165,8 @@ class LazyLibrary:
         with self._lock:
             for name in names:
                 unit = self.owner.get(name)
+                if unit is None and self.prefix is not None and name.startswith(self.prefix):
+                    unit = self._learn(name)
                 if unit is None or unit in self._loaded or name in self._stubbed:
                     continue
                 if self.units[unit].lazy_call and self.publish and self._stub_signature(name) is not None:
