@@ -22,8 +22,8 @@ per 32 k per row (45 KiB for K = 4096), in L1/L2.
 - GEMM: micro-kernels of up to 2 rows × the block's 2 tiles (8 accumulators, 4 shifted index vectors);
   a task is (≤ GROUP_ROWS rows, a strip of STRIP_BLOCKS blocks): each block's weights (16 KiB for
   K = 4096) stay in L1 while the row blocks of the group run over them, and the group's tables in L2.
-On targets without AVX2 the kernel is a scalar loop over the bit-planes (correct, slow, small; `matmul`
-picks the panels kernel there).
+On targets whose `gemm` variant is not `avx2-perm` (no AVX2, or AVX-512 with its own table kernels) the
+kernel is a scalar loop over the bit-planes (correct, slow, small to compile; never picked there).
 """
 
 from __future__ import annotations
@@ -331,7 +331,7 @@ def _emit_scalar(module: ir.Module) -> None:
 
 def build(module: ir.Module, host) -> None:
     """Add `trk_matmul_f32_t2_perm8` (needs threads in the same module; relayout for its input)."""
-    if not (host.is_x86 and host.has("avx2")):
+    if host.variant("gemm") != "avx2-perm":  # never picked there: keep the compile time small
         _emit_scalar(module)
         return
     tables_body = _emit_tables_body(module)
