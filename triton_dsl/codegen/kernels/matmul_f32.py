@@ -70,7 +70,28 @@ def _masks(b: ir.IRBuilder, row: ir.Value) -> list[ir.Value]:
 
 def emit_store_tile(b: ir.IRBuilder, v: ir.Value, y: ir.Value, row_off: ir.Value, n0: ir.Value,
                     ldy_n: ir.Value, N: ir.Value, nscale: ir.Value) -> None:
-    """y[row_off + (n0+j)·ldy_n] = v[j] · nscale[n0+j] for the lanes j with n0 + j < N."""
+    """y[row_off + (n0+j)·ldy_n] = v[j] · nscale[n0+j] for the lanes j with n0 + j < N.
+
+    A call to one shared function per module (noinline): a tile is stored once per micro-kernel call,
+    after its whole K loop, and inlined the 2 × (1 + ... + 12) stores of the GEMM micro-kernels were
+    most of the family's IR and of LLVM's time (masked stores are scalarized without AVX-512: the
+    family took 5.1 s of LLVM on SSE2, 0.5 s with the call)."""
+    module = b.module
+    fn = module.globals.get(_STORE_TILE)
+    if fn is None:
+        fn, fb = new_function(module, _STORE_TILE, VOID, [V16, PTR, I64, I64, I64, I64, PTR],
+                              ["v", "y", "row_off", "n0", "ldy_n", "N", "nscale"], internal=True)
+        fn.attributes.add("noinline")
+        _emit_store_tile_body(fb, *fn.args)
+        fb.ret_void()
+    b.call(fn, [v, y, row_off, n0, ldy_n, N, nscale])
+
+
+_STORE_TILE = "trk_f32_t2.store_tile"
+
+
+def _emit_store_tile_body(b: ir.IRBuilder, v: ir.Value, y: ir.Value, row_off: ir.Value, n0: ir.Value,
+                          ldy_n: ir.Value, N: ir.Value, nscale: ir.Value) -> None:
     valid = imin(b, b.sub(N, n0), i64(LANES))
     mask = lane_mask(b, valid, LANES)
     v = b.fmul(v, masked_load(b, gep(b, nscale, n0, F32), V16, mask))
