@@ -45,9 +45,10 @@ fn twn(b: Tensor<float32, [k, n]>) -> TernaryTensor<trit, [k, n]> {
 """
 
 MAGIC = b"TDSLLAYS"
-PANELS, LUT3, VNNI, BITPLANES, PERM8 = 0, 1, 2, 3, 4  # layout bits in the tag
+PANELS, LUT3, VNNI, BITPLANES, PERM8, LUT5 = 0, 1, 2, 3, 4, 5  # layout bits in the tag
 LUT_HOST = jit.process_target().variant("gemm") == "avx512-lut"  # what matmul_api decides with
 PERM8_HOST = jit.process_target().variant("gemm") == "avx2-perm"
+LUT5_HOST = jit.process_target().variant("gemm") == "lut5"
 VNNI_HOST = jit.process_target().variant("bitlinear") in ("avx512-vnni", "avx512bw", "avx2", "ssse3")
 
 
@@ -74,6 +75,8 @@ def _assert_exact(y: np.ndarray, x: np.ndarray, W: np.ndarray) -> None:
 def _float_layout(N: int) -> int:
     if PERM8_HOST and N >= 32:
         return PERM8
+    if LUT5_HOST and N >= 32:
+        return LUT5
     return LUT3 if LUT_HOST and N >= 128 else PANELS
 
 
@@ -85,7 +88,7 @@ def _built(w: TernaryTensor) -> set[int]:
     aux = _aux(w)
     assert ctypes.string_at(aux, 8) == MAGIC
     bits = ctypes.c_int64.from_address(aux + 24).value
-    return {i for i in range(5) if bits >> i & 1}
+    return {i for i in range(6) if bits >> i & 1}
 
 
 def _ceil(a: int, b: int) -> int:
@@ -95,7 +98,8 @@ def _ceil(a: int, b: int) -> int:
 def _region_bytes(K: int, N: int, layout: int) -> int:
     """Bytes of one layout's region (docs/kernels.md, private layouts; rounded up to 64)."""
     size = [_ceil(N, 32) * K * 8, _ceil(N, 128) * _ceil(_ceil(K, 3), 6) * 512,
-            _ceil(N, 32) * _ceil(K, 16) * 128, N * _ceil(K, 64) * 16, _ceil(N, 16) * _ceil(K, 32) * 128]
+            _ceil(N, 32) * _ceil(K, 16) * 128, N * _ceil(K, 64) * 16, _ceil(N, 16) * _ceil(K, 32) * 128,
+            _ceil(_ceil(K, 5), 16) * N * 16]
     return _ceil(size[layout], 64) * 64
 
 
