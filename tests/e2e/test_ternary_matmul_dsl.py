@@ -72,11 +72,11 @@ def _assert_exact(y: np.ndarray, x: np.ndarray, W: np.ndarray) -> None:
     assert np.all(np.abs(y - ref) <= bound), float(np.max(np.abs(y - ref) / bound))
 
 
-def _float_layout(N: int) -> int:
+def _float_layout(N: int, M: int = 1) -> int:
+    if LUT5_HOST and N >= 128 or PERM8_HOST and M >= 8 and N >= 1024:
+        return LUT5
     if PERM8_HOST and N >= 32:
         return PERM8
-    if LUT5_HOST and N >= 32:
-        return LUT5
     return LUT3 if LUT_HOST and N >= 128 else PANELS
 
 
@@ -110,7 +110,7 @@ def _region(w: TernaryTensor, layout: int) -> tuple[int, int]:
 
 # every size 1, 3, 37, 257, 4099 appears in every dimension; N >= 128 and N < 128 both appear
 SIZES = [(1, 4099, 257), (3, 257, 4099), (37, 3, 257), (257, 37, 3), (1, 1, 4099), (4099, 37, 1),
-         (3, 4099, 37), (37, 257, 128), (1, 37, 127)]
+         (3, 4099, 37), (37, 257, 128), (1, 37, 127), (9, 300, 1030)]  # the last: lut5 on AVX2 too
 
 
 @pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric"])
@@ -123,7 +123,7 @@ def test_x_at_w_equals_dequantized_numpy_matmul(mod, M, K, N, kind):
     _assert_exact(mod.mm(x, w), x, W)
     if M == 1:
         _assert_exact(mod.mv(x[0], w), x[0], W)
-    assert _built(w) == {_float_layout(N)}
+    assert _built(w) == {_float_layout(N, M)}
 
 
 @pytest.mark.parametrize(("M", "N"), [(1, 300), (5, 300), (5, 40)])
@@ -140,7 +140,7 @@ def test_stdlib_layers_on_ternary_weights(mod, M, N):
     ref = (xq.astype(np.float64) @ W.astype(np.float64)) * (gamma / 127.0)
     np.testing.assert_allclose(mod.bitlin(x, w), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
     # both kept: the float layout for `x @ w`, the int8 one for bitlinear's rows (on VNNI hosts)
-    assert _built(w) == {_float_layout(N)} | ({VNNI} if VNNI_HOST else set())
+    assert _built(w) == {_float_layout(N, M)} | ({VNNI} if VNNI_HOST else set())
     b = rng.standard_normal((K, N)).astype(np.float32)
     _assert_exact(mod.qmatmul(x, b), x, mod.twn(b).dequantize().astype(np.float32))
 

@@ -9,9 +9,9 @@ compiled with; machine code is cached per target):
   exact there;
 - else on AVX-512 hosts with N ≥ 128: the table-lookup kernels on the `lut3` layout,
   `trk_gemv_f32_t2_lut` for one row, `trk_gemm_f32_t2_lut` for several;
+- else on targets without AVX2 (x86-64, x86-64-v2, aarch64) with N ≥ 128, and on AVX2 hosts with M ≥ 8
+  and N ≥ 1024: `trk_matmul_f32_t2_lut5` on the 1.6-bit `lut5` layout;
 - else on AVX2 hosts with N ≥ 32: `trk_matmul_f32_t2_perm8` on the `perm8` bit-plane layout;
-- else on the other targets (x86 without AVX2, aarch64) with N ≥ 32: `trk_matmul_f32_t2_lut5` on the
-  1.6-bit `lut5` layout;
 - otherwise (narrow outputs) the generic `trk_matmul_f32_t2` on the `panels` layout.
 Each layout is built once per header and kept in its `aux` slot (ternary_layouts.py). Headers made
 from a Python `TernaryTensor` live as long as it does (`runtime/ternary_headers.py`), so the copy is
@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = 0, 1, 2, 3
 LUT_MIN_COLUMNS = 128  # below this, building a table per row costs more than the lookups save
 PERM8_MIN_COLUMNS = 32  # the same for the AVX2 bit-plane kernel (matmul_api.PERM8_MIN_COLUMNS)
-LUT5_MIN_COLUMNS = 32  # and for the 1.6-bit table kernel (matmul_api.LUT5_MIN_COLUMNS)
+# and for the 1.6-bit table kernel (matmul_api.LUT5_MIN_COLUMNS, LUT5_AVX2_MIN_ROWS/_COLUMNS)
+LUT5_MIN_COLUMNS = 128
+LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 
 
 INT8_VARIANTS = ("avx512-vnni", "avx512bw", "avx2", "ssse3")  # bitlinear variants faster than the float path
@@ -162,7 +164,9 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     avx512, avx2, lut5, vnni = emit_kernel_choice(fe)
     use_lut = b.and_(avx512, b.icmp_signed(">=", N, i64(LUT_MIN_COLUMNS)))
     use_perm = b.and_(avx2, b.icmp_signed(">=", N, i64(PERM8_MIN_COLUMNS)))
-    use_lut5 = b.and_(lut5, b.icmp_signed(">=", N, i64(LUT5_MIN_COLUMNS)))
+    wide_avx2 = b.and_(avx2, b.and_(b.icmp_signed(">=", M, i64(LUT5_AVX2_MIN_ROWS)),
+                                    b.icmp_signed(">=", N, i64(LUT5_AVX2_MIN_COLUMNS))))
+    use_lut5 = b.or_(b.and_(lut5, b.icmp_signed(">=", N, i64(LUT5_MIN_COLUMNS))), wide_avx2)
     # int8 activations (bitlinear's quantized rows) through the int8 kernel: exact, as it would only
     # rescale each row by 127 / max|row| = 1 (int8_rows.py)
     plain = b.and_(b.icmp_unsigned("==", b.ptrtoint(s.kscale, I64), i64(0)),
@@ -182,15 +186,15 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     int8_end = b.block
     lut, generic, join = fe.new_block("tmm.lut"), fe.new_block("tmm.panels"), fe.new_block("tmm.done")
     perm, not_lut = fe.new_block("tmm.perm8"), fe.new_block("tmm.not_lut")
-    table5, not_perm = fe.new_block("tmm.lut5"), fe.new_block("tmm.not_perm8")
+    table5, not_lut5 = fe.new_block("tmm.lut5"), fe.new_block("tmm.not_lut5")
     b.branch(join)
 
     b.position_at_end(floats)
     b.cbranch(use_lut, lut, not_lut)
     b.position_at_end(not_lut)
-    b.cbranch(use_perm, perm, not_perm)
-    b.position_at_end(not_perm)
-    b.cbranch(use_lut5, table5, generic)
+    b.cbranch(use_lut5, table5, not_lut5)
+    b.position_at_end(not_lut5)
+    b.cbranch(use_perm, perm, generic)
 
     b.position_at_end(table5)
     codes5, lut5_free = emit_layout(fe, w, K, N, LUT5, span)

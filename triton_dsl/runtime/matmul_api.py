@@ -49,7 +49,10 @@ BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.bui
 
 LUT_MIN_COLUMNS = 128
 PERM8_MIN_COLUMNS = 32  # below, the per-row tables cost more than they save (masked adds instead)
-LUT5_MIN_COLUMNS = 32  # lut5 builds 243-entry tables per 5 k: worth it from a few dozen columns
+# lut5 builds a 243-entry table per 5 k and row (363 adds) for every column strip: below ~128 columns that
+# costs more than the masked adds it saves; with AVX2 the perm8 kernels win until M ≥ 8 and N ≥ 1024
+LUT5_MIN_COLUMNS = 128
+LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 _lock = threading.Lock()
 _lib = None
 
@@ -216,10 +219,12 @@ def matmul_layout(tw: TernaryWeights, M: int) -> str:
         # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
         # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
         return "lut3"
-    if variant == "avx2-perm" and tw.N >= PERM8_MIN_COLUMNS:
-        return "perm8"
     if variant == "lut5" and tw.N >= LUT5_MIN_COLUMNS:
         return "lut5"
+    if variant == "avx2-perm" and M >= LUT5_AVX2_MIN_ROWS and tw.N >= LUT5_AVX2_MIN_COLUMNS:
+        return "lut5"  # on AVX2 too, once enough rows and columns share each table (docs/kernels.md)
+    if variant == "avx2-perm" and tw.N >= PERM8_MIN_COLUMNS:
+        return "perm8"
     return "panels"
 
 
