@@ -133,7 +133,8 @@ def _check_output(stdout: str, expected: dict[str, np.ndarray]) -> None:
     assert stdout.index(printed[0]) < stdout.index("report: ") < stdout.index(printed[1])
     # Every misuse is an error code and a message in the context: no crash, no wrong answer.
     assert re.search(r"error named_dim 2 2: .*aot_model.triton:4:\d+: error: shape mismatch in "
-                     r"`layer\(\): dimension 'k' of 'x' and 'w'`: \[3, 6\] vs \[7, 130\]", errors["named_dim"])
+                     r"`layer\(\): dimension 'k' of 'x' and 'w'`: \[3, 6\] vs \[7, 130\]",
+                     errors["named_dim"])
     assert ("error dtype 8 8: error: layer(): argument 'w' must be TernaryTensor<trit, [k, n]>, got a "
             "float32 tensor of shape [3, 7]") in errors["dtype"]
     assert ("error static_dim 2 2: error: report(): argument 'x' must be Tensor<float32, [n, 4]>, got a "
