@@ -14,17 +14,18 @@ if TYPE_CHECKING:
     from .api import Module, compile, compile_file
     from .runtime.ternary import TernaryTensor
     from .runtime.weights import WeightsFileError, load_weights, save_weights
+    from .summarize import Summary, summary
 
 __version__ = "0.1.0"
 
 # Imported on first use (PEP 562): `tritonc run` of a cached program never needs numpy or the API.
 _LAZY = {"Module": ".api", "compile": ".api", "compile_file": ".api", "TernaryTensor": ".runtime.ternary",
          "WeightsFileError": ".runtime.weights", "load_weights": ".runtime.weights",
-         "save_weights": ".runtime.weights"}
+         "save_weights": ".runtime.weights", "summary": ".summarize", "Summary": ".summarize"}
 
 __all__ = [
     "CompileError", "Diagnostic", "Module", "TernaryTensor", "TritonRuntimeError", "WeightsFileError",
-    "__version__", "compile", "compile_file", "load_weights", "save_weights", "stdlib",
+    "Summary", "__version__", "compile", "compile_file", "load_weights", "save_weights", "stdlib", "summary",
 ]
 
 
