@@ -312,8 +312,8 @@ def format_summary(s: Summary) -> str:
                    f"{_fmt_int(s.stored_bytes)} bytes stored")
     if s.compression is not None:
         bits = 8 * s.stored_bytes / s.parameters
-        out.append(f"float32 would take {s.float32_bytes:,} bytes: {s.compression:.2f}x smaller "
-                   f"({bits:.2f} bits per parameter)")
+        ratio = f"{s.compression:.2f}x smaller" if s.compression >= 1 else f"{1 / s.compression:.2f}x larger"
+        out.append(f"float32 would take {s.float32_bytes:,} bytes: {ratio} ({bits:.2f} bits per parameter)")
     elif s.parameters == 0 and not program:
         out.append("no parameters")
     out += [f"not known statically: {u}" for u in s.unknown]
