@@ -405,3 +405,40 @@ def test_corrupt_hf_bitnet_files_are_refused_by_name(tmp_path: Path):
     with pytest.raises(WeightsFileError, match=r"cut\.safetensors.*truncated or corrupt"):
         convert(tmp_path / "cut.safetensors", tmp_path / "o.safetensors", "ours")
     assert not (tmp_path / "o.safetensors").exists()
+
+
+# ---- --round-scales --------------------------------------------------------------------------------
+
+def test_round_scales_to_float16_is_reported_and_exact_afterwards(tmp_path: Path):
+    src = tmp_path / "in.safetensors"
+    scales = np.array([0.1, 0.5, 1 / 3], np.float32)
+    save_weights(src, {"w": TernaryTensor.from_numpy(trits((3, 40)), scales),
+                       "fits": TernaryTensor.from_numpy(trits((2, 2)), 0.5)})
+    report = convert(src, tmp_path / "w.gguf", "gguf-tq1_0", round_scales_to_fit=True)
+    f16 = scales.astype(np.float16).astype(np.float32)
+    assert report.rounded == ("w",)
+    change = np.abs(f16.astype(np.float64) - scales) / scales
+    assert report.largest_change == pytest.approx(float(change.max()))
+    assert str(report).endswith(f"; scales rounded in 1 tensor (largest relative change "
+                                f"{report.largest_change:.3g})")
+    convert(tmp_path / "w.gguf", tmp_path / "back.safetensors", "ours")
+    back = load_weights(tmp_path / "back.safetensors")
+    original = load_weights(src)
+    assert back["w"].same_trits(original["w"]) and back["w"].scales.tobytes() == f16.tobytes()
+    assert back["fits"].equals(original["fits"])
+
+
+def test_round_scales_for_bitnet_divide_and_out_of_range(tmp_path: Path):
+    no_inverse = next(s for s in np.arange(1, 2000, dtype=np.float32) / np.float32(1000)
+                      if np.float32(1) / (np.float32(1) / s) != s)
+    save_weights(tmp_path / "in.safetensors",
+                 {"w": TernaryTensor.from_numpy(trits((4, 3)), float(no_inverse))})
+    report = convert(tmp_path / "in.safetensors", tmp_path / "hf.safetensors", "hf-bitnet",
+                     round_scales_to_fit=True)
+    assert report.rounded == ("w",) and 0 < report.largest_change < 1e-6
+    convert(tmp_path / "hf.safetensors", tmp_path / "back.safetensors", "ours")
+    nearest = np.float32(1) / (np.float32(1) / no_inverse)
+    assert load_weights(tmp_path / "back.safetensors")["w"].scale == nearest
+    save_weights(tmp_path / "big.safetensors", {"w": TernaryTensor.from_numpy(trits((2, 2)), 1e6)})
+    with pytest.raises(WeightsFileError, match=r"big\.safetensors.*'w': a scale of 1000000\.0 is out of"):
+        convert(tmp_path / "big.safetensors", tmp_path / "o.gguf", "gguf-tq2_0", round_scales_to_fit=True)

@@ -1,4 +1,4 @@
-"""`tritonc convert IN OUT --to FORMAT [--hf-scale divide|multiply]`: convert a weight file.
+"""`tritonc convert IN OUT --to FORMAT [--hf-scale divide|multiply] [--round-scales]`: convert weights.
 
 In: parsed command-line arguments. Out: an exit code; one line on stdout saying what was written. The
 input's format is detected from its contents (ours, GGUF, Hugging Face BitNet). A file that cannot be
@@ -30,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hf-scale", choices=("divide", "multiply"), default=None,
                         help="hf-bitnet weight_scale convention: divide (transformers BitLinear, the "
                              "default) or multiply (AutoBitLinear, offline)")
+    parser.add_argument("--round-scales", action="store_true",
+                        help="round scales the target cannot hold exactly to the nearest it can (float16 for "
+                             "GGUF) instead of refusing; this changes the weights and says by how much")
     parser.set_defaults(run=run)
 
 
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.weights import WeightsFileError
 
     try:
-        report = convert(args.source, args.target, args.to, hf_scale=args.hf_scale)
+        report = convert(args.source, args.target, args.to, hf_scale=args.hf_scale,
+                         round_scales_to_fit=args.round_scales)
     except WeightsFileError as exc:
         print(f"tritonc: error: {exc}", file=sys.stderr)
         return EXIT_PROGRAM_ERRORS

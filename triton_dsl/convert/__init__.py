@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..runtime.ternary import TernaryTensor
 from ..runtime.weights import WeightsFileError
 
@@ -35,10 +37,16 @@ class ConversionReport:
     tensors: int
     ternary: int
     bytes_written: int
+    rounded: tuple[str, ...] = ()     # tensors whose scales --round-scales changed
+    largest_change: float = 0.0      # the largest relative change of a scale it made
 
     def __str__(self) -> str:
-        return (f"{self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
+        text = (f"{self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
                 f"{self.tensors} tensors ({self.ternary} ternary), {self.bytes_written} bytes")
+        if self.rounded:
+            text += (f"; scales rounded in {len(self.rounded)} tensor{'s' if len(self.rounded) > 1 else ''} "
+                     f"(largest relative change {self.largest_change:.3g})")
+        return text
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -74,12 +82,50 @@ def read_any(path: str | os.PathLike, hf_scale: str | None = None) -> tuple[str,
     return fmt, load_weights(path)
 
 
+def _rounded_scale(t: TernaryTensor, to: str, hf_scale: str | None) -> np.ndarray:
+    """The scales the target can hold that are nearest to `t`'s (float32)."""
+    s = np.asarray(t.scales, dtype=np.float32)
+    if to in _GGUF_BLOCKS:
+        with np.errstate(over="ignore"):
+            return s.astype(np.float16).astype(np.float32)
+    if to == "hf-bitnet" and (hf_scale or "divide") == "divide":
+        with np.errstate(divide="ignore"):
+            return np.float32(1) / (np.float32(1) / s)
+    return s
+
+
+def round_scales(tensors: dict, to: str, hf_scale: str | None, source: str) -> tuple[dict, tuple, float]:
+    """`tensors` with every ternary scale replaced by the nearest one `to` holds exactly; and the names
+    changed and the largest relative change (this changes the weights: only on request)."""
+    out, changed, largest = dict(tensors), [], 0.0
+    for name, t in tensors.items():
+        if not isinstance(t, TernaryTensor):
+            continue
+        old = np.asarray(t.scales, dtype=np.float32)
+        new = _rounded_scale(t, to, hf_scale)
+        if not np.isfinite(new).all():
+            raise WeightsFileError(source, f"tensor '{name}': a scale of {float(np.abs(old).max())!r} is "
+                                           f"out of the range of the target's scales")
+        if new.view(np.uint32).tolist() == old.view(np.uint32).tolist():
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(old != 0, np.abs(new.astype(np.float64) - old) / np.abs(old), 0.0)
+        largest = max(largest, float(rel.max()))
+        scale: object = new if t.scale_kind == "channel" else \
+            (float(new[0]), float(new[1])) if t.scale_kind == "asymmetric" else float(new[0])
+        out[name] = TernaryTensor.from_packed(t.packed, t.shape, scale)
+        changed.append(name)
+    return out, tuple(changed), largest
+
+
 def convert(source: str | os.PathLike, target: str | os.PathLike, to: str, *,
-            hf_scale: str | None = None) -> ConversionReport:
+            hf_scale: str | None = None, round_scales_to_fit: bool = False) -> ConversionReport:
     """Convert the weight file `source` to format `to` (one of FORMATS) at `target`.
 
     `hf_scale` ("divide" or "multiply") is the BitNet `weight_scale` convention, for a hf-bitnet input
-    or output (see hf_bitnet.py); it is an error to give it otherwise."""
+    or output (see hf_bitnet.py); it is an error to give it otherwise. `round_scales_to_fit` replaces
+    scales the target cannot hold exactly (float16 for GGUF, `1/(1/s)` for BitNet's divide) by the
+    nearest it can, and reports it; without it such a tensor is refused."""
     from .hf_bitnet import SCALE_MODES
 
     if to not in FORMATS:
@@ -91,6 +137,9 @@ def convert(source: str | os.PathLike, target: str | os.PathLike, to: str, *,
         raise ValueError(f"hf_scale (--hf-scale) applies to hf-bitnet files, and neither "
                          f"'{os.fspath(source)}' ({source_format}) nor the target ({to}) is one")
     src = os.fspath(source)
+    rounded, largest = (), 0.0
+    if round_scales_to_fit:
+        tensors, rounded, largest = round_scales(tensors, to, hf_scale, src)
     if to in _GGUF_BLOCKS:
         from .gguf_file import write_gguf
         write_gguf(target, tensors, _GGUF_BLOCKS[to], src)
@@ -102,4 +151,4 @@ def convert(source: str | os.PathLike, target: str | os.PathLike, to: str, *,
         save_weights(target, tensors)
     ternary = sum(isinstance(v, TernaryTensor) for v in tensors.values())
     return ConversionReport(src, source_format, os.fspath(target), to, len(tensors), ternary,
-                            Path(target).stat().st_size)
+                            Path(target).stat().st_size, rounded, largest)
