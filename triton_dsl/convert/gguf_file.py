@@ -85,8 +85,9 @@ def block_scales(name: str, t: TernaryTensor, block_type: str) -> np.ndarray:
         value = float(per_block[~exact][0])
         raise ValueError(f"tensor '{name}': its scale {value!r} has no exact float16 value (nearest "
                          f"{float(np.float16(value))!r}); {block_type} keeps one float16 scale per "
-                         f"{BLOCK}-trit block, so the conversion would change the weights. Round the scales "
-                         f"to float16 first, or keep this tensor in our format")
+                         f"{BLOCK}-trit block, so the conversion would change the weights. --round-scales "
+                         f"(round_scales_to_fit=True) rounds them to float16; or keep this tensor in our "
+                         f"format")
     return np.ascontiguousarray(d)
 
 

@@ -70,7 +70,8 @@ def _hf_scale(name: str, t: TernaryTensor, mode: str) -> np.ndarray:
     if back.view(np.uint32) != s.view(np.uint32):
         raise ValueError(f"tensor '{name}': its scale {float(s)!r} has no float32 weight_scale w with "
                          f"1/w == scale exactly (1/(1/s) = {float(back)!r}), and BitLinear divides by "
-                         f"weight_scale; use --hf-scale multiply (AutoBitLinear) or keep our format")
+                         f"weight_scale; use --hf-scale multiply (AutoBitLinear), --round-scales, or keep "
+                         f"our format")
     return np.array([inv], dtype=np.float32)
 
 
