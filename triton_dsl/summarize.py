@@ -16,6 +16,7 @@ that does not compile `CompileError` (all naming the file).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -130,15 +131,18 @@ def _safetensors_storage(path, fmt: str, tensors: Mapping) -> dict[str, tuple[st
     """name -> (stored dtype, bytes), a ternary tensor's scales entry counted with it."""
     from .convert.hf_bitnet import SCALE_SUFFIX
     from .convert.safetensors_raw import read_safetensors
-    from .runtime.weights import SCALES_SUFFIX
+    from .runtime.weights import METADATA_KEY
 
-    entries = read_safetensors(path).entries
-    suffix = SCALE_SUFFIX if fmt == "hf-bitnet" else SCALES_SUFFIX
+    st = read_safetensors(path)
+    entries = st.entries
+    # ours: the scales entry is named in the metadata (load_weights checked it exists)
+    ours = json.loads(st.metadata.get(METADATA_KEY, "{}")) if fmt == "ours" else {}
     out = {}
     for name, value in tensors.items():
         e = entries[name]
         if isinstance(value, TernaryTensor):
-            out[name] = ("trit", e.end - e.start + entries[name + suffix].end - entries[name + suffix].start)
+            scales = entries[ours[name]["scales"] if fmt == "ours" else name + SCALE_SUFFIX]
+            out[name] = ("trit", e.end - e.start + scales.end - scales.start)
         else:
             out[name] = (_SAFETENSORS_NAMES.get(e.dtype, e.dtype), e.end - e.start)
     return out
@@ -276,6 +280,10 @@ def _fmt_bytes(row: SummaryRow) -> str:
     return _fmt_int(row.stored_bytes)
 
 
+def _tensors(n: int) -> str:
+    return f"{n} tensor{'' if n == 1 else 's'}"
+
+
 def _fmt_bits(row: SummaryRow) -> str:
     bits = row.bits_per_parameter
     if bits is not None:
@@ -308,7 +316,7 @@ def format_summary(s: Summary) -> str:
     if program:
         out.append(_program_totals(s))
     else:
-        out.append(f"{len(s.rows)} tensors ({ternary} ternary), {_fmt_int(s.parameters)} parameters, "
+        out.append(f"{_tensors(len(s.rows))} ({ternary} ternary), {_fmt_int(s.parameters)} parameters, "
                    f"{_fmt_int(s.stored_bytes)} bytes stored")
     if s.compression is not None:
         bits = 8 * s.stored_bytes / s.parameters
@@ -324,7 +332,7 @@ def _program_totals(s: Summary) -> str:
     """What the static sizes add up to, and how many tensors are sized only at run time."""
     sized = [r for r in s.rows if r.parameters is not None]
     ternary = sum(r.ternary for r in s.rows)
-    text = f"{len(s.rows)} tensors ({ternary} ternary); {len(sized)} with static sizes: " \
+    text = f"{_tensors(len(s.rows))} ({ternary} ternary); {len(sized)} with static sizes: " \
            f"{sum(r.parameters for r in sized):,} parameters, " \
            f"{sum(r.stored_bytes or r.trit_bytes or 0 for r in sized):,} bytes"
     scaled = sum(r.stored_bytes is None for r in sized)

@@ -42,7 +42,8 @@ class ConversionReport:
 
     def __str__(self) -> str:
         text = (f"{self.source} ({self.source_format}) -> {self.target} ({self.target_format}): "
-                f"{self.tensors} tensors ({self.ternary} ternary), {self.bytes_written} bytes")
+                f"{self.tensors} tensor{'' if self.tensors == 1 else 's'} ({self.ternary} ternary), "
+                f"{self.bytes_written} bytes")
         if self.rounded:
             text += (f"; scales rounded in {len(self.rounded)} tensor{'s' if len(self.rounded) > 1 else ''} "
                      f"(largest relative change {self.largest_change:.3g})")
