@@ -177,6 +177,9 @@ def test_refuses_what_a_gguf_block_cannot_hold_exactly(tmp_path: Path):
         "empty": (TernaryTensor.from_numpy(np.zeros((3, 0), np.int8), 1.0),
                   r"shape \(3, 0\) has no elements"),
         "bools": (np.array([True, False]), "dtype bool has no GGUF type"),
+        "rank5": (TernaryTensor.from_numpy(trits((1, 1, 1, 2, 3)), 0.5),
+                  "5 dimensions, ggml tensors at most 4"),
+        "n" * 64: (np.ones(2, np.float32), "names are at most 63 bytes"),
     }
     for name, (value, message) in cases.items():
         src = tmp_path / f"{name}.safetensors"

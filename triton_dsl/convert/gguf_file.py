@@ -13,7 +13,8 @@ file. Out: a GGUF file that gguf-py / llama.cpp read, whose `gguf.quants.dequant
   always, rank-1 `channel` scales when they are equal within each block, `asymmetric` when pos == neg.
   Anything else is refused, naming the tensor; so is a tensor with no elements (no block to hold its
   scales).
-- Plain arrays are stored as F16/F32/F64/I8/I16/I32/I64 tensors; other dtypes are refused.
+- Plain arrays are stored as F16/F32/F64/I8/I16/I32/I64 tensors; other dtypes are refused, and so are
+  tensors of more than 4 dimensions or names of 64 bytes or more (ggml's limits).
 - Reading a GGUF file without `triton_dsl.tensors` (from another tool): the shape is the GGUF shape, the
   scale is the one `d` shared by all blocks that hold a non-zero trit, else one per row group of axis 0
   (`channel`); blocks whose `d` differ within a channel, non-zero padding and TQ2_0 code 3 are refused.
@@ -34,6 +35,7 @@ from .gguf_blocks import BLOCK, BLOCK_BYTES, DECODERS, ENCODERS
 
 METADATA_KEY = "triton_dsl.tensors"
 ARCHITECTURE = "triton_dsl"
+MAX_DIMS, MAX_NAME = 4, 64  # GGML_MAX_DIMS, GGML_MAX_NAME (the name includes its terminating NUL)
 _PLAIN_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64")
 
 
@@ -95,6 +97,16 @@ def _gguf_byte_shape(shape: tuple[int, ...], row_bytes: int) -> tuple[int, ...]:
     return (*shape[:-1], row_bytes) if shape else (row_bytes,)
 
 
+def _check_gguf_limits(source: str, name: str, ndim: int) -> None:
+    """ggml's limits, which gguf-py does not check but llama.cpp's loader does."""
+    if len(name.encode("utf-8")) >= MAX_NAME:
+        raise WeightsFileError(source, f"cannot convert tensor '{name}' to GGUF: ggml tensor names are at "
+                                       f"most {MAX_NAME - 1} bytes")
+    if ndim > MAX_DIMS:
+        raise WeightsFileError(source, f"cannot convert tensor '{name}' to GGUF: it has {ndim} dimensions, "
+                                       f"ggml tensors at most {MAX_DIMS}")
+
+
 def write_gguf(path: str | os.PathLike, tensors: dict, block_type: str, source: str) -> None:
     """Write `tensors` to `path` as GGUF with ternary tensors in `block_type` blocks ("TQ2_0"/"TQ1_0").
 
@@ -104,6 +116,7 @@ def write_gguf(path: str | os.PathLike, tensors: dict, block_type: str, source: 
     staged: list[tuple[str, np.ndarray, dict]] = []
     meta: dict[str, dict] = {}
     for name, value in tensors.items():
+        _check_gguf_limits(source, name, value.ndim if isinstance(value, TernaryTensor) else np.ndim(value))
         if isinstance(value, TernaryTensor):
             try:
                 d = block_scales(name, value, block_type)
