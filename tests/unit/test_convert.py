@@ -80,6 +80,7 @@ def test_ours_to_gguf_and_back_is_bit_exact(tmp_path: Path, fmt: str):
     assert detect_format(tmp_path / "w.gguf") == "gguf"
     convert(tmp_path / "w.gguf", tmp_path / "back.safetensors", "ours")
     assert_same(tensors, load_weights(tmp_path / "back.safetensors"))
+    assert (tmp_path / "back.safetensors").read_bytes() == (tmp_path / "in.safetensors").read_bytes()
     # and between the two GGUF block types
     other = "gguf-tq1_0" if fmt == "gguf-tq2_0" else "gguf-tq2_0"
     convert(tmp_path / "w.gguf", tmp_path / "w2.gguf", other)
@@ -241,6 +242,7 @@ def test_ours_to_hf_bitnet_and_back_is_bit_exact(tmp_path: Path, mode: str):
     assert detect_format(tmp_path / "hf.safetensors") == "hf-bitnet"
     convert(tmp_path / "hf.safetensors", tmp_path / "back.safetensors", "ours")
     assert_same(tensors, load_weights(tmp_path / "back.safetensors"))
+    assert (tmp_path / "back.safetensors").read_bytes() == (tmp_path / "in.safetensors").read_bytes()
 
     # the file as transformers sees it: uint8 (ceil(N/4), ...) plus a weight_scale, format "pt"
     from safetensors import safe_open
@@ -445,3 +447,36 @@ def test_round_scales_for_bitnet_divide_and_out_of_range(tmp_path: Path):
     save_weights(tmp_path / "big.safetensors", {"w": TernaryTensor.from_numpy(trits((2, 2)), 1e6)})
     with pytest.raises(WeightsFileError, match=r"big\.safetensors.*'w': a scale of 1000000\.0 is out of"):
         convert(tmp_path / "big.safetensors", tmp_path / "o.gguf", "gguf-tq2_0", round_scales_to_fit=True)
+
+
+# ---- properties of the codecs ----------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(0, 5), blocks=st.integers(0, 3), seed=st.integers(0, 2**32 - 1),
+       qtype=st.sampled_from(["TQ2_0", "TQ1_0"]))
+def test_block_codecs_round_trip_and_match_ggml(rows: int, blocks: int, seed: int, qtype: str):
+    from triton_dsl.convert.gguf_blocks import DECODERS, ENCODERS
+
+    rng = np.random.default_rng(seed)
+    t = rng.integers(-1, 2, size=(rows, blocks * 256)).astype(np.int8)
+    d = rng.standard_normal((rows, blocks)).astype(np.float16)
+    data = ENCODERS[qtype](t, d)
+    back, d_back, bad = DECODERS[qtype](data)
+    assert np.array_equal(back, t) and d_back.tobytes() == d.tobytes() and bad == -1
+    if rows and blocks:
+        theirs = gguf.quants.dequantize(data, getattr(gguf.GGMLQuantizationType, qtype))
+        assert np.array_equal(theirs, t * np.repeat(d.astype(np.float32), 256, axis=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=3), seed=st.integers(0, 2**32 - 1))
+def test_bitnet_pack_round_trips(shape: list[int], seed: int):
+    t = np.random.default_rng(seed).integers(-1, 2, size=shape).astype(np.int8)
+    packed = pack_axis0(t)
+    assert packed.shape == ((shape[0] + 3) // 4, *shape[1:])
+    codes = unpack_axis0(packed)
+    assert np.array_equal(codes[:shape[0]].astype(np.int8) - 1, t) and (codes[shape[0]:] == 1).all()

@@ -29,14 +29,14 @@ def _with_scales(qs: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Append each block's float16 scale (2 little-endian bytes) to its trit bytes."""
     rows, blocks, _ = qs.shape
     d_bytes = np.ascontiguousarray(d.astype("<f2")).view(np.uint8).reshape(rows, blocks, 2)
-    return np.concatenate([qs, d_bytes], axis=-1).reshape(rows, -1)
+    return np.concatenate([qs, d_bytes], axis=-1).reshape(rows, blocks * (qs.shape[2] + 2))
 
 
 def _split(data: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(trit bytes (rows, blocks, n), d as float16 (rows, blocks)) of GGUF block bytes."""
-    rows = data.shape[0]
-    blocks = data.reshape(rows, -1, BLOCK_BYTES[kind])
-    d = np.ascontiguousarray(blocks[..., -2:]).view("<f2").reshape(rows, -1)
+    rows, count = data.shape[0], data.shape[1] // BLOCK_BYTES[kind]  # explicit: rows may be 0
+    blocks = data.reshape(rows, count, BLOCK_BYTES[kind])
+    d = np.ascontiguousarray(blocks[..., -2:]).view("<f2").reshape(rows, count)
     return blocks[..., :-2], d
 
 

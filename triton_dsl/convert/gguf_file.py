@@ -216,7 +216,7 @@ def _read_ternary(path, name: str, block_type: str, data: np.ndarray, shape: tup
     d_bits = d.view(np.uint16)
     kind = info.get("scale_kind") if info is not None else None
     try:
-        scale = _scale_from_blocks(name, shape, d_bits, trits.reshape(rows, -1), blocks, kind)
+        scale = _scale_from_blocks(name, shape, d_bits, trits, blocks, kind)
         return TernaryTensor.from_numpy(np.ascontiguousarray(trits).reshape(shape), scale)
     except ValueError as exc:
         raise WeightsFileError(path, str(exc)) from None
