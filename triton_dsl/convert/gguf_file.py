@@ -1,7 +1,7 @@
 """GGUF weight files with ternary tensors as TQ2_0 or TQ1_0 blocks (read and written with `gguf`).
 
 In: `{name: np.ndarray | TernaryTensor}` (what `load_weights` returns) and a block type; or a GGUF
-file. Out: a GGUF file that gguf-py / llama.cpp read, whose `gguf.quants.dequantize` gives exactly
+file. Out: a GGUF file that gguf-py reads back, whose `gguf.quants.dequantize` gives exactly
 `trit × scale` of every ternary tensor; and back, bit-exact. The rules (docs/convert.md):
 
 - A ternary tensor of shape `(d0, …, dk)` is `rows × cols` (docs/ternary_format.md); each row is padded
@@ -241,6 +241,8 @@ def _scale_from_blocks(name: str, shape: tuple[int, ...], d_bits: np.ndarray, tr
 
     With `kind` (our metadata) every block must agree, so the file comes back bit-exact. Without it,
     only blocks holding a non-zero trit count: elsewhere `d` does not change a value."""
+    if kind not in (None, "tensor", "channel", "asymmetric"):
+        raise ValueError(f"tensor '{name}' has an unknown scale kind {kind!r} in {METADATA_KEY}")
     if d_bits.size == 0:
         raise ValueError(f"tensor '{name}' of shape {shape} has no blocks, so no scale")
     rows = d_bits.shape[0]
