@@ -133,7 +133,7 @@ def _safetensors_storage(path, fmt: str, tensors: Mapping) -> dict[str, tuple[st
     from .convert.safetensors_raw import read_safetensors
     from .runtime.weights import METADATA_KEY
 
-    st = read_safetensors(path)
+    st = read_safetensors(path, header_only=True)
     entries = st.entries
     # ours: the scales entry is named in the metadata (load_weights checked it exists)
     ours = json.loads(st.metadata.get(METADATA_KEY, "{}")) if fmt == "ours" else {}

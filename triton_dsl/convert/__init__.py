@@ -63,7 +63,7 @@ def detect_format(path: str | os.PathLike) -> str:
         raise WeightsFileError(path, f"cannot read: {exc.strerror}") from exc
     if is_gguf(head):
         return "gguf"
-    st = read_safetensors(path)
+    st = read_safetensors(path, header_only=True)
     if "triton_dsl.ternary" not in st.metadata and looks_like_hf_bitnet(st.metadata, st.entries):
         return "hf-bitnet"
     return "ours"

@@ -13,7 +13,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +41,8 @@ class SafetensorsFile:
 
     def array(self, name: str) -> np.ndarray:
         e = self.entries[name]
+        if len(self.data) < e.end:
+            raise ValueError("read with header_only=True: the data was not read")
         raw = np.frombuffer(self.data, dtype=_DTYPES[e.dtype], count=math.prod(e.shape), offset=e.start)
         if e.dtype == "BF16":
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
@@ -51,28 +52,36 @@ class SafetensorsFile:
         return {name: self.array(name) for name in self.entries}
 
 
-def read_safetensors(path: str | os.PathLike) -> SafetensorsFile:
-    """Parse the file at `path`, checking the header and that every entry's bytes are inside the file."""
+def read_safetensors(path: str | os.PathLike, header_only: bool = False) -> SafetensorsFile:
+    """Parse the file at `path`, checking the header and that every entry's bytes are inside the file.
+
+    With `header_only`, the data section is not read (`array()` is then unavailable): enough to detect
+    a format or count bytes without reading gigabytes twice."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            head = f.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            file_size = os.fstat(f.fileno()).st_size
+            header_bytes = f.read(size) if 0 <= size <= min(_MAX_HEADER, file_size - 8) else b""
+            data = b"" if header_only else f.read()
     except OSError as exc:
         raise WeightsFileError(path, f"cannot read: {exc.strerror}") from exc
+    data_size = file_size - 8 - max(size, 0)
 
     def bad(problem: str) -> WeightsFileError:
         return WeightsFileError(path, f"not a valid safetensors file (truncated or corrupt?): {problem}")
 
-    if len(data) < 8:
+    if size < 0:
         raise bad("shorter than its header length")
-    size = int.from_bytes(data[:8], "little")
-    if size > min(_MAX_HEADER, len(data) - 8):
+    if size > min(_MAX_HEADER, file_size - 8):
         raise bad("the header runs past the end of the file")
     try:
-        header = json.loads(data[8:8 + size].decode("utf-8"))
+        header = json.loads(header_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise bad(f"unreadable header: {exc}") from None
     if not isinstance(header, dict):
         raise bad("the header is not a JSON object")
-    result = SafetensorsFile(os.fspath(path), data=data[8 + size:])
+    result = SafetensorsFile(os.fspath(path), data=data)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise bad("__metadata__ is not an object of strings")
@@ -85,7 +94,7 @@ def read_safetensors(path: str | os.PathLike) -> SafetensorsFile:
         if dtype not in _DTYPES:
             raise bad(f"entry '{name}' has an unknown dtype {dtype!r}")
         if not all(isinstance(n, int) and n >= 0 for n in shape) or not (
-                isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(result.data)):
+                isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= data_size):
             raise bad(f"entry '{name}' has an invalid shape or data range")
         if end - start != math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize:
             raise bad(f"entry '{name}' of {dtype} {list(shape)} does not match its {end - start} bytes")
