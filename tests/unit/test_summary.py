@@ -169,3 +169,17 @@ def test_cli(tritonc, weights: Path):
     assert code == 1 and out == "" and "error[E0301]" in err
     code, _, err = tritonc("summary")
     assert code == 2 and "the following arguments are required: FILE" in err
+
+
+def test_plain_safetensors_with_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A plain file from another tool: BF16 is shown as stored (2 bytes each), read exactly."""
+    import json
+    import struct
+
+    monkeypatch.chdir(tmp_path)
+    header = json.dumps({"a": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}).encode()
+    Path("bf.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\x80\x3f\x00\x00")
+    s = triton_dsl.summary("bf.safetensors")
+    assert str(s).splitlines()[3] == "a     [2]    bfloat16       2      4       16.00  50.0%  -"
+    from triton_dsl.convert import read_any
+    assert read_any("bf.safetensors")[1]["a"].tolist() == [1.0, 0.0]

@@ -80,6 +80,10 @@ def read_any(path: str | os.PathLike, hf_scale: str | None = None) -> tuple[str,
     if fmt == "hf-bitnet":
         from .hf_bitnet import read_hf_bitnet
         return fmt, read_hf_bitnet(path, hf_scale)
+    from .safetensors_raw import read_safetensors
+    if "triton_dsl.ternary" not in read_safetensors(path, header_only=True).metadata:
+        # plain arrays, possibly BF16 (which load_weights, through numpy, cannot hold): float32, exact
+        return fmt, read_safetensors(path).arrays()
     return fmt, load_weights(path)
 
 
