@@ -74,6 +74,7 @@ def test_dict_of_tensors_counts_what_our_format_would_store():
 
 
 def test_gguf_and_bitnet_files_count_their_own_bytes(weights: Path):
+    pytest.importorskip("gguf")
     from triton_dsl.convert import convert
 
     convert(weights, "model.gguf", "gguf-tq2_0")
