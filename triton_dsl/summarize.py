@@ -158,10 +158,8 @@ def _gguf_storage(path) -> dict[str, tuple[str, int]]:
 
     out = {}
     for t in gguf.GGUFReader(path).tensors:
-        type_name = gguf.GGMLQuantizationType(t.tensor_type).name
-        plain = {"F16": "float16", "F32": "float32", "F64": "float64", "I8": "int8", "I16": "int16",
-                 "I32": "int32", "I64": "int64"}
-        out[t.name] = (plain.get(type_name, type_name), int(t.n_bytes))
+        type_name = gguf.GGMLQuantizationType(t.tensor_type).name  # F32 ... or TQ2_0 / TQ1_0
+        out[t.name] = (_SAFETENSORS_NAMES.get(type_name, type_name), int(t.n_bytes))
     return out
 
 
