@@ -2,7 +2,8 @@
 
 Public API only; see README.md. Source goes in, native code comes out (through LLVM): `compile` /
 `compile_file` give a `Module` whose functions run on numpy arrays; `TernaryTensor` is the packed
-ternary tensor; `save_weights` / `load_weights` handle weight files; `stdlib` is the standard library.
+ternary tensor; `save_weights` / `load_weights` handle weight files, `summary` tabulates what a weight
+file or program stores (and `triton_dsl.convert` converts weight files); `stdlib` is the standard library.
 """
 
 from typing import TYPE_CHECKING
