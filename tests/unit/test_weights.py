@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +171,13 @@ def test_unreadable_metadata_is_an_error(tmp_path: Path) -> None:
     save_file({"w": np.zeros(1, np.uint8)}, path, metadata={"triton_dsl.ternary": "[1, 2]"})
     with pytest.raises(WeightsFileError, match="not an object"):
         load_weights(path)
+
+
+def test_saved_files_get_the_mode_open_would_give(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files; a weights file must be as readable as any file the user writes."""
+    old = os.umask(0o022)
+    try:
+        save_weights(tmp_path / "w.safetensors", {"a": np.zeros(3, np.float32)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "w.safetensors").stat().st_mode) == 0o644

@@ -29,8 +29,7 @@ import os
 import numpy as np
 
 from ..runtime.ternary import TernaryTensor, rows_cols
-from ..runtime.weights import WeightsFileError
-from ._files import atomic_output
+from ..runtime.weights import WeightsFileError, atomic_output
 from .gguf_blocks import BLOCK, BLOCK_BYTES, DECODERS, ENCODERS
 
 METADATA_KEY = "triton_dsl.tensors"

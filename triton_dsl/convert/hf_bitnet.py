@@ -30,8 +30,7 @@ import os
 import numpy as np
 
 from ..runtime.ternary import TernaryTensor
-from ..runtime.weights import WeightsFileError
-from ._files import atomic_output
+from ..runtime.weights import WeightsFileError, atomic_output
 from .safetensors_raw import read_safetensors
 
 METADATA_KEY = "triton_dsl.hf_bitnet"

@@ -4,17 +4,19 @@ In: `save_weights(path, {name: np.ndarray | TernaryTensor})`. Out: a standard sa
 a ternary tensor is two entries — `name` (its packed uint8 bytes, docs/ternary_format.md) and
 `name.scales` (float32) — described by the JSON metadata key `triton_dsl.ternary`
 (layout tag, logical shape, scale kind). `load_weights(path)` returns the same dict, bit-exact.
-Writes are atomic (temporary file in the same folder, fsync, rename). A missing, truncated or
+Writes are atomic (temporary file in the same folder, fsync, rename: `atomic_output`, which the
+converters use too), with the mode a plain open() gives. A missing, truncated or
 corrupt file, an unknown layout tag or a missing scales entry raises `WeightsFileError` naming the
 file; nothing is returned half-read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -65,22 +67,48 @@ def save_weights(path: str | os.PathLike, tensors: Mapping[str, np.ndarray | Ter
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux says it (os.umask sets it for every thread)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the folder of `path` for a writer to fill; when the block succeeds it is
+    made durable, given the mode a plain open() would (mkstemp makes it 0600) and renamed over `path`, so a
+    reader never sees half a file; on failure it is removed and `path` is left as it was. Errors name
+    `path` (`WeightsFileError`)."""
+    dest = Path(path)
+    folder = dest.parent if str(dest.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise WeightsFileError(path, f"cannot create a file in '{folder}': {exc.strerror}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise WeightsFileError(path, f"cannot write: {exc.strerror}") from exc
+        tmp.unlink(missing_ok=True)
+        raise WeightsFileError(path, f"cannot write: {exc.strerror or exc}") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
 
