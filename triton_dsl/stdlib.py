@@ -1,9 +1,10 @@
 """The standard library as a Python module: `triton_dsl.stdlib.<function>(...)`.
 
-In: attribute access by function name. Out: a callable per stdlib function. The stdlib's functions are
-declarations until their bodies land (the stdlib issue): calling one raises `CompileError` with an
-E0901 "... is not available yet" diagnostic pointing at its declaration — never a wrong result.
-Names the stdlib does not define raise AttributeError.
+In: attribute access by function name. Out: a callable per stdlib function, compiled on first call for
+the argument types given (numpy arrays, scalars, TernaryTensors). A function the stdlib only declares
+(no body; none today) would raise `CompileError` with an E0901 "... is not available yet" diagnostic
+pointing at its declaration — never a wrong result. Names the stdlib does not
+define raise AttributeError.
 """
 
 from __future__ import annotations
