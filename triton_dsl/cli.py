@@ -15,10 +15,19 @@ import sys
 import traceback
 
 from . import __version__
-from .commands import CPU_HELP, EXIT_INTERNAL_ERROR, EXIT_USAGE, build, check, report_usage_error, run
+from .commands import (
+    CPU_HELP,
+    EXIT_INTERNAL_ERROR,
+    EXIT_USAGE,
+    build,
+    check,
+    repl,
+    report_usage_error,
+    run,
+)
 from .target import TargetError
 
-COMMANDS = [check, run, build]
+COMMANDS = [check, run, build, repl]
 
 _INTERNAL_ERROR = ("tritonc: internal compiler error: {summary} — this is a bug in triton_dsl, not in your "
                    "program; run with --debug for the traceback")

@@ -89,13 +89,20 @@ def compile_source(source: Source, target: Target | None = None, *, c_abi: bool 
     `parallel` (default: when the program has fused loops) splits large loops over the cores with the
     kernel library's `trk_parallel_for`; the caller must then load the kernel library before running.
     """
+    return lower_and_emit(check_source(source), target, name=source.name, c_abi=c_abi, parallel=parallel)
+
+
+def lower_and_emit(checked: CheckResult, target: Target | None = None, *, name: str, c_abi: bool = False,
+                   parallel: bool | None = None, external: frozenset[str] = frozenset(),
+                   export_all: bool = False) -> CompileResult:
+    """The back end of `compile_source` for a program already parsed and checked (the REPL builds its
+    programs from several entries itself). `external` / `export_all`: see `codegen.module.emit_module`."""
     from . import jit
     from .codegen.module import emit_module
     from .ir.lowering import lower_program
     from .ir.verifier import verify_module
     from .passes import run_passes
 
-    checked = check_source(source)
     result = CompileResult(checked)
     if not checked.ok or checked.checked is None:
         return result
@@ -111,8 +118,8 @@ def compile_source(source: Source, target: Target | None = None, *, c_abi: bool 
         parallel = "fused" in opcodes
     result.parallel = parallel
     result.needs_kernels = parallel or bool({"dequantize", "ternary_matmul"} & opcodes)
-    result.llvm_ir = emit_module(module, target or jit.process_target(), name=source.name, c_abi=c_abi,
-                                 parallel=parallel)
+    result.llvm_ir = emit_module(module, target or jit.process_target(), name=name, c_abi=c_abi,
+                                 parallel=parallel, external=external, export_all=export_all)
     return result
 
 

@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "triton_dsl"
 
 # Bottom to top. A module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("source", "diagnostics", "target", "abi", "elf_symbols", "resources"),  # plain data, shared
+    ("source", "diagnostics", "target", "abi", "elf_symbols", "resources",
+     "highlight"),  # plain data, shared; highlight: the Pygments lexer
     ("syntax",),
     ("check",),
     ("ir",),
@@ -26,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime",),   # the native runtime and kernel library, built and loaded through jit
     ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
     ("api", "api_args", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
-    ("commands", "cli", "__main__", "__init__"),
+    ("repl_session", "ipython"),  # sessions of entries compiled one at a time; the notebook magics
+    ("commands", "cli", "repl", "__main__", "__init__"),  # repl: the `tritonc repl` front end
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
