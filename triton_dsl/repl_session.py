@@ -112,17 +112,29 @@ class ReplSession:
         self.sources[source.name] = source
         return source
 
-    def run(self, text: str, *, name: str | None = None, echo: bool = False) -> EntryResult:
+    def run(self, text: str, *, name: str | None = None, echo: bool = False,
+            inputs: dict[str, Any] | None = None) -> EntryResult:
         """Check, compile and run one entry. Raises CompileError (the session is unchanged) or
-        TritonRuntimeError (declarations of the entry are kept, bindings are not)."""
-        source = self.new_source(text, name)
-        return self.run_source(source, echo=echo)
+        TritonRuntimeError (declarations of the entry are kept, bindings are not).
 
-    def run_source(self, source: Source, *, echo: bool = False) -> EntryResult:
+        `inputs` are Python values the entry may read by name (a notebook's variables), typed from their
+        values as the API types a generic call (`Tensor<float32, [?, ?]>`); they are bindings of this
+        entry only, kept afterwards only if the entry assigns them."""
+        source = self.new_source(text, name)
+        return self.run_source(source, echo=echo, inputs=inputs)
+
+    def run_source(self, source: Source, *, echo: bool = False,
+                   inputs: dict[str, Any] | None = None) -> EntryResult:
         t0 = time.perf_counter()
         items, stmts = self._split(self._parse(source))
         decls = self._decls_after(source, items)
         live = dict(self.bindings)
+        if inputs:
+            from .api_wrappers import type_of
+
+            for iname, value in inputs.items():
+                live.pop(iname, None)
+                live[iname] = Binding(iname, value, type_of(value))
         rebound = _rebound_names(stmts)
         probe = self._check(source, decls, live, stmts, None)
         wrapper = _wrapper(probe.checked.program, self._count)
@@ -154,6 +166,9 @@ class ReplSession:
         ret_types = [str(kept[n]) for n in kept] + ([str(value_type)] if returns_value else [])
         final = self._check(source, decls, live, stmts, (outputs, ret_types, echo and value_type is not None))
         compiled, module, fn_name = self._compile(final, source)
+        # The declarations as one program: what compiles instances of generic functions called from
+        # Python, and what a pickled function of the session carries (`api.Module.__reduce__`).
+        module._source_text = self._decls_text(decls)
         result.defined = sorted({it.name for it in items if _item_name(it)})
         result.compiled = sorted(compiled.defined)
         result.compile_seconds = time.perf_counter() - t0
@@ -258,6 +273,15 @@ class ReplSession:
         new = [_Decl(source, _item_name(it)) for it in items]
         names = {d.name for d in new}
         return [d for d in self._decls if d.name not in names] + new
+
+    def _decls_text(self, decls: list[_Decl]) -> str:
+        parsed: dict[int, Any] = {}
+        texts = []
+        for d in decls:
+            if id(d.source) not in parsed:
+                parsed[id(d.source)] = self._parse(d.source)
+            texts.extend(it.span.text() for it in parsed[id(d.source)].items if _item_name(it) == d.name)
+        return "\n\n".join(texts) + "\n"
 
     def _check(self, source: Source, decls: list[_Decl], live: dict[str, Binding], stmts_hint: list,
                final: tuple | None):

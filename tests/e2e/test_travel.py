@@ -39,13 +39,24 @@ def test_module_and_function_pickle_in_process() -> None:
     assert fn.__name__ == "affine"
 
 
-def test_module_without_source_does_not_pickle(tmp_path) -> None:
+def test_session_functions_pickle_as_their_declarations() -> None:
     from triton_dsl.repl_session import ReplSession
 
     session = ReplSession()
     session.run("fn g(a: int32) -> int32 { return a + 1 }")
+    session.run("fn h(a: int32) -> int32 { return g(a) * 10 }")
+    h = pickle.loads(pickle.dumps(session.function("h")))
+    assert h(4) == 50 and h._module is not session.function("h")._module
+
+
+def test_module_without_source_does_not_pickle() -> None:
+    from triton_dsl.api import Module
+    from triton_dsl.pipeline import compile_source
+    from triton_dsl.source import Source
+
+    module = Module(compile_source(Source("run.triton", SCALE)), 2, True)  # as `tritonc run` makes it
     with pytest.raises(TypeError, match="cannot be pickled"):
-        pickle.dumps(session.function("g"))
+        pickle.dumps(module.affine)
 
 
 def test_ternary_tensor_pickles_packed() -> None:
