@@ -265,7 +265,7 @@ def _scope_names(repl: Repl) -> list[str]:
 def _shows_type(type_text: str) -> bool:
     """Tensors show their type after the value (dtype and shape); scalars and strings speak for
     themselves."""
-    return type_text.startswith(("Tensor<", "TernaryTensor<"))
+    return type_text.startswith(("Tensor<", "TernaryTensor<")) and not type_text.endswith(", []>")
 
 
 def _seconds(s: float) -> str:
