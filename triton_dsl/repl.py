@@ -132,6 +132,8 @@ class Repl:
         sys.stdout.flush()  # the program's print output comes first
         for note in result.notes:
             self._err(f"note: {note}")
+        if result.has_value and not result.printed:
+            self._out(repr(result.value))  # a tuple or optional: `print` does not show those yet
         if result.has_value and result.value_type and _shows_type(result.value_type):
             self._out(f": {result.value_type}")
 

@@ -64,6 +64,7 @@ class EntryResult:
     bound: list[str] = field(default_factory=list)  # bindings the entry created or changed
     notes: list[str] = field(default_factory=list)  # e.g. bindings that could not be kept
     compiled: list[str] = field(default_factory=list)  # IR functions this entry's module defines
+    printed: bool = False  # the program printed the value itself (`print`, for echo)
     compile_seconds: float = 0.0
     run_seconds: float = 0.0
 
@@ -164,7 +165,12 @@ class ReplSession:
                 returns_value = False
         outputs = list(kept) + ([_VALUE] if returns_value else [])
         ret_types = [str(kept[n]) for n in kept] + ([str(value_type)] if returns_value else [])
-        final = self._check(source, decls, live, stmts, (outputs, ret_types, echo and value_type is not None))
+        printed = echo and _printable(value_type)
+        if value_type is not None and not returns_value and not printed:
+            result.notes.append(f"the value ({value_type}) cannot be shown yet: it cannot cross the Python "
+                                "boundary, and `print` does not take it")
+        final = self._check(source, decls, live, stmts, (outputs, ret_types, printed))
+        result.printed = printed
         compiled, module, fn_name = self._compile(final, source)
         # The declarations as one program: what compiles instances of generic functions called from
         # Python, and what a pickled function of the session carries (`api.Module.__reduce__`).
@@ -395,6 +401,13 @@ def _boundary_supported(ty) -> bool:
     from .api_args import boundary_supported
 
     return boundary_supported(ty)
+
+
+def _printable(ty) -> bool:
+    """Types the language's `print` shows (the REPL leaves others to the front end's Python repr)."""
+    from .check import types as ct
+
+    return isinstance(ty, (ct.Scalar, ct.StrType, ct.TensorType))
 
 
 def _item_name(item) -> str:
