@@ -62,7 +62,9 @@ class Module:
         self._source_text = source_text
         self._options = (opt_level, cache)
         self._name = result.check.source.name
-        self.target = jit.process_target()  # what the code was compiled for (pickling records its name)
+        # what the code was compiled for (pickling records its name); private: public attributes would
+        # hide a DSL function of the same name
+        self._target = jit.process_target()
         self._wrappers: dict[tuple, Module] = {}
         _load_runtime()
         if result.needs_kernels:
@@ -113,7 +115,7 @@ class Module:
             raise TypeError("this Module cannot be pickled: it was not compiled from source text "
                             "(triton_dsl.compile / compile_file)")
         opt_level, cache = self._options
-        return (_unpickle_module, (self._source_text, self._name, opt_level, cache, self.target.name))
+        return (_unpickle_module, (self._source_text, self._name, opt_level, cache, self._target.name))
 
     def run_main(self) -> None:
         """Run the top-level statements, then `main` (what `tritonc run` does)."""

@@ -229,6 +229,9 @@ class ReplSession:
                    if fn.source_name == name and fn.public and n in compiled.defined]
             if fns:
                 return BoundFunction(compiled.module, name, fns)
+        if self._compiled and self._compiled[-1].module._is_generic(name):
+            # instances are compiled per argument types, from the declarations (`api_wrappers`)
+            return BoundFunction(self._compiled[-1].module, name, [])
         raise KeyError(f"the session has no function '{name}'")
 
     def inspect(self, kind: str, name: str) -> str:

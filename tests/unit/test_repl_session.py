@@ -127,3 +127,11 @@ def test_lexer_tokens() -> None:
     assert (Keyword.Type, "Tensor") in tokens and (Keyword.Type, "float32") in tokens
     assert (String.Double, '"a"') in tokens and (Comment.Single, "# c") in tokens
     assert (Number.Integer, "0x1F") in tokens and (Number.Float, "2.5") in tokens
+
+
+def test_a_generic_function_is_callable_from_python() -> None:
+    session = ReplSession()
+    session.run("fn ident<S>(a: Tensor<float32, S>) -> Tensor<float32, S> { return a + 1.0 }")
+    ident = session.function("ident")
+    np.testing.assert_array_equal(ident(np.zeros((2, 2), np.float32)), np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(ident(np.zeros(3, np.float32)), np.ones(3, np.float32))
