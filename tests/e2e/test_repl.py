@@ -71,6 +71,13 @@ def test_terminal_session(tmp_path: Path) -> None:
         child.send("20 + 3\r")
         child.expect("23")
         child.expect(PROMPT)
+        # Tab completes a name in scope
+        child.send("let longname_value = 41\r")
+        child.expect(PROMPT)
+        child.send("longname_v\t")
+        child.send(" + 1\r")
+        child.expect("42")
+        child.expect(PROMPT)
         child.sendeof()  # Ctrl-D leaves
         child.expect(pexpect.EOF)
     finally:
