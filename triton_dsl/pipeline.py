@@ -93,12 +93,16 @@ def compile_source(source: Source, target: Target | None = None, *, c_abi: bool 
 
 
 def lower_and_emit(checked: CheckResult, target: Target | None = None, *, name: str, c_abi: bool = False,
-                   parallel: bool | None = None, external: frozenset[str] = frozenset(),
-                   export_all: bool = False) -> CompileResult:
-    """The back end of `compile_source` for a program already parsed and checked (the REPL builds its
-    programs from several entries itself). `external` / `export_all`: see `codegen.module.emit_module`."""
-    from . import jit
-    from .codegen.module import emit_module
+                   parallel: bool | None = None) -> CompileResult:
+    """The back end of `compile_source` for a program already parsed and checked."""
+    result = lower_checked(checked)
+    if result.ir_module is None:
+        return result
+    return emit_llvm(result, target, name=name, c_abi=c_abi, parallel=parallel)
+
+
+def lower_checked(checked: CheckResult) -> CompileResult:
+    """Lower a checked program to IR and run the IR passes (`ir_module` stays None after errors)."""
     from .ir.lowering import lower_program
     from .ir.verifier import verify_module
     from .passes import run_passes
@@ -113,6 +117,18 @@ def lower_and_emit(checked: CheckResult, target: Target | None = None, *, name: 
     verify_module(module)
     run_passes(module)
     result.ir_module = module
+    return result
+
+
+def emit_llvm(result: CompileResult, target: Target | None = None, *, name: str, c_abi: bool = False,
+              parallel: bool | None = None, external: frozenset[str] = frozenset(),
+              export_all: bool = False) -> CompileResult:
+    """Emit the LLVM IR of a lowered program into `result` (and return it). `external` / `export_all` are
+    for the REPL, which builds its programs from several entries (see `codegen.module.emit_module`)."""
+    from . import jit
+    from .codegen.module import emit_module
+
+    module = result.ir_module
     opcodes = {op.opcode for fn in module.functions.values() for op in fn.walk()}
     if parallel is None:
         parallel = "fused" in opcodes

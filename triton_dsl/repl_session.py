@@ -137,7 +137,7 @@ class ReplSession:
                 live.pop(iname, None)
                 live[iname] = Binding(iname, value, type_of(value))
         rebound = _rebound_names(stmts)
-        probe = self._check(source, decls, live, stmts, None)
+        probe = self._check(source, decls, live, None)
         wrapper = _wrapper(probe.checked.program, self._count)
         value_type = _final_type(wrapper, len(stmts), bool(stmts))
         new_types = _out_types(wrapper)
@@ -169,7 +169,7 @@ class ReplSession:
         if value_type is not None and not returns_value and not printed:
             result.notes.append(f"the value ({value_type}) cannot be shown yet: it cannot cross the Python "
                                 "boundary, and `print` does not take it")
-        final = self._check(source, decls, live, stmts, (outputs, ret_types, printed))
+        final = self._check(source, decls, live, (outputs, ret_types, printed))
         result.printed = printed
         compiled, module, fn_name = self._compile(final, source)
         # The declarations as one program: what compiles instances of generic functions called from
@@ -212,7 +212,7 @@ class ReplSession:
 
         if not isinstance(stmts[0], ast.ExprStmt):
             raise ValueError(":type takes an expression, not a statement")
-        probe = self._check(source, self._decls, dict(self.bindings), stmts, None)
+        probe = self._check(source, self._decls, dict(self.bindings), None)
         ty = _final_type(_wrapper(probe.checked.program, self._count), 1, True)
         return "()" if ty is None else str(ty)
 
@@ -292,8 +292,7 @@ class ReplSession:
             texts.extend(it.span.text() for it in parsed[id(d.source)].items if _item_name(it) == d.name)
         return "\n\n".join(texts) + "\n"
 
-    def _check(self, source: Source, decls: list[_Decl], live: dict[str, Binding], stmts_hint: list,
-               final: tuple | None):
+    def _check(self, source: Source, decls: list[_Decl], live: dict[str, Binding], final: tuple | None):
         """Parse the declarations and the entry again (checking fills the syntax tree, so each check gets
         fresh nodes), put the entry's statements into the generated function, check the program."""
         from .check.checker import check_program
@@ -354,24 +353,19 @@ class ReplSession:
     def _compile(self, checked, source: Source):
         """Lower and compile the entry's program with earlier definitions declared, then load it."""
         from .api import Module
-        from .pipeline import lower_and_emit
+        from .pipeline import emit_llvm, lower_checked
 
         earlier: dict[str, tuple[_Compiled, Source]] = {}
         for compiled in self._compiled:
             for n, src in compiled.defined.items():
                 earlier[n] = (compiled, src)
-        # A first lowering pass only to see the IR functions: which are new, which can be reused.
-        from .ir.lowering import lower_program
-        from .passes import run_passes
-
-        sink = DiagnosticSink(list(checked.diagnostics))
-        module_ir = lower_program(checked.checked, sink)
-        if sink.has_errors:
-            raise CompileError([d for d in sink.diagnostics if d.severity == "error"])
-        run_passes(module_ir)
+        lowered = lower_checked(checked)
+        if lowered.ir_module is None:
+            raise CompileError([d for d in lowered.diagnostics if d.severity == "error"])
+        functions = lowered.ir_module.functions
         calls = {n: {op.attrs["callee"] for op in fn.walk() if op.opcode == "call"}
-                 for n, fn in module_ir.functions.items()}
-        fresh = {n for n, fn in module_ir.functions.items()
+                 for n, fn in functions.items()}
+        fresh = {n for n, fn in functions.items()
                  if n not in earlier or fn.span is None or fn.span.source is not earlier[n][1]}
         changed = True
         while changed:  # a function calling a new definition is compiled again with it
@@ -380,10 +374,8 @@ class ReplSession:
                 if n not in fresh and callees & fresh:
                     fresh.add(n)
                     changed = True
-        external = frozenset(n for n in module_ir.functions if n not in fresh)
-        result = lower_and_emit(checked, name=source.name, external=external, export_all=True)
-        if not result.ok:
-            raise CompileError([d for d in result.diagnostics if d.severity == "error"])
+        external = frozenset(n for n in functions if n not in fresh)
+        result = emit_llvm(lowered, name=source.name, external=external, export_all=True)
         with _publish_lock:
             from . import jit
 
