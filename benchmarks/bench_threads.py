@@ -4,8 +4,10 @@ twice the work of 1 in about the same wall time (on 2 free cores).
 Run: `python benchmarks/bench_threads.py [--quick]`. Each function is single-threaded native work (a
 scalar loop; a small elementwise call the thread pool does not split); the benchmark times `calls` calls
 on 1 thread and `calls` calls on each of 2 threads and prints wall times and the speed-up
-(2 × work / time). ctypes releases the GIL around every call (`CFUNCTYPE`), and the runtime takes it back
-only to write program output. Timing is never a test; this only reports.
+(2 × work / time), and how many cores the 2-thread run kept busy (process CPU time / wall time: at
+most 1 if the GIL were held during calls). ctypes releases the GIL around every call (`CFUNCTYPE`); native code
+takes it back only in its Python callbacks (program output, the first call of a lazily compiled
+function, releasing memory Python owns). Timing is never a test; this only reports.
 """
 
 from __future__ import annotations
@@ -38,18 +40,19 @@ fn scaled(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> {
 """
 
 
-def _wall(threads: int, calls: int, call) -> float:
+def _timed(threads: int, calls: int, call) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of `threads` threads making `calls` calls each."""
     def work() -> None:
         for _ in range(calls):
             call()
 
     pool = [threading.Thread(target=work) for _ in range(threads)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -59,12 +62,15 @@ def main() -> None:
     cases = [("spin(2e7): 1 call = a scalar loop", lambda: module.spin(20_000_000), 4 if args.quick else 10),
              ("scaled(20k floats): small calls", lambda: module.scaled(x), 300 if args.quick else 3000)]
     print(f"cores available: {len(os.sched_getaffinity(0))}")
-    print(f"{'function':40} {'calls/thread':>12} {'1 thread s':>11} {'2 threads s':>12} {'speed-up':>9}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} (other processes on the cores lower the speed-up)")
+    print(f"{'function':40} {'calls/thread':>12} {'1 thread s':>11} {'2 threads s':>12} {'speed-up':>9} "
+          f"{'2-thread CPU/wall':>18}")
     for label, call, calls in cases:
         call()  # compile-time work and first-touch outside the timing
-        one = min(_wall(1, calls, call) for _ in range(3))
-        two = min(_wall(2, calls, call) for _ in range(3))
-        print(f"{label:40} {calls:>12} {one:>11.3f} {two:>12.3f} {2 * one / two:>8.2f}x")
+        one = min(_timed(1, calls, call)[0] for _ in range(3))
+        two, cpu = min(_timed(2, calls, call) for _ in range(3))
+        # CPU/wall of the 2-thread run: how many cores the process kept busy (at most 1 with a held GIL)
+        print(f"{label:40} {calls:>12} {one:>11.3f} {two:>12.3f} {2 * one / two:>8.2f}x {cpu / two:>18.2f}")
 
 
 if __name__ == "__main__":
