@@ -1,11 +1,12 @@
 """Python threads calling compiled functions at once: native calls release the GIL, so 2 threads do
 twice the work of 1 in about the same wall time (on 2 free cores).
 
-Run: `python benchmarks/bench_threads.py [--quick]`. Each function is single-threaded native work (a
-scalar loop; a small elementwise call the thread pool does not split); the benchmark times `calls` calls
-on 1 thread and `calls` calls on each of 2 threads and prints wall times and the speed-up
-(2 × work / time), and how many cores the 2-thread run kept busy (process CPU time / wall time: at
-most 1 if the GIL were held during calls). ctypes releases the GIL around every call (`CFUNCTYPE`); native code
+Run: `python benchmarks/bench_threads.py [--quick]`. Each call is single-threaded native work: a scalar
+loop; an elementwise loop (with `TRITON_DSL_NUM_THREADS=1` the kernel pool does not split it); the same
+on 2k floats, where converting arguments and results in Python costs as much as the loop. It times
+`calls` calls on 1 thread and `calls` calls on each of 2 threads, and prints the wall times, the speed-up
+(2 x work / time) and how many cores the 2-thread run kept busy (process CPU time / wall time: at most 1
+if the GIL were held during calls). ctypes releases the GIL around every call (`CFUNCTYPE`); native code
 takes it back only in its Python callbacks (program output, the first call of a lazily compiled
 function, releasing memory Python owns). Timing is never a test; this only reports.
 """
@@ -20,6 +21,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# One native thread per call: the scaling measured is the Python threads', not the kernel pool's.
+os.environ.setdefault("TRITON_DSL_NUM_THREADS", "1")
 
 import triton_dsl  # noqa: E402
 from benchmarks.common import quick_parser  # noqa: E402
@@ -58,9 +61,13 @@ def _timed(threads: int, calls: int, call) -> tuple[float, float]:
 def main() -> None:
     args = quick_parser(__doc__).parse_args()
     module = triton_dsl.compile(SOURCE, name="bench_threads.triton")
-    x = np.random.default_rng(0).standard_normal(20_000).astype(np.float32)
-    cases = [("spin(2e7): 1 call = a scalar loop", lambda: module.spin(20_000_000), 4 if args.quick else 10),
-             ("scaled(20k floats): small calls", lambda: module.scaled(x), 300 if args.quick else 3000)]
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal(1_000_000).astype(np.float32)
+    small = rng.standard_normal(2_000).astype(np.float32)
+    k = 1 if args.quick else 10
+    cases = [("spin(2e7): a scalar loop", lambda: module.spin(20_000_000), 1 * k),
+             ("scaled(1M floats)", lambda: module.scaled(big), 10 * k),
+             ("scaled(2k floats): boundary-bound", lambda: module.scaled(small), 1000 * k)]
     print(f"cores available: {len(os.sched_getaffinity(0))}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (other processes on the cores lower the speed-up)")
     print(f"{'function':40} {'calls/thread':>12} {'1 thread s':>11} {'2 threads s':>12} {'speed-up':>9} "

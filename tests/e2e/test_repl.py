@@ -122,8 +122,13 @@ def test_script_without_errors_and_load(tmp_path: Path) -> None:
     lib = tmp_path / "lib.triton"
     lib.write_text("fn double(a: Tensor<float32, [?]>) -> Tensor<float32, [?]> {\n    return a * 2.0\n}\n"
                    "let base = tensor([0.5, 1.5])\n", encoding="utf-8")
-    proc = _script(f":load {lib}\ndouble(tensor([1.0, -2.0]))\n:reset\ndouble\n", tmp_path)
-    assert proc.stdout.splitlines()[:3] == ["[ 2. -4.]", ": Tensor<float32, [?]>", "session reset"]
+    proc = _script(f":load {lib}\ndouble(tensor([1.0, -2.0]))\n:ir double\n:llvm double\n:reset\ndouble\n",
+                   tmp_path)
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["[ 2. -4.]", ": Tensor<float32, [?]>",
+                         "func @double(%a.0: tensor<f32, 1>) -> tensor<f32, 1> public {"]
+    assert any(line.startswith("define ptr @tdsl.double(ptr %ctx") for line in lines)
+    assert lines[-1] == "session reset"
     assert "cannot find `double`" in proc.stderr  # :reset forgot it
     proc = _script("let a = 2\nlet b = a * 21\nb\n", tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "42\n", "")
