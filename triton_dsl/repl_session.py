@@ -129,7 +129,10 @@ class ReplSession:
         t0 = time.perf_counter()
         items, stmts = self._split(self._parse(source))
         decls = self._decls_after(source, items)
-        live = dict(self.bindings)
+        # Only the bindings the entry's statements name are passed in (functions cannot read them):
+        # a large tensor bound long ago does not cross the boundary on every entry.
+        used = _used_names(stmts)
+        live = {n: b for n, b in self.bindings.items() if n in used}
         if inputs:
             from .api_wrappers import type_of
 
@@ -139,7 +142,7 @@ class ReplSession:
         rebound = _rebound_names(stmts)
         probe = self._check(source, decls, live, None)
         wrapper = _wrapper(probe.checked.program, self._count)
-        value_type = _final_type(wrapper, len(stmts), bool(stmts))
+        value_type = _final_type(wrapper, bool(stmts))
         new_types = _out_types(wrapper)
         result = EntryResult(value_type=None if value_type is None else str(value_type))
         kept: dict[str, Any] = {}  # name -> checker type, for the bindings returned by this entry
@@ -212,8 +215,9 @@ class ReplSession:
 
         if not isinstance(stmts[0], ast.ExprStmt):
             raise ValueError(":type takes an expression, not a statement")
-        probe = self._check(source, self._decls, dict(self.bindings), None)
-        ty = _final_type(_wrapper(probe.checked.program, self._count), 1, True)
+        used = _used_names(stmts)
+        probe = self._check(source, self._decls, {n: b for n, b in self.bindings.items() if n in used}, None)
+        ty = _final_type(_wrapper(probe.checked.program, self._count), True)
         return "()" if ty is None else str(ty)
 
     def names(self) -> list[str]:
@@ -313,7 +317,7 @@ class ReplSession:
         checked = check_program(program, sink)
         result = CheckResult(source, sink.diagnostics, program, checked)
         if not result.ok:
-            raise CompileError(_errors(sink.diagnostics, live))
+            raise CompileError(_errors(sink.diagnostics, {**self.bindings, **live}))
         return result
 
     def _wrapper_fn(self, live: dict[str, Binding], stmts: list, final: tuple | None):
@@ -419,6 +423,13 @@ def _pattern_names(pattern) -> list[str]:
     return []
 
 
+def _used_names(stmts: list) -> set[str]:
+    """Every name the statements mention (a superset of the bindings they read)."""
+    from .syntax import ast
+
+    return {node.name for stmt in stmts for node in ast.walk(stmt) if isinstance(node, ast.Name)}
+
+
 def _rebound_names(stmts: list) -> set[str]:
     """Names an entry binds with a top-level `let` or assigns anywhere (so their values change)."""
     from .syntax import ast
@@ -462,7 +473,7 @@ def _out_types(wrapper) -> dict[str, Any]:
     return found
 
 
-def _final_type(wrapper, n_user: int, has_stmts: bool):
+def _final_type(wrapper, has_stmts: bool):
     """The type of the entry's final statement when it is a bare expression with a value, else None."""
     from .check import types as ct
     from .syntax import ast

@@ -135,3 +135,10 @@ def test_a_generic_function_is_callable_from_python() -> None:
     ident = session.function("ident")
     np.testing.assert_array_equal(ident(np.zeros((2, 2), np.float32)), np.ones((2, 2), np.float32))
     np.testing.assert_array_equal(ident(np.zeros(3, np.float32)), np.ones(3, np.float32))
+
+
+def test_only_the_bindings_an_entry_names_are_passed(session: ReplSession) -> None:
+    session.run("let big = zeros([512, 512])\nlet y = 2")
+    session.bindings["big"].value = None  # would fail to convert if it were passed
+    assert session.run('y * 21').value == 42
+    assert session.run('print(f"{y}")').value_type is None
