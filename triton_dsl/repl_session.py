@@ -137,6 +137,8 @@ class ReplSession:
             from .api_wrappers import type_of
 
             for iname, value in inputs.items():
+                if iname not in used:
+                    continue
                 live.pop(iname, None)
                 live[iname] = Binding(iname, value, type_of(value))
         rebound = _rebound_names(stmts)
