@@ -217,7 +217,7 @@ class Repl:
             else:
                 buffer.insert_text("\n")
 
-        prompt = PromptSession(history=history, lexer=PygmentsLexer(TritonLexer), completer=_Completer(self),
+        prompt = PromptSession(history=history, lexer=PygmentsLexer(TritonLexer), completer=_completer(self),
                                key_bindings=bindings, multiline=True, complete_while_typing=False,
                                prompt_continuation=lambda width, line, soft: "... ".rjust(width))
         self._out(f"triton_dsl {_version()} REPL — :help for commands, Ctrl-D to leave")
@@ -232,29 +232,27 @@ class Repl:
         return 0
 
 
-class _Completer:
-    """Completion of names in scope (session bindings and items, the stdlib, keywords and types) and of
-    the `:` commands."""
+def _completer(repl: Repl):
+    """A prompt_toolkit completer of names in scope (session bindings and items, the stdlib, keywords and
+    types) and, at the start of a line, of the `:` commands (prompt_toolkit is imported only here)."""
+    from prompt_toolkit.completion import Completer, Completion
 
-    def __new__(cls, repl: Repl):
-        from prompt_toolkit.completion import Completer, Completion
-
-        class NameCompleter(Completer):
-            def get_completions(self, document, complete_event):
+    class NameCompleter(Completer):
+        def get_completions(self, document, complete_event):
+            if document.text_before_cursor.lstrip().startswith(":") and " " not in document.text:
                 word = document.get_word_before_cursor(WORD=True)
-                if document.text_before_cursor.lstrip().startswith(":") and " " not in document.text:
-                    for c in COMMANDS:
-                        if c.startswith(word):
-                            yield Completion(c, start_position=-len(word))
-                    return
-                word = document.get_word_before_cursor()
-                if not word or not (word[0].isalpha() or word[0] == "_"):
-                    return
-                for name in sorted(set(_scope_names(repl))):
-                    if name.startswith(word) and name != word:
-                        yield Completion(name, start_position=-len(word))
+                for c in COMMANDS:
+                    if c.startswith(word):
+                        yield Completion(c, start_position=-len(word))
+                return
+            word = document.get_word_before_cursor()
+            if not word or not (word[0].isalpha() or word[0] == "_"):
+                return
+            for name in sorted(set(_scope_names(repl))):
+                if name.startswith(word) and name != word:
+                    yield Completion(name, start_position=-len(word))
 
-        return NameCompleter()
+    return NameCompleter()
 
 
 def _scope_names(repl: Repl) -> list[str]:
