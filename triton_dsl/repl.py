@@ -13,10 +13,13 @@ Commands start with `:` (see `HELP`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .diagnostics import CompileError, render_all
@@ -90,6 +93,7 @@ class Repl:
         self.errors = 0
         self.internal_errors = 0
         self.done = False
+        self.interactive = False  # set by run_interactive: Ctrl-C during an entry is then deferred
 
     # -- one entry -------------------------------------------------------------------------------------
     def handle(self, text: str) -> None:
@@ -98,10 +102,11 @@ class Repl:
         if not stripped:
             return
         try:
-            if stripped.startswith(":"):
-                self._command(stripped)
-            else:
-                self._entry(text)
+            with self._deferred_interrupt():
+                if stripped.startswith(":"):
+                    self._command(stripped)
+                else:
+                    self._entry(text)
         except CompileError as exc:
             self.errors += 1
             self._err(render_all(exc.diagnostics))
@@ -126,6 +131,23 @@ class Repl:
                           "entry; start the REPL with --debug for the traceback")
         finally:
             sys.stdout.flush()
+
+    @contextlib.contextmanager
+    def _deferred_interrupt(self) -> Iterator[None]:
+        """On a terminal, Ctrl-C while an entry runs is held until the entry has finished, then reported.
+        Native code cannot be stopped midway, and a KeyboardInterrupt raised inside one of the runtime's
+        Python callbacks (program output) would be swallowed by ctypes instead of reaching the loop."""
+        if not self.interactive or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        hits: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if hits:
+                self._err("interrupted: native code cannot be stopped midway; the entry ran to its end")
 
     def _entry(self, text: str, name: str | None = None) -> None:
         result = self.session.run(text, name=name, echo=True)
@@ -220,6 +242,7 @@ class Repl:
         prompt = PromptSession(history=history, lexer=PygmentsLexer(TritonLexer), completer=_completer(self),
                                key_bindings=bindings, multiline=True, complete_while_typing=False,
                                prompt_continuation=lambda width, line, soft: "... ".rjust(width))
+        self.interactive = True
         self._out(f"triton_dsl {_version()} REPL — :help for commands, Ctrl-D to leave")
         while not self.done:
             try:

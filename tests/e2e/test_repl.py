@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,15 @@ def test_terminal_session(tmp_path: Path) -> None:
         child.expect(PROMPT)
         child.send("20 + 3\r")
         child.expect("23")
+        child.expect(PROMPT)
+        # Ctrl-C while an entry runs: reported when the native call returns; the session goes on
+        child.send("fn spin(n: int32) -> float32 {\r    let acc = 0.0\r    let i = 0\r    while i < n {\r"
+                   "        acc = acc * 0.999 + 1.0\r        i = i + 1\r    }\r    return acc\r}\r")
+        child.expect(PROMPT)
+        child.send("spin(400000000)\r")
+        time.sleep(0.3)
+        child.send("\x03")
+        child.expect("interrupted: native code cannot be stopped midway")
         child.expect(PROMPT)
         # Tab completes a name in scope
         child.send("let longname_value = 41\r")
