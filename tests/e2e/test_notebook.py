@@ -21,6 +21,7 @@ CELLS = [
     "%triton sum(base)",
     "from triton_dsl import TernaryTensor\nTernaryTensor.from_numpy(np.array([[1, 0], [-1, 0]], np.int8), "
     "scale=0.5)",
+    '%%triton\nprint(f"base sums to {sum(base):.1f}")\nprint(base * 2.0)',
 ]
 
 
@@ -57,3 +58,4 @@ def test_notebook_magics() -> None:
     out, _, data = results[8]
     assert out.startswith("TernaryTensor(shape=(2, 2)") and "zeros=50.0%" in out
     assert "<table>" in data["text/html"] and "0: 2 (50.0%)" in data["text/html"]
+    assert results[9][:2] == ("base sums to 6.0\n[2. 4. 6.]\n", "")  # the program's output is the cell's
