@@ -189,7 +189,12 @@ class Repl:
             self._out(f"time: {_seconds(result.run_seconds)} (compiling: {_seconds(result.compile_seconds)})")
         elif name == ":load":
             path = Path(arg).expanduser()
-            self._entry(path.read_text(encoding="utf-8"), name=str(arg))
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ValueError(f"cannot read {arg}: {reason}") from None
+            self._entry(text, name=str(arg))
         else:
             raise ValueError(f"unknown command {name!r} (see :help)")
 

@@ -140,6 +140,11 @@ def test_script_without_errors_and_load(tmp_path: Path) -> None:
     assert any(line.startswith("define ptr @tdsl.double(ptr %ctx") for line in lines)
     assert lines[-1] == "session reset"
     assert "cannot find `double`" in proc.stderr  # :reset forgot it
+    proc = _script(":load /nonexistent/x.tri\n:frobnicate\n:type\n", tmp_path)
+    assert proc.stderr.splitlines() == ["error: cannot read /nonexistent/x.tri: No such file or directory",
+                                        "error: unknown command ':frobnicate' (see :help)",
+                                        "error: :type needs an argument (see :help)"]
+    assert proc.returncode == 1
     proc = _script("let a = 2\nlet b = a * 21\nb\n", tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "42\n", "")
 
