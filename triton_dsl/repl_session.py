@@ -389,6 +389,9 @@ class ReplSession:
                 owner = earlier[n][0]
                 jit.add_symbol(f"tdsl.{n}", owner.module._jit.address(f"tdsl.{n}"))
             module = Module(result, self.opt_level, self.cache)
+        # The machine code of the modules this one calls into must outlive it (a function of this entry
+        # may be held from Python after the session is reset).
+        module._calls_into = list({id(earlier[n][0].module): earlier[n][0].module for n in external}.values())
         defined = {n: fn.span.source for n, fn in result.ir_module.functions.items()
                    if n not in external and fn.span is not None}
         fn_name = next(n for n, fn in result.ir_module.functions.items()

@@ -142,3 +142,15 @@ def test_only_the_bindings_an_entry_names_are_passed(session: ReplSession) -> No
     session.bindings["big"].value = None  # would fail to convert if it were passed
     assert session.run('y * 21').value == 42
     assert session.run('print(f"{y}")').value_type is None
+
+
+def test_a_function_outlives_a_reset_with_the_code_it_calls() -> None:
+    import gc
+
+    session = ReplSession()
+    session.run("fn base(a: int32) -> int32 { return a * 2 }")
+    session.run("fn top(a: int32) -> int32 { return base(a) + 1 }")
+    top = session.function("top")
+    session.reset()
+    gc.collect()
+    assert top(20) == 41  # base's module is kept alive by top's
