@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from .diagnostics import CompileError, render_all
-from .repl_session import ReplSession
+from .repl_session import EntryError, ReplSession
 
 _SESSIONS: dict[int, ReplSession] = {}
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b")
@@ -70,7 +70,7 @@ def run_cell(shell, text: str):
         sys.stdout.flush()
         print(render_runtime_error(exc, session.sources), file=sys.stderr)
         return None
-    except (TypeError, ValueError) as exc:
+    except EntryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
     for note in result.notes:

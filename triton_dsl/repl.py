@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .diagnostics import CompileError, render_all
-from .repl_session import ReplSession
+from .repl_session import EntryError, ReplSession
 
 HELP = """\
 Enter Triton DSL statements, expressions and items (fn, layer, struct, trait). An entry continues over
@@ -119,10 +119,10 @@ class Repl:
             if isinstance(exc, TritonRuntimeError):
                 self.errors += 1
                 self._err(self._render_runtime(exc))
-            elif isinstance(exc, (TypeError, ValueError, KeyError, OSError)) and not _internal(exc):
+            elif isinstance(exc, EntryError):
                 self.errors += 1
-                self._err(f"error: {_message(exc)}")
-            else:
+                self._err(f"error: {exc}")
+            else:  # anything else escaping the session is a bug
                 self.internal_errors += 1
                 if self.debug:
                     self._err(traceback.format_exc().rstrip())
@@ -178,7 +178,7 @@ class Repl:
             self.session.reset()
             self._out("session reset")
         elif name in (":type", ":ir", ":llvm", ":asm", ":time", ":load") and not arg:
-            raise ValueError(f"{name} needs an argument (see :help)")
+            raise EntryError(f"{name} needs an argument (see :help)")
         elif name == ":type":
             self._out(self.session.type_of(arg))
         elif name in (":ir", ":llvm", ":asm"):
@@ -193,10 +193,10 @@ class Repl:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                raise ValueError(f"cannot read {arg}: {reason}") from None
+                raise EntryError(f"cannot read {arg}: {reason}") from None
             self._entry(text, name=str(arg))
         else:
-            raise ValueError(f"unknown command {name!r} (see :help)")
+            raise EntryError(f"unknown command {name!r} (see :help)")
 
     # -- loops -----------------------------------------------------------------------------------------
     def run_script(self, stream) -> int:
@@ -298,16 +298,6 @@ def _shows_type(type_text: str) -> bool:
 
 def _seconds(s: float) -> str:
     return f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.3f} s"
-
-
-def _message(exc: BaseException) -> str:
-    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-
-
-def _internal(exc: BaseException) -> bool:
-    from .diagnostics import InternalCompilerError
-
-    return isinstance(exc, InternalCompilerError)
 
 
 def _version() -> str:

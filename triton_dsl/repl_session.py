@@ -47,6 +47,10 @@ _NO_VALUE = object()
 _publish_lock = threading.Lock()
 
 
+class EntryError(ValueError):
+    """An entry or request the session cannot take (not a program error: those are CompileError)."""
+
+
 @dataclass
 class Binding:
     name: str
@@ -212,11 +216,11 @@ class ReplSession:
         source = self.new_source(text)
         items, stmts = self._split(self._parse(source))
         if items or len(stmts) != 1:
-            raise ValueError(":type takes one expression")
+            raise EntryError(":type takes one expression")
         from .syntax import ast
 
         if not isinstance(stmts[0], ast.ExprStmt):
-            raise ValueError(":type takes an expression, not a statement")
+            raise EntryError(":type takes an expression, not a statement")
         used = _used_names(stmts)
         probe = self._check(source, self._decls, {n: b for n, b in self.bindings.items() if n in used}, None)
         ty = _final_type(_wrapper(probe.checked.program, self._count), True)
@@ -254,7 +258,7 @@ class ReplSession:
             module = compiled.module
             text = module.llvm_ir(name) if kind == "llvm" else module.asm(name)
             return text.strip()
-        raise KeyError(f"no function '{name}' was defined in this session")
+        raise EntryError(f"no function '{name}' was defined in this session")
 
     # -- the pieces ----------------------------------------------------------------------------------
     @staticmethod
@@ -514,4 +518,4 @@ def _errors(diagnostics: list[Diagnostic], live: dict[str, Binding]) -> list[Dia
     return out
 
 
-__all__ = ["Binding", "EntryResult", "ReplSession", "ENTRY_PREFIX"]
+__all__ = ["Binding", "EntryError", "EntryResult", "ReplSession", "ENTRY_PREFIX"]

@@ -8,7 +8,7 @@ import pytest
 
 from triton_dsl import CompileError, TernaryTensor, TritonRuntimeError
 from triton_dsl.repl import balanced
-from triton_dsl.repl_session import ReplSession
+from triton_dsl.repl_session import EntryError, ReplSession
 
 F = "fn f(a: Tensor<float32, [3]>) -> float32 {\n    return sum(a * a)\n}"
 G = "fn g(a: Tensor<float32, [3]>) -> float32 { return f(a) * 2.0 }"
@@ -95,9 +95,9 @@ def test_inputs_types_and_inspection(session: ReplSession) -> None:
     assert "func @f(" in session.inspect("ir", "f")
     assert 'define' in session.inspect("llvm", "f") and "tdsl.f" in session.inspect("llvm", "f")
     assert "tdsl.f:" in session.inspect("asm", "f")
-    with pytest.raises(KeyError):
+    with pytest.raises(EntryError, match="no function 'nothing'"):
         session.inspect("asm", "nothing")
-    with pytest.raises(ValueError, match="an expression, not a statement"):
+    with pytest.raises(EntryError, match="an expression, not a statement"):
         session.type_of("let a = 1")
 
 
