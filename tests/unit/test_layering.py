@@ -27,8 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime",),   # the native runtime and kernel library, built and loaded through jit
     ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
     ("api", "api_args", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
-    ("repl_session", "ipython"),  # sessions of entries compiled one at a time; the notebook magics
-    ("commands", "cli", "repl", "__main__", "__init__"),  # repl: the `tritonc repl` front end
+    ("repl_session",),  # sessions of entries compiled one at a time
+    ("commands", "cli", "repl", "ipython", "__main__", "__init__"),  # faces: repl, the notebook magics
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
