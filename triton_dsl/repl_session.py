@@ -144,7 +144,7 @@ class ReplSession:
                 if iname not in used:
                     continue
                 live.pop(iname, None)
-                live[iname] = Binding(iname, value, type_of(value))
+                live[iname] = Binding(iname, value, _input_type(value, type_of))
         rebound = _rebound_names(stmts)
         probe = self._check(source, decls, live, None)
         wrapper = _wrapper(probe.checked.program, self._count)
@@ -194,7 +194,10 @@ class ReplSession:
 
         plan = CallPlan(module._ir.functions[fn_name], module._result, module._jit)
         args = [live[n].value for n in live]
-        bound = plan.bind(tuple(args), {})
+        try:
+            bound = plan.bind(tuple(args), {})
+        except (TypeError, ValueError, OverflowError) as exc:  # an input the boundary refuses
+            raise EntryError(str(exc).replace(f"{ENTRY_PREFIX}{self._count}()", "entry")) from None
         t1 = time.perf_counter()
         out = plan.run(*bound)
         result.run_seconds = time.perf_counter() - t1
@@ -409,6 +412,14 @@ def _boundary_supported(ty) -> bool:
     from .api_args import boundary_supported
 
     return boundary_supported(ty)
+
+
+def _input_type(value, type_of) -> str:
+    """The type an input binding is declared with: as a generic call types it, except that a Python int
+    outside int32 is an int64 (rather than a value the boundary would have to refuse)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**31 <= value < 2**31:
+        return "int64"
+    return type_of(value)
 
 
 def _printable(ty) -> bool:

@@ -154,3 +154,13 @@ def test_a_function_outlives_a_reset_with_the_code_it_calls() -> None:
     session.reset()
     gc.collect()
     assert top(20) == 41  # base's module is kept alive by top's
+
+
+def test_inputs_are_typed_from_their_values() -> None:
+    session = ReplSession()
+    assert session.run("v + 1", inputs={"v": 2**40}).value == 2**40 + 1  # an int64, not a wrapped int32
+    assert session.run("v + 1", inputs={"v": 5}).value_type == "int32"
+    result = session.run("sum(m)", inputs={"m": np.ones((2, 3), np.float64)})
+    assert (result.value, result.value_type) == (6.0, "Tensor<float64, []>")  # `?` dims: rank 0 at run time
+    w = TernaryTensor.from_numpy(np.array([1, -1, 0, 1], np.int8), scale=0.5)
+    np.testing.assert_array_equal(session.run("w * 2.0", inputs={"w": w}).value, [1.0, -1.0, 0.0, 1.0])
