@@ -39,6 +39,7 @@ def test_terminal_session(tmp_path: Path) -> None:
         child.expect("REPL")
         child.expect(PROMPT)
         child.send("let x = tensor([1.0, 2.0, 3.0])\r")
+        child.expect(r"\x1b\[0;38;5;\d+(;1)?mlet")  # highlighted: the keyword is drawn in a colour
         child.expect(PROMPT)
         # a multi-line function: Enter inside an open brace continues the entry
         child.send("fn f(a: Tensor<float32, [3]>) -> float32 {\r")
