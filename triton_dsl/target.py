@@ -98,10 +98,10 @@ class Target:
             if self.is_x86:
                 return "avx2" if self.has("avx2") else "sse2"
             return "neon" if self.is_aarch64 else "scalar"
-        if family in ("gemv", "gemm"):  # float32 x ternary: table lookup (vpermi2ps / vpermps) or masked adds
+        if family in ("gemv", "gemm"):  # float32 x ternary: table lookup (vpermi2ps / vpermps / memory)
             if avx512:
                 return "avx512-lut"
-            return "avx2-perm" if self.is_x86 and self.has("avx2") else "panels"
+            return "avx2-perm" if self.is_x86 and self.has("avx2") else "lut5"
         if family == "bitlinear":  # int8 x ternary: vpdpbusd, else vpmaddubsw + vpmaddwd at the widest width
             if avx512:
                 return "avx512-vnni" if self.has("avx512vnni") else "avx512bw"

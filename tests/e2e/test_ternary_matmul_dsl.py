@@ -45,9 +45,10 @@ fn twn(b: Tensor<float32, [k, n]>) -> TernaryTensor<trit, [k, n]> {
 """
 
 MAGIC = b"TDSLLAYS"
-PANELS, LUT3, VNNI, BITPLANES, PERM8 = 0, 1, 2, 3, 4  # layout bits in the tag
+PANELS, LUT3, VNNI, BITPLANES, PERM8, LUT5 = 0, 1, 2, 3, 4, 5  # layout bits in the tag
 LUT_HOST = jit.process_target().variant("gemm") == "avx512-lut"  # what matmul_api decides with
 PERM8_HOST = jit.process_target().variant("gemm") == "avx2-perm"
+LUT5_HOST = jit.process_target().variant("gemm") == "lut5"
 VNNI_HOST = jit.process_target().variant("bitlinear") in ("avx512-vnni", "avx512bw", "avx2", "ssse3")
 
 
@@ -71,7 +72,9 @@ def _assert_exact(y: np.ndarray, x: np.ndarray, W: np.ndarray) -> None:
     assert np.all(np.abs(y - ref) <= bound), float(np.max(np.abs(y - ref) / bound))
 
 
-def _float_layout(N: int) -> int:
+def _float_layout(N: int, M: int = 1) -> int:
+    if LUT5_HOST and N >= 128 or PERM8_HOST and M >= 8 and N >= 1024:
+        return LUT5
     if PERM8_HOST and N >= 32:
         return PERM8
     return LUT3 if LUT_HOST and N >= 128 else PANELS
@@ -85,7 +88,7 @@ def _built(w: TernaryTensor) -> set[int]:
     aux = _aux(w)
     assert ctypes.string_at(aux, 8) == MAGIC
     bits = ctypes.c_int64.from_address(aux + 24).value
-    return {i for i in range(5) if bits >> i & 1}
+    return {i for i in range(6) if bits >> i & 1}
 
 
 def _ceil(a: int, b: int) -> int:
@@ -95,7 +98,8 @@ def _ceil(a: int, b: int) -> int:
 def _region_bytes(K: int, N: int, layout: int) -> int:
     """Bytes of one layout's region (docs/kernels.md, private layouts; rounded up to 64)."""
     size = [_ceil(N, 32) * K * 8, _ceil(N, 128) * _ceil(_ceil(K, 3), 6) * 512,
-            _ceil(N, 32) * _ceil(K, 16) * 128, N * _ceil(K, 64) * 16, _ceil(N, 16) * _ceil(K, 32) * 128]
+            _ceil(N, 32) * _ceil(K, 16) * 128, N * _ceil(K, 64) * 16, _ceil(N, 16) * _ceil(K, 32) * 128,
+            _ceil(_ceil(K, 5), 16) * N * 16]
     return _ceil(size[layout], 64) * 64
 
 
@@ -106,7 +110,7 @@ def _region(w: TernaryTensor, layout: int) -> tuple[int, int]:
 
 # every size 1, 3, 37, 257, 4099 appears in every dimension; N >= 128 and N < 128 both appear
 SIZES = [(1, 4099, 257), (3, 257, 4099), (37, 3, 257), (257, 37, 3), (1, 1, 4099), (4099, 37, 1),
-         (3, 4099, 37), (37, 257, 128), (1, 37, 127)]
+         (3, 4099, 37), (37, 257, 128), (1, 37, 127), (9, 300, 1030)]  # the last: lut5 on AVX2 too
 
 
 @pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric"])
@@ -119,7 +123,7 @@ def test_x_at_w_equals_dequantized_numpy_matmul(mod, M, K, N, kind):
     _assert_exact(mod.mm(x, w), x, W)
     if M == 1:
         _assert_exact(mod.mv(x[0], w), x[0], W)
-    assert _built(w) == {_float_layout(N)}
+    assert _built(w) == {_float_layout(N, M)}
 
 
 @pytest.mark.parametrize(("M", "N"), [(1, 300), (5, 300), (5, 40)])
@@ -136,7 +140,7 @@ def test_stdlib_layers_on_ternary_weights(mod, M, N):
     ref = (xq.astype(np.float64) @ W.astype(np.float64)) * (gamma / 127.0)
     np.testing.assert_allclose(mod.bitlin(x, w), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
     # both kept: the float layout for `x @ w`, the int8 one for bitlinear's rows (on VNNI hosts)
-    assert _built(w) == {_float_layout(N)} | ({VNNI} if VNNI_HOST else set())
+    assert _built(w) == {_float_layout(N, M)} | ({VNNI} if VNNI_HOST else set())
     b = rng.standard_normal((K, N)).astype(np.float32)
     _assert_exact(mod.qmatmul(x, b), x, mod.twn(b).dequantize().astype(np.float32))
 

@@ -1,5 +1,6 @@
 """The matmul kernels at every ISA level this host can run: bitlinear's variants (VNNI, AVX512-BW / AVX2 /
-SSSE3 `pmaddubsw`, portable IR) and the AVX2 bit-plane kernel `trk_matmul_f32_t2_perm8`.
+SSSE3 `pmaddubsw`, portable IR), the AVX2 bit-plane kernel `trk_matmul_f32_t2_perm8` and the 1.6-bit
+table kernel `trk_matmul_f32_t2_lut5`.
 
 In: a kernel library built per level (`target.resolve(level, jit.host_target())`: x86-64, x86-64-v2,
 x86-64-v3, x86-64-v4, native, those the host has the features for), random trits and activations at awkward
@@ -7,7 +8,8 @@ sizes (K and N tails, size 1, empty dims), all-zero / all-±1 weights, every sca
 Out: bitlinear equals a numpy emulation of its integer algorithm exactly (int64 sums of the quantized
 rows, then the same float scaling) — the i16 partial sums of the pmaddubsw kernels never saturate, even at
 x_q = ±127 with all-+1 weights; perm8 equals the float64 product within float32 summation error (it is a
-float32 sum of the same terms), with zeros exactly zero; the GEMV (M = 1) and GEMM paths agree.
+float32 sum of the same terms), with zeros exactly zero, and so does lut5; the GEMV (M = 1) and GEMM paths
+agree.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from test_matmul_reference import dequantize, make_ternary, random_trits
 
 from triton_dsl import jit
-from triton_dsl.codegen.kernels import bitlinear, matmul_perm8, relayout, threads
+from triton_dsl.codegen.kernels import bitlinear, matmul_lut5, matmul_perm8, relayout, threads
 from triton_dsl.runtime import matmul_api as mm
 from triton_dsl.runtime.kernel_library import KernelLibrary
 from triton_dsl.target import LEVELS, resolve
@@ -36,7 +38,8 @@ def _lib(level: str) -> KernelLibrary:
     if level not in _LIBS:
         target = resolve(level, jit.host_target())
         _LIBS[level] = KernelLibrary(host=target, builders=[threads.build, relayout.build, bitlinear.build,
-                                                            matmul_perm8.build], opt_level=2)
+                                                            matmul_perm8.build, matmul_lut5.build],
+                                     opt_level=2)
     return _LIBS[level]
 
 
@@ -116,17 +119,31 @@ def _perm8(lib, x: np.ndarray, tw: mm.TernaryWeights) -> np.ndarray:
     return y
 
 
+def _lut5(lib, x: np.ndarray, tw: mm.TernaryWeights) -> np.ndarray:
+    M, K, N = x.shape[0], tw.K, tw.N
+    codes = _layout(lib, tw, "lut5", mm.lut5_bytes(K, N))
+    y = np.full((M, N), np.nan, np.float32)
+    status = lib.trk_matmul_f32_t2_lut5(x.ctypes.data, K, codes.ctypes.data, y.ctypes.data, N, M, K, N,
+                                        mm._ptr(tw.kscale), tw.nscale.ctypes.data, tw.wpos, tw.wneg)
+    assert status == 0
+    return y
+
+
+EXACT_KERNELS = {"perm8": _perm8, "lut5": _lut5}
+
+
 @pytest.mark.parametrize("level", LEVEL_IDS)
-@pytest.mark.parametrize("M,K,N", SIZES + [(9, 300, 300), (64, 1100, 40)])
+@pytest.mark.parametrize("M,K,N", SIZES + [(9, 300, 300), (64, 1100, 40), (17, 81, 600), (1, 80, 513)])
 @pytest.mark.parametrize("kind", ["tensor", "channel", "asymmetric", "out"])
-def test_perm8_every_level_is_exact(level, M, K, N, kind):
+@pytest.mark.parametrize("kernel", sorted(EXACT_KERNELS))
+def test_exact_kernels_every_level(level, M, K, N, kind, kernel):
     rng = np.random.default_rng(3 * M + 5 * K + N)
     trits = random_trits(rng, (K, N))
     w = make_ternary(trits, "tensor" if kind == "out" else kind, rng=rng)
     out = rng.random(N).astype(np.float32) + 0.5 if kind == "out" else None
     tw = mm.prepare_weights(w, out)
     x = rng.standard_normal((M, K)).astype(np.float32)
-    y = _perm8(_lib(level), x, tw)
+    y = EXACT_KERNELS[kernel](_lib(level), x, tw)
     W = dequantize(w, trits) * (out.astype(np.float64)[None, :] if out is not None else 1.0)
     exact = x.astype(np.float64) @ W
     # a float32 sum of K terms: error ≤ ~K·2⁻²⁴·Σ|terms|
@@ -138,16 +155,19 @@ def test_perm8_every_level_is_exact(level, M, K, N, kind):
 
 
 @pytest.mark.parametrize("level", LEVEL_IDS)
-def test_perm8_gemv_matches_gemm_rows(level):
-    """M = 1 (table lookup) and M > 1 (expanded weights, FMA) agree to float32 rounding on every row."""
+@pytest.mark.parametrize("kernel", sorted(EXACT_KERNELS))
+def test_gemv_matches_gemm_rows(level, kernel):
+    """M = 1 and M > 1 (other code: perm8's expanded weights and FMA, lut5's 8-row tables) agree to float32
+    rounding on every row."""
+    run = EXACT_KERNELS[kernel]
     rng = np.random.default_rng(5)
     K, N = 1000, 70
     trits = random_trits(rng, (K, N))
     tw = mm.prepare_weights(make_ternary(trits, "channel", rng=rng))
     x = rng.standard_normal((5, K)).astype(np.float32)
-    batched = _perm8(_lib(level), x, tw)
+    batched = run(_lib(level), x, tw)
     for m in range(5):
-        single = _perm8(_lib(level), np.ascontiguousarray(x[m:m + 1]), tw)
+        single = run(_lib(level), np.ascontiguousarray(x[m:m + 1]), tw)
         np.testing.assert_allclose(single[0], batched[m], rtol=1e-5, atol=1e-5 * np.abs(batched).max())
 
 
@@ -156,7 +176,7 @@ def test_variants_per_level():
     host = jit.host_target()
     if not host.is_x86:
         pytest.skip("x86-64 levels")
-    want = {"x86-64": ("panels", "generic"), "x86-64-v2": ("panels", "ssse3"),
+    want = {"x86-64": ("lut5", "generic"), "x86-64-v2": ("lut5", "ssse3"),
             "x86-64-v3": ("avx2-perm", "avx2"), "x86-64-v4": ("avx512-lut", "avx512bw")}
     for level, (gemm, bl) in want.items():
         t = resolve(level, host)

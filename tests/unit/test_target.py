@@ -36,7 +36,7 @@ def test_levels_are_nested_and_pick_their_variants():
     for lower, higher in zip(targets, targets[1:], strict=False):
         assert lower.features < higher.features
     assert [t.variant("simd") for t in targets] == ["sse2", "sse2", "avx2", "avx512"]
-    assert [t.variant("gemv") for t in targets] == ["panels", "panels", "avx2-perm", "avx512-lut"]
+    assert [t.variant("gemv") for t in targets] == ["lut5", "lut5", "avx2-perm", "avx512-lut"]
     assert [t.variant("bitlinear") for t in targets] == ["generic", "ssse3", "avx2", "avx512bw"]  # no VNNI
     assert resolve("znver4", HOST).variant("bitlinear") == "avx512-vnni"
     assert all(t.cpu == t.name and t.llvm_features == "" for t in targets)  # LLVM derives the rest
@@ -56,7 +56,7 @@ def test_unknown_and_foreign_cpus_are_errors():
     with pytest.raises(UnknownCPUError, match="'native' means this machine"):
         resolve("native", HOST, "aarch64-linux-gnu")
     arm = cross("aarch64-linux-gnu", None)
-    assert arm.cpu == "generic" and arm.variant("simd") == "neon" and arm.variant("gemv") == "panels"
+    assert arm.cpu == "generic" and arm.variant("simd") == "neon" and arm.variant("gemv") == "lut5"
 
 
 def test_a_cpu_above_the_host_cannot_be_jitted():

@@ -1,13 +1,13 @@
 """The kernels' re-laid-out copies of a ternary weight [K, N], cached in its tensor header's `aux` slot.
 
 In: the `FunctionEmitter`, a trit header W and the layout a kernel needs (`PANELS`, `LUT3`, `VNNI`,
-`BITPLANES`, `PERM8`).
+`BITPLANES`, `PERM8`, `LUT5`).
 Out: `emit_layout(fe, w, K, N, layout, span) -> (pointer to W in that layout, buffer to free after the
 call or null)`, and the helpers the matmul code shares (`i64`, `call_kernel`, `fill_floats`, `alloc_floats`,
 `zero_fill`, `phi_of`).
 
 The `aux` buffer: a 64-byte tag — magic "TDSLLAYS", K, N, a bit set of the layouts built so far — then
-one 64-byte aligned region per layout (panels, lut3, vnni, bitplanes, perm8, in that order; sizes in
+one 64-byte aligned region per layout (panels, lut3, vnni, bitplanes, perm8, lut5, in that order; sizes in
 docs/kernels.md, "Private layouts"). A region is zero-filled and re-laid out the first time a kernel
 needs it, so each layout is built at most once per header, and a program using W several ways (float
 or int8 activations, ternary activations) keeps every layout it used. Pages of regions never built are
@@ -24,6 +24,8 @@ from llvmlite import ir
 
 from . import rtabi
 from .kernels.relayout import (
+    LUT5_CHUNK,
+    LUT5_GROUP_K,
     LUT_GROUPS_PER_WORD,
     LUT_TILES,
     PANEL_F32,
@@ -51,11 +53,13 @@ KERNEL_SIGNATURES = {
     "trk_relayout_t2_vnni": _RELAYOUT,
     "trk_relayout_t2_bitplanes": _RELAYOUT,
     "trk_relayout_t2_perm8": _RELAYOUT,
+    "trk_relayout_t2_lut5": _RELAYOUT,
     "trk_matmul_f32_t2": (ir.VoidType(), [PTR, I64, I64, PTR, PTR, I64, I64, I64, I64, I64, PTR, PTR, FLOAT,
                                           FLOAT]),
     "trk_gemv_f32_t2_lut": (I32, [PTR, PTR, PTR, I64, I64, PTR, PTR, FLOAT, FLOAT]),
     "trk_gemm_f32_t2_lut": (I32, [PTR, I64, PTR, PTR, I64, I64, I64, I64, PTR, PTR, FLOAT, FLOAT]),
     "trk_matmul_f32_t2_perm8": (I32, [PTR, I64, PTR, PTR, I64, I64, I64, I64, PTR, PTR, FLOAT, FLOAT]),
+    "trk_matmul_f32_t2_lut5": (I32, [PTR, I64, PTR, PTR, I64, I64, I64, I64, PTR, PTR, FLOAT, FLOAT]),
     "trk_bitlinear_t2_auto": (I32, [PTR, I64, I64, I64, I64, PTR, PTR, PTR, PTR, I64]),
 }
 
@@ -132,10 +136,13 @@ class Layout:
             size = b.mul(b.mul(ceil_div(b, N, 2 * PANEL_VNNI), ceil_div(b, K, VNNI_KBLOCK)), i64(128))
         elif self.bit == 3:  # bitplanes: N · ceil(K / 64) · 16
             size = b.mul(b.mul(N, ceil_div(b, K, 64)), i64(16))
-        else:  # perm8: ceil(N / 16) · ceil(K / 32) · 128
+        elif self.bit == 4:  # perm8: ceil(N / 16) · ceil(K / 32) · 128
             cols = 8 * PERM8_BLOCK_TILES
             words = ceil_div(b, K, PERM8_WORD_K)
             size = b.mul(b.mul(ceil_div(b, N, cols), words), i64(64 * PERM8_BLOCK_TILES))
+        else:  # lut5: ceil(ceil(K / 5) / 16) · N · 16
+            chunks = ceil_div(b, ceil_div(b, K, LUT5_GROUP_K), LUT5_CHUNK)
+            size = b.mul(b.mul(chunks, N), i64(LUT5_CHUNK))
         return b.mul(ceil_div(b, size, 64), i64(64))
 
 
@@ -144,7 +151,8 @@ LUT3 = Layout(1, "trk_relayout_t2_lut3")
 VNNI = Layout(2, "trk_relayout_t2_vnni")
 BITPLANES = Layout(3, "trk_relayout_t2_bitplanes")
 PERM8 = Layout(4, "trk_relayout_t2_perm8")
-LAYOUTS = (PANELS, LUT3, VNNI, BITPLANES, PERM8)
+LUT5 = Layout(5, "trk_relayout_t2_lut5")
+LAYOUTS = (PANELS, LUT3, VNNI, BITPLANES, PERM8, LUT5)
 
 
 def _region_offset(b: ir.IRBuilder, K: ir.Value, N: ir.Value, layout: Layout) -> ir.Value:

@@ -9,8 +9,10 @@ compiled with; machine code is cached per target):
   exact there;
 - else on AVX-512 hosts with N ≥ 128: the table-lookup kernels on the `lut3` layout,
   `trk_gemv_f32_t2_lut` for one row, `trk_gemm_f32_t2_lut` for several;
+- else on targets without AVX2 (x86-64, x86-64-v2, aarch64) with N ≥ 128, and on AVX2 hosts with M ≥ 8
+  and N ≥ 1024: `trk_matmul_f32_t2_lut5` on the 1.6-bit `lut5` layout;
 - else on AVX2 hosts with N ≥ 32: `trk_matmul_f32_t2_perm8` on the `perm8` bit-plane layout;
-- otherwise the generic `trk_matmul_f32_t2` on the `panels` layout.
+- otherwise (narrow outputs) the generic `trk_matmul_f32_t2` on the `panels` layout.
 Each layout is built once per header and kept in its `aux` slot (ternary_layouts.py). Headers made
 from a Python `TernaryTensor` live as long as it does (`runtime/ternary_headers.py`), so the copy is
 built once per weight tensor, not once per call.
@@ -30,6 +32,7 @@ from .int8_rows import emit_int8_rows_check
 from .llvm_types import FLOAT, I32, I64, PTR
 from .ternary_layouts import (
     LUT3,
+    LUT5,
     PANELS,
     PERM8,
     VNNI,
@@ -48,19 +51,26 @@ if TYPE_CHECKING:
 SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = 0, 1, 2, 3
 LUT_MIN_COLUMNS = 128  # below this, building a table per row costs more than the lookups save
 PERM8_MIN_COLUMNS = 32  # the same for the AVX2 bit-plane kernel (matmul_api.PERM8_MIN_COLUMNS)
+# and for the 1.6-bit table kernel (matmul_api.LUT5_MIN_COLUMNS, LUT5_AVX2_MIN_ROWS/_COLUMNS)
+LUT5_MIN_COLUMNS = 128
+LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 
 
 INT8_VARIANTS = ("avx512-vnni", "avx512bw", "avx2", "ssse3")  # bitlinear variants faster than the float path
 
 
-def emit_kernel_choice(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value, ir.Value]:
-    """(i1 AVX-512 table-lookup kernels, i1 AVX2 bit-plane kernel, i1 int8 kernel for int8 rows) for the
-    module's target, as `target.variant` decides (the same decision the kernel library was compiled
-    with, and matmul_api makes)."""
+def emit_kernel_choice(fe: FunctionEmitter) -> tuple[ir.Value, ir.Value, ir.Value, ir.Value]:
+    """(i1 AVX-512 table-lookup kernels, i1 AVX2 bit-plane kernel, i1 lut5 kernel, i1 int8 kernel for int8
+    rows) for the module's target, as `target.variant` decides (the same decision the kernel library was
+    compiled with, and matmul_api makes)."""
     target = fe.m.target
-    return (ir.Constant(ir.IntType(1), int(target.variant("gemm") == "avx512-lut")),
-            ir.Constant(ir.IntType(1), int(target.variant("gemm") == "avx2-perm")),
-            ir.Constant(ir.IntType(1), int(target.variant("bitlinear") in INT8_VARIANTS)))
+
+    def flag(on: bool) -> ir.Constant:
+        return ir.Constant(ir.IntType(1), int(on))
+
+    gemm = target.variant("gemm")
+    return (flag(gemm == "avx512-lut"), flag(gemm == "avx2-perm"), flag(gemm == "lut5"),
+            flag(target.variant("bitlinear") in INT8_VARIANTS))
 
 
 @dataclass
@@ -151,9 +161,12 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     fe.check_error(span)
     s = _weight_scales(fe, w, N, span)
     xd, yd = rtabi.load_data(b, x), rtabi.load_data(b, out)
-    avx512, avx2, vnni = emit_kernel_choice(fe)
+    avx512, avx2, lut5, vnni = emit_kernel_choice(fe)
     use_lut = b.and_(avx512, b.icmp_signed(">=", N, i64(LUT_MIN_COLUMNS)))
     use_perm = b.and_(avx2, b.icmp_signed(">=", N, i64(PERM8_MIN_COLUMNS)))
+    wide_avx2 = b.and_(avx2, b.and_(b.icmp_signed(">=", M, i64(LUT5_AVX2_MIN_ROWS)),
+                                    b.icmp_signed(">=", N, i64(LUT5_AVX2_MIN_COLUMNS))))
+    use_lut5 = b.or_(b.and_(lut5, b.icmp_signed(">=", N, i64(LUT5_MIN_COLUMNS))), wide_avx2)
     # int8 activations (bitlinear's quantized rows) through the int8 kernel: exact, as it would only
     # rescale each row by 127 / max|row| = 1 (int8_rows.py)
     plain = b.and_(b.icmp_unsigned("==", b.ptrtoint(s.kscale, I64), i64(0)),
@@ -173,12 +186,22 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     int8_end = b.block
     lut, generic, join = fe.new_block("tmm.lut"), fe.new_block("tmm.panels"), fe.new_block("tmm.done")
     perm, not_lut = fe.new_block("tmm.perm8"), fe.new_block("tmm.not_lut")
+    table5, not_lut5 = fe.new_block("tmm.lut5"), fe.new_block("tmm.not_lut5")
     b.branch(join)
 
     b.position_at_end(floats)
     b.cbranch(use_lut, lut, not_lut)
     b.position_at_end(not_lut)
+    b.cbranch(use_lut5, table5, not_lut5)
+    b.position_at_end(not_lut5)
     b.cbranch(use_perm, perm, generic)
+
+    b.position_at_end(table5)
+    codes5, lut5_free = emit_layout(fe, w, K, N, LUT5, span)
+    lut5_status = call_kernel(b, "trk_matmul_f32_t2_lut5", xd, K, codes5, yd, N, M, K, N, s.kscale,
+                              s.nscale, s.wpos, s.wneg)
+    lut5_end = b.block
+    b.branch(join)
 
     b.position_at_end(perm)
     bits, perm_free = emit_layout(fe, w, K, N, PERM8, span)
@@ -212,7 +235,7 @@ def emit_ternary_matmul(fe: FunctionEmitter, x: ir.Value, x_rank: int, w: ir.Val
     b.position_at_end(join)
     free, status = b.phi(PTR), b.phi(I32)
     for block, buf, code in ((int8_end, int8_free, int8_status), (lut_end, lut_free, lut_status),
-                             (perm_end, perm_free, perm_status),
+                             (perm_end, perm_free, perm_status), (lut5_end, lut5_free, lut5_status),
                              (generic_end, panels_free, ir.Constant(I32, 0))):
         free.add_incoming(buf, block)
         status.add_incoming(code, block)

@@ -33,6 +33,7 @@ from ..codegen.kernels import (
     matmul_f32,
     matmul_gemm_lut,
     matmul_gemv,
+    matmul_lut5,
     matmul_perm8,
     matmul_tt,
     pack,
@@ -53,7 +54,7 @@ KERNEL_BUILDERS: list[KernelBuilder] = [
     dequant.build,
     count.build,
     relayout.build, matmul_f32.build, matmul_gemv.build, matmul_gemm_lut.build, bitlinear.build,
-    matmul_tt.build, conv2d.build, matmul_perm8.build,
+    matmul_tt.build, conv2d.build, matmul_perm8.build, matmul_lut5.build,
 ]
 
 # Family (kernel file) -> the public symbols its builder defines, on every target (tests check this
@@ -66,10 +67,11 @@ FAMILY_SYMBOLS: dict[str, tuple[str, ...]] = {
     "dequant": ("trk_dequant_f32",),
     "count": ("trk_count_trits",),
     "relayout": ("trk_relayout_t2_panels", "trk_relayout_t2_lut3", "trk_relayout_t2_vnni",
-                 "trk_relayout_t2_bitplanes", "trk_relayout_t2_perm8"),
+                 "trk_relayout_t2_bitplanes", "trk_relayout_t2_perm8", "trk_relayout_t2_lut5"),
     "matmul_f32": ("trk_matmul_f32_t2",),
     "matmul_gemv": ("trk_gemv_f32_t2_lut",),
     "matmul_gemm_lut": ("trk_gemm_f32_t2_lut",),
+    "matmul_lut5": ("trk_matmul_f32_t2_lut5",),
     "bitlinear": ("trk_quantize_absmax_i8", "trk_bitlinear_t2", "trk_bitlinear_t2_auto"),
     "matmul_tt": ("trk_matmul_t2_t2",),
     "conv2d": ("trk_conv2d_f32_t2", "trk_conv2d_f32_t2_auto"),

@@ -27,11 +27,14 @@ from triton_dsl.codegen.kernels import conv2d as _conv2d
 from triton_dsl.codegen.kernels import matmul_f32 as _matmul_f32
 from triton_dsl.codegen.kernels import matmul_gemm_lut as _matmul_gemm_lut
 from triton_dsl.codegen.kernels import matmul_gemv as _matmul_gemv
+from triton_dsl.codegen.kernels import matmul_lut5 as _matmul_lut5
 from triton_dsl.codegen.kernels import matmul_perm8 as _matmul_perm8
 from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
 from triton_dsl.codegen.kernels import relayout as _relayout
 from triton_dsl.codegen.kernels import threads as _threads
 from triton_dsl.codegen.kernels.relayout import (
+    LUT5_CHUNK,
+    LUT5_GROUP_K,
     LUT_GROUPS_PER_WORD,
     LUT_TILES,
     PANEL_F32,
@@ -42,10 +45,14 @@ from triton_dsl.codegen.kernels.relayout import (
 )
 
 BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _matmul_gemm_lut.build,
-            _matmul_perm8.build, _bitlinear.build, _matmul_tt.build, _conv2d.build]
+            _matmul_perm8.build, _matmul_lut5.build, _bitlinear.build, _matmul_tt.build, _conv2d.build]
 
 LUT_MIN_COLUMNS = 128
 PERM8_MIN_COLUMNS = 32  # below, the per-row tables cost more than they save (masked adds instead)
+# lut5 builds a 243-entry table per 5 k and row (363 adds) for every column strip: below ~128 columns that
+# costs more than the masked adds it saves; with AVX2 the perm8 kernels win until M ≥ 8 and N ≥ 1024
+LUT5_MIN_COLUMNS = 128
+LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 _lock = threading.Lock()
 _lib = None
 
@@ -136,6 +143,9 @@ class TernaryWeights:
         blocks = _ceil(self.N, 8 * PERM8_BLOCK_TILES)
         return self._relayout("perm8", blocks * _ceil(self.K, PERM8_WORD_K) * PERM8_BLOCK_TILES * 64)
 
+    def lut5(self) -> np.ndarray:
+        return self._relayout("lut5", lut5_bytes(self.K, self.N))
+
     def bitplanes(self) -> np.ndarray:
         return self._relayout("bitplanes", self.N * -(-self.K // 64) * 16)
 
@@ -195,14 +205,24 @@ def _activations(x: np.ndarray, K: int) -> tuple[np.ndarray, bool]:
     return x2, vector
 
 
+def lut5_bytes(K: int, N: int) -> int:
+    """Size of the lut5 layout: ceil(ceil(K / 5) / 16) chunks of N × 16 bytes (relayout.py)."""
+    return _ceil(_ceil(K, LUT5_GROUP_K), LUT5_CHUNK) * N * LUT5_CHUNK
+
+
 def matmul_layout(tw: TernaryWeights, M: int) -> str:
     """The private layout `matmul` multiplies `tw` from for M rows: "lut3" (AVX-512 table lookup), "perm8"
-    (AVX2 bit-plane table lookup) or "panels" (masked adds / FMA)."""
+    (AVX2 bit-plane table lookup), "lut5" (1.6-bit table lookup, targets without AVX2) or "panels"
+    (masked adds / FMA: narrow outputs)."""
     variant = kernels().host.variant("gemm")
     if variant == "avx512-lut" and tw.N >= LUT_MIN_COLUMNS:
         # the table-lookup kernels: they need the two-table permute to be fast, and enough columns to
         # amortize building a table per row (~12 vector ops per 3 k, vs 2 per 16 columns when used)
         return "lut3"
+    if variant == "lut5" and tw.N >= LUT5_MIN_COLUMNS:
+        return "lut5"
+    if variant == "avx2-perm" and M >= LUT5_AVX2_MIN_ROWS and tw.N >= LUT5_AVX2_MIN_COLUMNS:
+        return "lut5"  # on AVX2 too, once enough rows and columns share each table (docs/kernels.md)
     if variant == "avx2-perm" and tw.N >= PERM8_MIN_COLUMNS:
         return "perm8"
     return "panels"
@@ -222,8 +242,9 @@ def matmul_call(x2: np.ndarray, tw: TernaryWeights, y: np.ndarray,
         return partial(lib.trk_gemv_f32_t2_lut, xp, buf, yp, K, N, ks, ns, tw.wpos, tw.wneg)
     if kind == "lut3":
         return partial(lib.trk_gemm_f32_t2_lut, xp, K, buf, yp, N, M, K, N, ks, ns, tw.wpos, tw.wneg)
-    if kind == "perm8":
-        return partial(lib.trk_matmul_f32_t2_perm8, xp, K, buf, yp, N, M, K, N, ks, ns, tw.wpos, tw.wneg)
+    if kind in ("perm8", "lut5"):  # the same signature
+        return partial(getattr(lib, f"trk_matmul_f32_t2_{kind}"), xp, K, buf, yp, N, M, K, N, ks, ns, tw.wpos,
+                       tw.wneg)
     call = partial(lib.trk_matmul_f32_t2, xp, K, 1, buf, yp, N, 1, M, K, N, ks, ns, tw.wpos, tw.wneg)
     return lambda: call() or 0
 

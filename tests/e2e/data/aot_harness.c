@@ -44,12 +44,12 @@ int main(void) {
     ctx = trt_ctx_new();
     if (!ctx) return 3;
 
-    /* layer: x [3, 7] floats, w [7, 5] trits with one scale */
-    const int64_t xs[2] = {3, 7}, ws[2] = {7, 5};
+    /* layer: x [3, 7] floats, w [7, 130] trits with one scale */
+    const int64_t xs[2] = {3, 7}, ws[2] = {7, 130};
     trt_tensor *x = floats(2, xs, 37, 23, 11.0f);
     if (!x) return fail("x");
-    int8_t trits[35];
-    for (int i = 0; i < 35; i++) trits[i] = (int8_t)((i * 7) % 3 - 1);
+    int8_t trits[910];
+    for (int i = 0; i < 910; i++) trits[i] = (int8_t)((i * 7) % 3 - 1);
     const float scale = 0.75f;
     trt_tensor *w = trt_ternary_from_trits(ctx, 2, ws, trits, TRT_SCALE_TENSOR, &scale);
     if (!w) return fail("trt_ternary_from_trits");

@@ -20,6 +20,9 @@ Out (all written into a zero-filled destination the caller allocates; sizes in d
 - `trk_relayout_t2_perm8`: blocks of 2 tiles × 8 columns; per block, per word w (32 consecutive k),
   per tile 8 u32 lanes of +1 bits then 8 of −1 bits (bit j of lane n ↔ k = 32w + j of column n): 2 bits
   per weight as bit-planes, for the AVX2 `vpermps` table lookup (matmul_perm8.py).
+- `trk_relayout_t2_lut5`: per 5-k group g and column n one byte Σ_j code(5g + j, n)·3^j (k ≥ K: code 0,
+  never read as a weight), chunk-major: byte (g / 16 · N + n) · 16 + g % 16 — 1.6 bits per weight, the
+  index of a 243-entry table of partial sums (matmul_lut5.py).
 Each kernel is `void(src, K, N, mode, rows_per_n, row_len, dst)` and runs in parallel over panels.
 """
 
@@ -54,6 +57,8 @@ LUT_TILES = 8  # 16-column tiles per lut3 block (128 columns)
 LUT_GROUPS_PER_WORD = 6  # 5-bit base-3 indices of 3 trits per i32 lane
 PERM8_BLOCK_TILES = 2  # 8-column tiles per perm8 block (16 columns, one contiguous stream)
 PERM8_WORD_K = 32  # k per u32 bit-plane lane
+LUT5_GROUP_K = 5  # k per lut5 byte (3^5 = 243 ≤ 256)
+LUT5_CHUNK = 16  # lut5 groups per column per chunk (16 bytes, 80 k)
 
 _ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_len, dst
 
@@ -79,7 +84,7 @@ def _or_bit(b: ir.IRBuilder, dst: ir.Value, byte_index: ir.Value, bit: ir.Value,
     store(b, b.or_(old, b.trunc(b.shl(on, bit), I8)), dst, byte_index)
 
 
-def _put_panels(b, dst, K, k, n, code):
+def _put_panels(b, dst, K, N, k, n, code):
     p, j = b.sdiv(n, i64(PANEL_F32)), b.srem(n, i64(PANEL_F32))
     base = b.mul(b.add(b.mul(p, K), k), i64(8))  # 8 bytes per k per panel
     half = b.sdiv(j, i64(16))
@@ -91,7 +96,7 @@ def _put_panels(b, dst, K, k, n, code):
     _or_bit(b, dst, b.add(byte, i64(2)), b8, b.zext(b.icmp_signed("==", code, i64(0)), I64))
 
 
-def _put_vnni(b, dst, K, k, n, code):
+def _put_vnni(b, dst, K, N, k, n, code):
     # pairs of panels interleave block by block: one contiguous stream per 32 columns (prefetch-friendly)
     pair, half = b.sdiv(n, i64(2 * PANEL_VNNI)), b.srem(b.sdiv(n, i64(PANEL_VNNI)), i64(2))
     nl = b.srem(n, i64(PANEL_VNNI))
@@ -104,7 +109,7 @@ def _put_vnni(b, dst, K, k, n, code):
     store(b, b.or_(old, b.trunc(b.shl(code, b.mul(lane_group, i64(2))), I8)), dst, byte)
 
 
-def _put_bitplanes(b, dst, K, k, n, code):
+def _put_bitplanes(b, dst, K, N, k, n, code):
     words = ceil_div(b, K, i64(64))
     row = b.mul(b.mul(n, words), i64(16))  # 2 planes × words × 8 bytes
     byte = b.add(row, b.sdiv(k, i64(8)))
@@ -113,7 +118,7 @@ def _put_bitplanes(b, dst, K, k, n, code):
     _or_bit(b, dst, b.add(byte, b.mul(words, i64(8))), bit, b.zext(b.icmp_signed("==", code, i64(0)), I64))
 
 
-def _put_lut3(b, dst, K, k, n, code):
+def _put_lut3(b, dst, K, N, k, n, code):
     """Add code·3^(k%3) into the 5-bit field (k/3)%6 of the dword of column n, word (k/3)/6."""
     group = b.sdiv(k, i64(3))
     words = ceil_div(b, ceil_div(b, K, i64(3)), i64(LUT_GROUPS_PER_WORD))
@@ -127,7 +132,7 @@ def _put_lut3(b, dst, K, k, n, code):
     store(b, b.add(load(b, dst, I32, index), b.trunc(add, I32)), dst, index)
 
 
-def _put_perm8(b, dst, K, k, n, code):
+def _put_perm8(b, dst, K, N, k, n, code):
     """Set bit k % 32 of lane n % 8 of the +1 (code 2) or −1 (code 0) plane of tile (n / 8) % 2, word k / 32,
     block n / 16: bytes ((block · words + word) · 2 + tile) · 64 + 32 · plane + 4 · lane."""
     words = ceil_div(b, K, i64(PERM8_WORD_K))
@@ -141,7 +146,19 @@ def _put_perm8(b, dst, K, k, n, code):
     _or_bit(b, dst, b.add(byte, i64(32)), bit, b.zext(b.icmp_signed("==", code, i64(0)), I64))
 
 
-Put = Callable[[ir.IRBuilder, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value], None]
+def _put_lut5(b, dst, K, N, k, n, code):
+    """Add code·3^(k%5) into byte (chunk · N + n) · LUT5_CHUNK + group % LUT5_CHUNK, group = k / 5."""
+    group, j = b.sdiv(k, i64(LUT5_GROUP_K)), b.srem(k, i64(LUT5_GROUP_K))
+    chunk, gi = b.sdiv(group, i64(LUT5_CHUNK)), b.srem(group, i64(LUT5_CHUNK))
+    byte = b.add(b.mul(b.add(b.mul(chunk, N), n), i64(LUT5_CHUNK)), gi)
+    weight = b.select(b.icmp_signed("==", j, i64(0)), i64(1),
+                      b.select(b.icmp_signed("==", j, i64(1)), i64(3),
+                               b.select(b.icmp_signed("==", j, i64(2)), i64(9),
+                                        b.select(b.icmp_signed("==", j, i64(3)), i64(27), i64(81)))))
+    store(b, b.add(load(b, dst, I8, byte), b.trunc(b.mul(code, weight), I8)), dst, byte)
+
+
+Put = Callable[[ir.IRBuilder, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value, ir.Value], None]
 
 
 def _emit_relayout(module: ir.Module, name: str, panel: int, put: Put) -> None:
@@ -152,7 +169,7 @@ def _emit_relayout(module: ir.Module, name: str, panel: int, put: Put) -> None:
         n0 = b.mul(p, i64(panel))
         n1 = imin(b, b.add(n0, i64(panel)), N)
         with for_range(b, i64(0), K, name="k") as k, for_range(b, n0, n1, name="n") as n:
-            put(b, dst, K, k, n, emit_get_code(b, src, k, n, N, mode, rpn, rl))
+            put(b, dst, K, N, k, n, emit_get_code(b, src, k, n, N, mode, rpn, rl))
     b.ret_void()
 
     fn, b = new_function(module, name, VOID, _ARGS, ["src", "K", "N", "mode", "rows_per_n", "row_len", "dst"])
@@ -171,4 +188,5 @@ def build(module: ir.Module, host) -> None:
     _emit_relayout(module, "trk_relayout_t2_bitplanes", 1, _put_bitplanes)
     _emit_relayout(module, "trk_relayout_t2_lut3", 16 * LUT_TILES, _put_lut3)
     _emit_relayout(module, "trk_relayout_t2_perm8", 8 * PERM8_BLOCK_TILES, _put_perm8)
+    _emit_relayout(module, "trk_relayout_t2_lut5", 16, _put_lut5)
 
