@@ -3,13 +3,14 @@
 In: entry texts (what a user types at `tritonc repl`, a `%%triton` cell, a file given to `:load`). Out:
 for each entry, its effect — declarations kept for later entries, `let` bindings kept as values, the
 value of a final bare expression (printed by the program's own `print` when `echo`), the functions it
-defined — or a `CompileError` / `TritonRuntimeError` that leaves the session as it was.
+defined — or a `CompileError` (the session is unchanged), a `TritonRuntimeError` (the entry's definitions
+are kept, its bindings are not) or an `EntryError` (a request the session cannot take).
 
 How an entry runs. Its items (`fn`, `layer`, `struct`, `trait`) join the session's declarations; its
 statements become the body of a generated public function
 
     fn __repl_entry_N(__repl_in_0: T0, ...) -> (U0, ..., V) {
-        let x = __repl_in_0          # the bindings earlier entries left, passed in as values
+        let x = __repl_in_0          # bindings earlier entries left that the entry names, as values
         <the entry's statements>      # their spans point into the entry's own Source
         return (y, ..., __repl_value) # bindings this entry (re)bound, and the final expression
     }
