@@ -3,7 +3,8 @@
 Public API only; see README.md. Source goes in, native code comes out (through LLVM): `compile` /
 `compile_file` give a `Module` whose functions run on numpy arrays; `TernaryTensor` is the packed
 ternary tensor; `save_weights` / `load_weights` handle weight files, `summary` tabulates what a weight
-file or program stores (and `triton_dsl.convert` converts weight files); `stdlib` is the standard library.
+file or program stores (and `triton_dsl.convert` converts weight files); `stdlib` is the standard library;
+`load_ipython_extension` is what `%load_ext triton_dsl` calls (the `%triton` / `%%triton` magics).
 """
 
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from .runtime.errors import TritonRuntimeError
 
 if TYPE_CHECKING:
     from .api import Module, compile, compile_file
+    from .ipython import load_ipython_extension
     from .runtime.ternary import TernaryTensor
     from .runtime.weights import WeightsFileError, load_weights, save_weights
     from .summarize import Summary, summary
@@ -22,11 +24,13 @@ __version__ = "0.1.0"
 # Imported on first use (PEP 562): `tritonc run` of a cached program never needs numpy or the API.
 _LAZY = {"Module": ".api", "compile": ".api", "compile_file": ".api", "TernaryTensor": ".runtime.ternary",
          "WeightsFileError": ".runtime.weights", "load_weights": ".runtime.weights",
-         "save_weights": ".runtime.weights", "summary": ".summarize", "Summary": ".summarize"}
+         "save_weights": ".runtime.weights", "summary": ".summarize", "Summary": ".summarize",
+         "load_ipython_extension": ".ipython"}
 
 __all__ = [
     "CompileError", "Diagnostic", "Module", "TernaryTensor", "TritonRuntimeError", "WeightsFileError",
-    "Summary", "__version__", "compile", "compile_file", "load_weights", "save_weights", "stdlib", "summary",
+    "Summary", "__version__", "compile", "compile_file", "load_ipython_extension", "load_weights",
+    "save_weights", "stdlib", "summary",
 ]
 
 

@@ -61,6 +61,10 @@ class Module:
 
         self._source_text = source_text
         self._options = (opt_level, cache)
+        self._name = result.check.source.name
+        # what the code was compiled for (pickling records its name); private: public attributes would
+        # hide a DSL function of the same name
+        self._target = jit.process_target()
         self._wrappers: dict[tuple, Module] = {}
         _load_runtime()
         if result.needs_kernels:
@@ -104,6 +108,14 @@ class Module:
 
     def functions(self) -> list[str]:
         return sorted(self._by_name)
+
+    # -- pickling: the source, options and target travel; the other side compiles (see _unpickle) --------
+    def __reduce__(self):
+        if self.__dict__.get("_source_text") is None:
+            raise TypeError("this Module cannot be pickled: it was not compiled from source text "
+                            "(triton_dsl.compile / compile_file)")
+        opt_level, cache = self._options
+        return (_unpickle_module, (self._source_text, self._name, opt_level, cache, self._target.name))
 
     def run_main(self) -> None:
         """Run the top-level statements, then `main` (what `tritonc run` does)."""
@@ -152,6 +164,7 @@ class BoundFunction:
         self.name = name
         self._module = module
         self._generic = module._is_generic(name)
+        self.__name__ = self.__qualname__ = name  # for tools that name callables (Dask task keys)
         self._plans = [CallPlan(fn, module._result, module._jit) for fn in instances]
 
     def __call__(self, *args, **kwargs):
@@ -170,6 +183,37 @@ class BoundFunction:
             # a new instance for these argument types, or defaults the language computes: a wrapper
             return self._module._call_new_instance(self.name, args, kwargs)
         raise errors[0]
+
+    def __reduce__(self):
+        return (getattr, (self._module, self.name))
+
+    def __repr__(self) -> str:
+        return f"<triton_dsl function {self.name} of {self._module._name}>"
+
+
+_unpickled: dict[tuple, Module] = {}
+_unpickle_lock = threading.Lock()
+
+
+def _unpickle_module(source_text: str, name: str, opt_level: int, cache: bool, cpu: str) -> Module:
+    """A pickled Module in this process: compiled from its source for the CPU it was compiled for when
+    this process can run that (its machine code then comes from the on-disk object cache when an earlier
+    compilation stored it), else for this process's target (recompiled). One Module per distinct pickle
+    per process, so a worker receiving the same function for every task compiles it once."""
+    from . import jit
+    from .target import TargetError
+
+    try:
+        target = jit.use_cpu(cpu)
+    except TargetError:  # this process already runs another target, or the host lacks the CPU's features
+        target = jit.process_target()
+    key = (source_text, name, opt_level, cache, target.name)
+    with _unpickle_lock:
+        module = _unpickled.get(key)
+        if module is None:
+            module = compile(source_text, opt_level=opt_level, cache=cache, name=name, cpu=target.name)
+            _unpickled[key] = module
+    return module
 
 
 def run_cached_entry(cached, opt_level: int) -> None:

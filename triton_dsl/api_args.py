@@ -224,6 +224,19 @@ def _converter(ty, declared, pname: str, fname: str):
     return unsupported
 
 
+def boundary_supported(ty) -> bool:
+    """Whether values of IR type `ty` can both be passed to and returned from a public function (what
+    `_converter` and `_result_builder` handle). The REPL keeps a binding between entries only when this
+    holds: extend it together with those two."""
+    if isinstance(ty, (ScalarTy, TensorTy, StrTy)):
+        return True
+    if isinstance(ty, OptionalTy):
+        return boundary_supported(ty.inner)
+    if isinstance(ty, TupleTy):
+        return all(boundary_supported(t) for t in ty.items)
+    return False
+
+
 def _tuple_converter(ty: TupleTy, declared, pname: str, fname: str):
     """A fixed-length list / tuple parameter (e.g. `stride: [int32, int32]`) from a Python tuple or list
     of that length: each item goes through its own converter, the slots are concatenated."""

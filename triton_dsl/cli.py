@@ -15,12 +15,21 @@ import sys
 import traceback
 
 from . import __version__
-from .commands import CPU_HELP, EXIT_INTERNAL_ERROR, EXIT_USAGE, build, check, report_usage_error, run
+from .commands import (
+    CPU_HELP,
+    EXIT_INTERNAL_ERROR,
+    EXIT_USAGE,
+    build,
+    check,
+    repl,
+    report_usage_error,
+    run,
+)
 from .commands import convert as convert_command
 from .commands import summary as summary_command
 from .target import TargetError
 
-COMMANDS = [check, run, build, summary_command, convert_command]
+COMMANDS = [check, run, build, repl, summary_command, convert_command]
 
 _INTERNAL_ERROR = ("tritonc: internal compiler error: {summary} — this is a bug in triton_dsl, not in your "
                    "program; run with --debug for the traceback")

@@ -89,13 +89,24 @@ def compile_source(source: Source, target: Target | None = None, *, c_abi: bool 
     `parallel` (default: when the program has fused loops) splits large loops over the cores with the
     kernel library's `trk_parallel_for`; the caller must then load the kernel library before running.
     """
-    from . import jit
-    from .codegen.module import emit_module
+    return lower_and_emit(check_source(source), target, name=source.name, c_abi=c_abi, parallel=parallel)
+
+
+def lower_and_emit(checked: CheckResult, target: Target | None = None, *, name: str, c_abi: bool = False,
+                   parallel: bool | None = None) -> CompileResult:
+    """The back end of `compile_source` for a program already parsed and checked."""
+    result = lower_checked(checked)
+    if result.ir_module is None:
+        return result
+    return emit_llvm(result, target, name=name, c_abi=c_abi, parallel=parallel)
+
+
+def lower_checked(checked: CheckResult) -> CompileResult:
+    """Lower a checked program to IR and run the IR passes (`ir_module` stays None after errors)."""
     from .ir.lowering import lower_program
     from .ir.verifier import verify_module
     from .passes import run_passes
 
-    checked = check_source(source)
     result = CompileResult(checked)
     if not checked.ok or checked.checked is None:
         return result
@@ -106,13 +117,25 @@ def compile_source(source: Source, target: Target | None = None, *, c_abi: bool 
     verify_module(module)
     run_passes(module)
     result.ir_module = module
+    return result
+
+
+def emit_llvm(result: CompileResult, target: Target | None = None, *, name: str, c_abi: bool = False,
+              parallel: bool | None = None, external: frozenset[str] = frozenset(),
+              export_all: bool = False) -> CompileResult:
+    """Emit the LLVM IR of a lowered program into `result` (and return it). `external` / `export_all` are
+    for the REPL, which builds its programs from several entries (see `codegen.module.emit_module`)."""
+    from . import jit
+    from .codegen.module import emit_module
+
+    module = result.ir_module
     opcodes = {op.opcode for fn in module.functions.values() for op in fn.walk()}
     if parallel is None:
         parallel = "fused" in opcodes
     result.parallel = parallel
     result.needs_kernels = parallel or bool({"dequantize", "ternary_matmul"} & opcodes)
-    result.llvm_ir = emit_module(module, target or jit.process_target(), name=source.name, c_abi=c_abi,
-                                 parallel=parallel)
+    result.llvm_ir = emit_module(module, target or jit.process_target(), name=name, c_abi=c_abi,
+                                 parallel=parallel, external=external, export_all=export_all)
     return result
 
 

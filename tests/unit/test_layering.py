@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "triton_dsl"
 
 # Bottom to top. A module may import its own layer and the layers below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("source", "diagnostics", "target", "abi", "elf_symbols", "resources"),  # plain data, shared
+    ("source", "diagnostics", "target", "abi", "elf_symbols", "resources",
+     "highlight"),  # plain data, shared; highlight: the Pygments lexer
     ("syntax",),
     ("check",),
     ("ir",),
@@ -27,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
     ("api", "api_args", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
     ("convert", "summarize"),  # weight files of other tools, and what a file or program stores
-    ("commands", "cli", "__main__", "__init__"),
+    ("repl_session",),  # sessions of entries compiled one at a time
+    ("commands", "cli", "repl", "ipython", "__main__", "__init__"),  # faces: repl, the notebook magics
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

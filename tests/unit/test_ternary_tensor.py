@@ -132,7 +132,8 @@ def test_equality_and_repr() -> None:
     assert a != TernaryTensor.from_numpy(flipped, scale=0.5)
     assert a != TernaryTensor.from_numpy(trits.reshape(5, 3), scale=0.5)
     assert (a == "x") is False
-    assert repr(a) == "TernaryTensor(shape=(3, 5), scale_kind='tensor', scale=0.5, packed_bytes=6)"
+    assert repr(a) == "TernaryTensor(shape=(3, 5), scale_kind='tensor', scale=0.5, packed_bytes=6, zeros=" \
+        f"{np.mean(trits == 0):.1%})"
     assert "3 per-channel values" in repr(TernaryTensor.from_numpy(trits, scale=np.ones(3)))
 
 

@@ -23,8 +23,10 @@ def impl_name(name: str) -> str:
 
 
 class ModuleEmitter:
-    def __init__(self, module: Module, target: Target, name: str = "triton_module"):
+    def __init__(self, module: Module, target: Target, name: str = "triton_module", *,
+                 external: frozenset[str] = frozenset(), export_all: bool = False):
         self.ir_module = module
+        self.external = external
         self.target = target
         self.llmod = ir.Module(name)
         self.llmod.triple = target.triple
@@ -35,7 +37,7 @@ class ModuleEmitter:
             params = [PTR] + [llvm_type(p.type) for p in fn.params]
             fnty = ir.FunctionType(llvm_type(fn.ret_type), params)
             llfn = ir.Function(self.llmod, fnty, impl_name(fn.name))
-            if not fn.public:
+            if not fn.public and not export_all and fn.name not in external:
                 llfn.linkage = "internal"  # lets LLVM inline and drop it
             llfn.args[0].name = "ctx"
             for arg, pname in zip(llfn.args[1:], fn.param_names or [], strict=False):
@@ -111,8 +113,11 @@ class ModuleEmitter:
         from .entry import emit_c_abi_wrapper, emit_slot_entry
 
         for fn in self.ir_module.functions.values():
-            FunctionEmitter(self, fn, self._functions[fn.name]).emit()
+            if fn.name not in self.external:  # defined by a module loaded earlier: a declaration here
+                FunctionEmitter(self, fn, self._functions[fn.name]).emit()
         for fn in self.ir_module.functions.values():
+            if fn.name in self.external:
+                continue
             if fn.public or fn.name == self.ir_module.entry:
                 emit_slot_entry(self, fn)
                 if c_abi and not fn.generic:
@@ -121,11 +126,17 @@ class ModuleEmitter:
 
 
 def emit_module(module: Module, target: Target, *, name: str = "triton_module", c_abi: bool = False,
-                parallel: bool = False) -> str:
+                parallel: bool = False, external: frozenset[str] = frozenset(),
+                export_all: bool = False) -> str:
     """LLVM IR text of an IR module for `target` (its kernel variants decide which kernels are called);
     `c_abi` adds the C entry points of a shared library; `parallel` splits large fused loops with
-    `trk_parallel_for` (the kernel library must be loaded)."""
-    emitter = ModuleEmitter(module, target, name)
+    `trk_parallel_for` (the kernel library must be loaded).
+
+    For the REPL (`repl_session`), which compiles each entry as its own module: the functions named in
+    `external` are only declared (an earlier entry's module defines them, and its addresses are published
+    before this one loads), and `export_all` keeps every defined function visible (not internal) so that
+    later entries can call it."""
+    emitter = ModuleEmitter(module, target, name, external=external, export_all=export_all)
     emitter.parallel = parallel
     return str(emitter.emit(c_abi=c_abi))
 

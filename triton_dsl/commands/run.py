@@ -54,8 +54,12 @@ def _snippet(source, file: str | None, line: int, col: int, width: int) -> list[
 
 
 def _find_source(source, file: str | None):
-    """The program's source, or a stdlib source (named `stdlib/<name>.triton`) for `file`."""
-    if source is not None and file == source.name:
+    """The program's source, or a stdlib source (named `stdlib/<name>.triton`) for `file`. `source` may
+    also map names to sources (the REPL's entries)."""
+    if isinstance(source, dict):
+        if file in source:
+            return source[file]
+    elif source is not None and file == source.name:
         return source
     if not file or not file.startswith("stdlib/"):
         return None

@@ -274,9 +274,51 @@ class TernaryTensor:
             return NotImplemented
         return self.equals(other)
 
+    def _zero_fraction(self) -> float:
+        neg, zero, pos, _ = self._count()
+        return zero / max(1, neg + zero + pos)
+
     def __repr__(self) -> str:
         scale = self.scale
         if self._scale_kind == "channel":
             scale = f"<{len(self._scales)} per-channel values>"
         return (f"TernaryTensor(shape={self._shape}, scale_kind={self._scale_kind!r}, scale={scale}, "
-                f"packed_bytes={self._packed.nbytes})")
+                f"packed_bytes={self._packed.nbytes}, zeros={self._zero_fraction():.1%})")
+
+    def _repr_html_(self) -> str:
+        """The notebook view (IPython / Jupyter): shape, scales, packed size against float32, and how
+        many trits are -1, 0 and +1."""
+        import html
+
+        neg, zero, pos, _ = self._count()
+        total = max(1, neg + zero + pos)
+        scale = self.scale
+        if self._scale_kind == "channel":
+            shown = ", ".join(f"{v:.4g}" for v in self._scales[:4])
+            more = ", ..." if len(self._scales) > 4 else ""
+            scale = f"{len(self._scales)} per-channel values [{shown}{more}]"
+        rows = [("shape", str(list(self._shape))), ("scale", f"{scale} ({self._scale_kind})"),
+                ("packed", f"{self._packed.nbytes} bytes (float32: {4 * self.size} bytes)"),
+                ("trits", f"-1: {neg} ({neg / total:.1%}) &middot; 0: {zero} ({zero / total:.1%}) &middot; "
+                          f"+1: {pos} ({pos / total:.1%})")]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>"
+                       f"{v if k == 'trits' else html.escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption style='text-align:left'><b>TernaryTensor</b></caption>{body}</table>"
+
+    # ---- pickling: the packed bytes and scales travel, never a float copy -----------------------
+
+    def __reduce__(self):
+        return (_unpickle, (self._packed, self._shape, self._scales, self._scale_kind))
+
+
+def _unpickle(packed: np.ndarray, shape: tuple[int, ...], scales: np.ndarray, kind: str) -> TernaryTensor:
+    """A pickled TernaryTensor (see `__reduce__`); sizes are checked, the bytes are taken as they come
+    (they were valid when pickled)."""
+    packed = np.ascontiguousarray(packed, dtype=np.uint8)
+    expected = packed_shape(tuple(shape))
+    if packed.size != math.prod(expected):
+        raise ValueError(f"a pickled ternary tensor of shape {tuple(shape)} holds {packed.size} packed "
+                         f"bytes, not {math.prod(expected)}")
+    scales = np.array(scales, dtype=np.float32)
+    scales.flags.writeable = False
+    return TernaryTensor(packed.reshape(expected), tuple(shape), scales, kind)

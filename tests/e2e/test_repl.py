@@ -1,0 +1,157 @@
+"""`tritonc repl` driven as a user drives it: a real pseudo-terminal (pexpect, prompt_toolkit on the other
+side) and a script on stdin. Both run the installed program in a subprocess sharing the suite's compile
+cache (`TRITON_DSL_CACHE_DIR`, set by conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pexpect = pytest.importorskip("pexpect")
+
+TIMEOUT = 60  # a cold cache compiles the runtime parts the entries use
+PROMPT = ">>>"  # prompt_toolkit draws the space after it as a cursor move
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # pexpect does not answer cursor-position requests
+    env["TERM"] = "xterm"
+    env.pop("NO_COLOR", None)
+    return env
+
+
+def _script(text: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triton_dsl", "repl", *args], input=text, text=True,
+                          capture_output=True, env=_env(tmp_path), timeout=TIMEOUT)
+
+
+def test_terminal_session(tmp_path: Path) -> None:
+    child = pexpect.spawn(sys.executable, ["-m", "triton_dsl", "repl"], env=_env(tmp_path),
+                          encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 120))
+    try:
+        child.expect("REPL")
+        child.expect(PROMPT)
+        child.send("let x = tensor([1.0, 2.0, 3.0])\r")
+        child.expect(r"\x1b\[0;38;5;\d+(;1)?mlet")  # highlighted: the keyword is drawn in a colour
+        child.expect(PROMPT)
+        # a multi-line function: Enter inside an open brace continues the entry
+        child.send("fn f(a: Tensor<float32, [3]>) -> float32 {\r")
+        child.expect(r"\.\.\.")
+        child.send("    return sum(a * a)\r")
+        child.send("}\r")
+        child.expect(PROMPT)
+        child.send("f(x) + 1.0\r")
+        child.expect("15.0")
+        # a run-time error shows the entry's line with a caret, and the session goes on
+        child.send("let i = 7\r")
+        child.expect(PROMPT)
+        child.send("x[i]\r")
+        child.expect(r"<repl-\d+>:1:1: runtime error: index 7 is out of bounds")
+        child.expect(r"\^")
+        child.send("f(x) * 3.0\r")
+        child.expect("42.0")
+        child.send(":type x > 1.5\r")
+        child.expect(r"Tensor<bool, \[3\]>")
+        child.send(":asm f\r")
+        child.expect("tdsl.f:")
+        child.expect("ret")
+        child.expect(PROMPT)
+        # history recall: Up goes back past `:asm f` and `:type` to `f(x) * 3.0`
+        child.send("\x1b[A\x1b[A\x1b[A\r")
+        child.expect("42.0")
+        # Ctrl-C drops a half-typed entry: what follows is a fresh entry
+        child.send("let z = (1 +")
+        child.send("\x03")
+        child.expect(PROMPT)
+        child.send("20 + 3\r")
+        child.expect("23")
+        child.expect(PROMPT)
+        # Ctrl-C while an entry runs: reported when the native call returns; the session goes on
+        child.send("fn spin(n: int32) -> float32 {\r    let acc = 0.0\r    let i = 0\r    while i < n {\r"
+                   "        acc = acc * 0.999 + 1.0\r        i = i + 1\r    }\r    return acc\r}\r")
+        child.expect(PROMPT)
+        child.send("spin(400000000)\r")
+        time.sleep(0.3)
+        child.send("\x03")
+        child.expect("interrupted: native code cannot be stopped midway")
+        child.expect(PROMPT)
+        # Tab completes a name in scope
+        child.send("let longname_value = 41\r")
+        child.expect(PROMPT)
+        child.send("longname_v\t")
+        child.send(" + 1\r")
+        child.expect("42")
+        child.expect(PROMPT)
+        child.sendeof()  # Ctrl-D leaves
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    history = (tmp_path / "state" / "triton_dsl" / "history").read_text(encoding="utf-8")
+    assert "+fn f(a: Tensor<float32, [3]>) -> float32 {\n+    return sum(a * a)\n+}" in history
+    assert "+f(x) * 3.0" in history
+
+
+SCRIPT = """\
+let x = tensor([1.0, 2.0, 3.0])
+x * 2.0
+fn f(a: Tensor<float32, [3]>) -> float32 {
+    return sum(a * a)
+}
+f(x)
+let y = undefined + 1
+let n = 4
+x[n]
+n = n + 1
+n
+:type f(x)
+"hello"
+"""
+
+
+def test_script_on_stdin(tmp_path: Path) -> None:
+    proc = _script(SCRIPT, tmp_path)
+    assert proc.stdout == "[2. 4. 6.]\n: Tensor<float32, [3]>\n14.0\n5\nfloat32\nhello\n"
+    assert proc.stderr.splitlines()[:4] == [
+        "<repl-5>:1:9: error[E0201]: cannot find `undefined` in this scope",
+        "  |",
+        "1 | let y = undefined + 1",
+        "  |         ^^^^^^^^^",
+    ]
+    assert "<repl-7>:1:1: runtime error: index 4 is out of bounds for axis 0 with size 3" in proc.stderr
+    assert proc.returncode == 1  # a script with errors fails, after running every entry
+
+
+def test_script_without_errors_and_load(tmp_path: Path) -> None:
+    lib = tmp_path / "lib.triton"
+    lib.write_text("fn double(a: Tensor<float32, [?]>) -> Tensor<float32, [?]> {\n    return a * 2.0\n}\n"
+                   "let base = tensor([0.5, 1.5])\n", encoding="utf-8")
+    proc = _script(f":load {lib}\ndouble(tensor([1.0, -2.0]))\n:ir double\n:llvm double\n:reset\ndouble\n",
+                   tmp_path)
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == ["[ 2. -4.]", ": Tensor<float32, [?]>",
+                         "func @double(%a.0: tensor<f32, 1>) -> tensor<f32, 1> public {"]
+    assert any(line.startswith("define ptr @tdsl.double(ptr %ctx") for line in lines)
+    assert lines[-1] == "session reset"
+    assert "cannot find `double`" in proc.stderr  # :reset forgot it
+    proc = _script(":load /nonexistent/x.tri\n:frobnicate\n:type\n", tmp_path)
+    assert proc.stderr.splitlines() == ["error: cannot read /nonexistent/x.tri: No such file or directory",
+                                        "error: unknown command ':frobnicate' (see :help)",
+                                        "error: :type needs an argument (see :help)"]
+    assert proc.returncode == 1
+    proc = _script("let a = 2\nlet b = a * 21\nb\n", tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "42\n", "")
+
+
+def test_help_lists_repl(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "triton_dsl", "--help"], capture_output=True, text=True,
+                          env=_env(tmp_path), timeout=TIMEOUT)
+    assert proc.returncode == 0
+    assert "repl" in proc.stdout and "interactive session" in proc.stdout
