@@ -36,12 +36,13 @@ shows them, then their type); `let` bindings and definitions persist across entr
   :asm FN       the machine code of FN (assembly for this CPU)
   :time EXPR    run EXPR and show how long it took (compilation not included)
   :load FILE    run a file as one entry (its items and top-level statements; `main { }` included)
+  :summary [F]  what the session's tensor bindings store (packed bytes, zeros, scales), or file F's
   :reset        forget every binding and definition
   :help         this text
   :quit         leave (also Ctrl-D)
 """
 
-COMMANDS = (":type", ":ir", ":llvm", ":asm", ":time", ":load", ":reset", ":help", ":quit")
+COMMANDS = (":type", ":ir", ":llvm", ":asm", ":time", ":load", ":summary", ":reset", ":help", ":quit")
 _OPEN, _CLOSE = "([{", ")]}"
 
 
@@ -195,8 +196,31 @@ class Repl:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise EntryError(f"cannot read {arg}: {reason}") from None
             self._entry(text, name=str(arg))
+        elif name == ":summary":
+            self._out(str(self._summary(arg)))
         else:
             raise EntryError(f"unknown command {name!r} (see :help)")
+
+    def _summary(self, arg: str):
+        """`triton_dsl.summary` of file `arg` (a weights file or a program), or of the tensor bindings."""
+        import numpy as np
+
+        from .runtime.ternary import TernaryTensor
+        from .runtime.weights import WeightsFileError
+        from .summarize import summary
+
+        if arg:
+            try:
+                return summary(Path(arg).expanduser())
+            except (OSError, WeightsFileError) as exc:
+                raise EntryError(str(exc)) from None
+            except CompileError as exc:
+                raise EntryError(f"cannot summarize {arg}:\n{render_all(exc.diagnostics)}") from None
+        tensors = {n: b.value for n, b in self.session.bindings.items()
+                   if isinstance(b.value, (np.ndarray, TernaryTensor))}
+        if not tensors:
+            raise EntryError("no tensor bindings to summarize (`:summary FILE` for a file)")
+        return summary(tensors)
 
     # -- loops -----------------------------------------------------------------------------------------
     def run_script(self, stream) -> int:

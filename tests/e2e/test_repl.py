@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from triton_dsl import TernaryTensor, save_weights
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -155,3 +158,32 @@ def test_help_lists_repl(tmp_path: Path) -> None:
                           env=_env(tmp_path), timeout=TIMEOUT)
     assert proc.returncode == 0
     assert "repl" in proc.stdout and "interactive session" in proc.stdout
+
+
+def test_summary_of_bindings_and_files(tmp_path: Path) -> None:
+    """`:summary` tabulates the session's tensor bindings (real packed bytes), or a file."""
+    weights = tmp_path / "w.safetensors"
+    trits = np.array([[1, 0, -1, 0], [0, 0, 1, 1]], np.int8)
+    save_weights(weights, {"w": TernaryTensor.from_numpy(trits, 0.5)})
+    proc = _script(":summary\nlet t = ternary_quantize(tensor([[1.0, -1.0, 0.0, 0.0]]), threshold=0.5)\n"
+                   f"let x = ones([2, 8])\n:summary\n:summary {weights}\n:summary {tmp_path / 'none'}\n",
+                   tmp_path)
+    assert proc.stdout.splitlines() == [
+        "weights <dict> (ours)",
+        "name  shape   dtype    params  bytes  bits/param  zeros  scale",
+        "----  ------  -------  ------  -----  ----------  -----  ------",
+        "t     [1, 4]  trit          4      5       10.00  50.0%  tensor",
+        "x     [2, 8]  float32      16     64       32.00   0.0%  -",
+        "2 tensors (1 ternary), 20 parameters, 69 bytes stored",
+        "float32 would take 80 bytes: 1.16x smaller (27.60 bits per parameter)",
+        f"weights {weights} (ours)",
+        "name  shape   dtype  params  bytes  bits/param  zeros  scale",
+        "----  ------  -----  ------  -----  ----------  -----  ------",
+        "w     [2, 4]  trit        8      6        6.00  50.0%  tensor",
+        "1 tensor (1 ternary), 8 parameters, 6 bytes stored",
+        "float32 would take 32 bytes: 5.33x smaller (6.00 bits per parameter)",
+    ]
+    assert proc.stderr.splitlines() == [
+        "error: no tensor bindings to summarize (`:summary FILE` for a file)",
+        f"error: weights file '{tmp_path / 'none'}': cannot read: No such file or directory"]
+    assert proc.returncode == 1
