@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from triton_dsl.cli import main
@@ -65,3 +66,61 @@ def test_integer_literal_out_of_range_is_e0311(tmp_path, capsys, lines, line, co
     assert code == 1
     assert f"p.triton:{line}:{col}: error[E0311]: " in stderr, stderr
     assert message in stderr, stderr
+
+
+# ---------------------------------------------------------------- float -> int saturates (docs/language.md)
+
+# (expression, the numpy-free reference: truncate toward zero, clamp to the range, NaN -> 0)
+def _saturate(value: float, bits: int) -> int:
+    if value != value:
+        return 0
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if value >= high:
+        return high
+    if value <= low:
+        return low
+    return int(value)
+
+
+FLOAT_TO_INT = [
+    ("3.0e9", 3.0e9), ("-3.0e9", -3.0e9), ("0.0 / 0.0", float("nan")), ("1.0 / 0.0", float("inf")),
+    ("-1.0 / 0.0", float("-inf")), ("200.7", 200.7), ("-2.5", -2.5), ("2147483520.0", 2147483520.0),
+    ("-2147483648.0", -2147483648.0), ("1.0e30", 1.0e30),
+]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64"])
+def test_float_to_int_saturates_scalar_and_tensor(tmp_path, capsys, dtype):
+    bits = int(dtype[3:])
+    # through a function parameter, so that nothing is folded at compile time
+    lines = [f"fn conv(x: float32) -> {dtype} {{ return {dtype}(x) }}", "fn conv64(x: float64) -> "
+             f"{dtype} {{ return {dtype}(x) }}", "main {"]
+    for text, _ in FLOAT_TO_INT:
+        lines.append(f"    print(conv({text}), conv64(float64({text})), {dtype}({text}))")
+    lines.append("    let t = tensor([" + ", ".join(t for t, _ in FLOAT_TO_INT) + "])")
+    lines.append(f"    print(cast(t, {dtype}))")
+    lines.append("}")
+    code, out, err = run(tmp_path, capsys, "\n".join(lines) + "\n")
+    assert code == 0, err
+    rows = out.strip().splitlines()
+    for (text, value), row in zip(FLOAT_TO_INT, rows, strict=False):
+        f32 = float(np.float32(value))  # the float32 literal's value
+        want = _saturate(f32, bits)
+        assert row.split() == [str(want)] * 3, (text, row)
+    tensor_row = " ".join(rows[len(FLOAT_TO_INT):]).strip("[] ").split()
+    want = [_saturate(float(np.float32(v)), bits) for _, v in FLOAT_TO_INT]
+    assert [int(x) for x in tensor_row] == want
+
+
+def test_float_to_int_is_the_same_every_run(tmp_path, capsys):
+    program = main_of("let nan = 0.0 / 0.0", "print(int32(3.0e9), int32(nan), int64(nan), int16(-1.0e9))")
+    outs = {run(tmp_path, capsys, program)[1] for _ in range(3)}
+    assert outs == {"2147483647 0 0 -32768\n"}
+
+
+def test_float_to_trit_beyond_any_int_is_a_runtime_error(tmp_path, capsys):
+    program = ("fn tr(x: float32) -> trit { return trit(x) }\n"
+               "main {\n    print(tr(1.0))\n    print(tr(1.0e30))\n}\n")
+    code, out, err = run(tmp_path, capsys, program)
+    assert code == 1 and out == "1\n", (out, err)
+    assert "p.triton:1:" in err and "not a trit" in err, err
