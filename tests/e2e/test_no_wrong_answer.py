@@ -124,3 +124,30 @@ def test_float_to_trit_beyond_any_int_is_a_runtime_error(tmp_path, capsys):
     code, out, err = run(tmp_path, capsys, program)
     assert code == 1 and out == "1\n", (out, err)
     assert "p.triton:1:" in err and "not a trit" in err, err
+
+
+# ---------------------------------------------------------------- one rank limit for every op (E0410)
+
+RANK8 = "zeros([1, 1, 1, 1, 1, 1, 2, 3])"
+
+
+@pytest.mark.parametrize(("line", "col", "what"), [
+    (f"let y = unsqueeze({RANK8}, 0)", 13, "would have rank 9"),
+    ("let y = reshape(zeros([6]), [1, 1, 1, 1, 1, 1, 1, 2, 3])", 13, "would have rank 9"),
+    (f"let y = stack([{RANK8}, {RANK8}])", 13, "would have rank 9"),
+    ("let y = zeros([1, 1, 1, 1, 1, 1, 1, 1, 1])", 13, "would have rank 9"),
+    ("let y = randn([1, 1, 1, 1, 1, 1, 1, 1, 1, 1])", 13, "would have rank 10"),
+    ("let y = tensor([[[[[[[[[1.0]]]]]]]]])", 13, "would have rank 9"),
+    ("let y: Tensor<float32, [1, 1, 1, 1, 1, 1, 1, 1, 1]> = zeros([1])", 12, "this tensor type has rank 9"),
+])
+def test_rank_above_8_is_e0410_for_every_op(tmp_path, capsys, line, col, what):
+    code, _, err = run(tmp_path, capsys, main_of(line), "check")
+    assert code == 1
+    assert f"p.triton:2:{col}: error[E0410]: " in err, err
+    assert f"{what}; the maximum rank is 8" in err, err
+
+
+def test_rank_8_still_works(tmp_path, capsys):
+    code, out, err = run(tmp_path, capsys, main_of(f"let x = {RANK8}", "print(numel(unsqueeze(x[0], 0)))",
+                                                   "print(numel(x), x.shape[7])"))
+    assert (code, out) == (0, "6\n6 3\n"), err

@@ -123,6 +123,12 @@ class ExprMixin:
     def check_expr(self, e: ast.Expr, expected: Type | None = None) -> Type:
         method = getattr(self, "_expr_" + type(e).__name__, None)
         t = method(e, expected) if method is not None else ERROR
+        if isinstance(t, TensorType):
+            try:
+                shapes.check_rank(t.shape)  # the one rank limit, whatever op built the type
+            except shapes.ShapeError as exc:
+                self.error(exc.code, exc.message, e.span)
+                t = ERROR
         e.ty = t
         return t
 
