@@ -151,3 +151,32 @@ def test_rank_8_still_works(tmp_path, capsys):
     code, out, err = run(tmp_path, capsys, main_of(f"let x = {RANK8}", "print(numel(unsqueeze(x[0], 0)))",
                                                    "print(numel(x), x.shape[7])"))
     assert (code, out) == (0, "6\n6 3\n"), err
+
+
+# ---------------------------------------------------------------- strings hold scalar values (lexer, E0105)
+
+
+@pytest.mark.parametrize(("literal", "col", "code_point"), [
+    ('"\\ud800"', 12, "U+D800"), ('"\\u{DFFF}"', 12, "U+DFFF"), ('f"a\\udc00{1}"', 14, "U+DC00"),
+    ('"ok \\u{D83D}"', 15, "U+D83D"),
+])
+def test_surrogate_escape_is_a_lexical_error(tmp_path, capsys, literal, col, code_point):
+    for command in ("check", "run"):
+        code, _, err = run(tmp_path, capsys, main_of(f"print({literal})"), command)
+        assert code == 1, err
+        assert f"p.triton:2:{col}: error[E0105]: {code_point} is a surrogate, not a character" in err, err
+
+
+def test_surrogate_in_a_python_source_string_is_refused_and_printable():
+    import triton_dsl
+
+    with pytest.raises(triton_dsl.CompileError) as info:
+        triton_dsl.compile('main {\n    print("x\ud800")\n}\n')
+    text = str(info.value)
+    assert "<string>:2:13: error[E0105]: U+D800 is a surrogate" in text
+    text.encode("utf-8")  # the message itself must be printable
+
+
+def test_valid_escapes_and_nul_still_run(tmp_path, capsys):
+    code, out, err = run(tmp_path, capsys, main_of('print("\\u{1F600}\\u00e9\\x41\\0z")'))
+    assert (code, out) == (0, "\U0001F600\u00e9A\0z\n"), err
