@@ -180,3 +180,42 @@ def test_surrogate_in_a_python_source_string_is_refused_and_printable():
 def test_valid_escapes_and_nul_still_run(tmp_path, capsys):
     code, out, err = run(tmp_path, capsys, main_of('print("\\u{1F600}\\u00e9\\x41\\0z")'))
     assert (code, out) == (0, "\U0001F600\u00e9A\0z\n"), err
+
+
+# ---------------------------------------------------------------- generic instantiation always ends
+
+GROWING = ("fn f<S>(x: Tensor<float32, S>) -> float32 {\n"
+           "    return f(unsqueeze(x, 0))\n"
+           "}\n"
+           "main {\n    print(f(zeros([2])))\n}\n")
+
+
+def test_generic_recursion_growing_the_rank_ends_with_a_diagnostic(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "p.triton"
+    path.write_text(GROWING)
+    # in a subprocess with a timeout: this check once ran forever, its memory past 1.5 GB
+    done = subprocess.run([sys.executable, "-m", "triton_dsl", "check", str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"{path}:2:14: error[E0410]: this tensor would have rank 9; the maximum rank is 8" in done.stderr
+
+
+def test_instantiation_depth_limit_is_e0508(tmp_path, capsys, monkeypatch):
+    from triton_dsl.check import calls
+
+    # With the real limit (100) no program reaches it before the rank limit: lower it to see the rule.
+    monkeypatch.setattr(calls, "MAX_INSTANTIATION_DEPTH", 3)
+    code, _, err = run(tmp_path, capsys, GROWING, "check")
+    assert code == 1
+    assert "p.triton:2:12: error[E0508]: instantiating `f` for (Tensor<float32, [?, ?, ?, ?, ?]>) nests " \
+           "more than 3 instances deep" in err, err
+    assert err.count("error[E0508]") == 1
+    # a recursion at the same types makes no new instance: it is not limited
+    program = ("fn f<S>(x: Tensor<float32, S>, n: int32) -> float32 {\n"
+               "    if n == 0 { return sum(x) }\n    return f(x * 2.0, n - 1)\n}\n"
+               "main {\n    print(f(ones([2, 1]), 10))\n}\n")
+    code, _, err = run(tmp_path, capsys, program, "check")
+    assert code == 0, err
