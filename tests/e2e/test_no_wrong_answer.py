@@ -219,3 +219,34 @@ def test_instantiation_depth_limit_is_e0508(tmp_path, capsys, monkeypatch):
                "main {\n    print(f(ones([2, 1]), 10))\n}\n")
     code, _, err = run(tmp_path, capsys, program, "check")
     assert code == 0, err
+
+
+# ---------------------------------------------------------------- format-spec widths are bounded (E0310)
+
+
+@pytest.mark.parametrize(("spec", "what"), [
+    ("099999999999999999999d", "width 99999999999999999999"),
+    (">3000000000", "width 3000000000"),
+    (">9223372036854775808", "width 9223372036854775808"),
+    ("<" + "9" * 5000, "width " + "9" * 5000),  # more digits than Python's int() reads
+    (">1000001", "width 1000001"),
+])
+def test_format_width_beyond_the_limit_is_e0310(tmp_path, capsys, spec, what):
+    code, _, err = run(tmp_path, capsys, main_of("let x = 5", f'print(f"{{x:{spec}}}")'), "check")
+    assert code == 1
+    assert f"p.triton:3:14: error[E0310]: format {what} is too large (at most 1000000)" in err, err[:300]
+
+
+def test_format_precision_beyond_the_limit_is_e0310(tmp_path, capsys):
+    code, _, err = run(tmp_path, capsys, main_of('print(f"{1.5:.151f}")'), "check")
+    assert code == 1
+    assert "p.triton:2:14: error[E0310]: format precision 151 is too large (at most 150)" in err, err
+
+
+def test_format_widths_up_to_the_limit_match_python(tmp_path, capsys):
+    x = 5
+    specs = [">1000000", "09d", "^12", "*<7", "+08,d"]
+    program = main_of("let x = 5", *(f'print(f"[{{x:{s}}}]")' for s in specs))
+    code, out, err = run(tmp_path, capsys, program)
+    assert code == 0, err
+    assert out.splitlines() == [f"[{format(x, s)}]" for s in specs]

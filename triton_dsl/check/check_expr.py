@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from ..abi.format_plan import width_problem
 from ..diagnostics import Note
 from ..syntax import ast
 from . import shapes
@@ -99,6 +100,9 @@ def format_spec_problem(spec: str, t: Type) -> str | None:
     m = _SPEC.fullmatch(spec)
     if m is None:
         return f"invalid format spec `{spec}`"
+    too_large = width_problem(spec)
+    if too_large:
+        return too_large
     kind = m.group(1)
     scalar = t.name if isinstance(t, Scalar) else None
     if isinstance(t, TensorType) and t.shape == () and not t.ternary:
