@@ -250,3 +250,161 @@ def test_format_widths_up_to_the_limit_match_python(tmp_path, capsys):
     code, out, err = run(tmp_path, capsys, program)
     assert code == 0, err
     assert out.splitlines() == [f"[{format(x, s)}]" for s in specs]
+
+
+# ---------------------------------------------------------------- the Python API boundary
+
+API_SOURCE = """
+fn i32(x: int32) -> int32 { return x }
+fn i64(x: int64) -> int64 { return x }
+fn i8(x: int8) -> int8 { return x }
+fn tr(x: trit) -> trit { return x }
+fn bo(x: bool) -> bool { return x }
+fn f16(x: float16) -> float32 { return float32(x) }
+fn f32(x: float32) -> float32 { return x }
+fn dim_n(x: Tensor<float32, [n, k]>) -> int64 { return n }
+fn shape0(x: Tensor<float32, [n, k]>) -> int64 { return x.shape[0] }
+fn ident(x: Tensor<float32, [n]>) -> Tensor<float32, [n]> { return x }
+fn flat(x: Tensor<float32, [n, k]>) -> Tensor<float32, [?]> { return reshape(x, [-1]) }
+fn pair(x: Tensor<float32, [n]>, y: Tensor<float32, [n]>) -> (Tensor<float32, [n]>, Tensor<float32, [n]>) {
+    return (y, x + 1.0)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def api_module():
+    import triton_dsl
+
+    return triton_dsl.compile(API_SOURCE)
+
+
+@pytest.mark.parametrize(("fn", "value", "error", "message"), [
+    ("i32", 2 ** 40, OverflowError,
+     "i32(): argument 'x' of type int32 must be in -2147483648..2147483647, not 1099511627776"),
+    ("i32", -2 ** 31 - 1, OverflowError, "of type int32 must be in -2147483648..2147483647, not -2147483649"),
+    ("i64", 2 ** 63, OverflowError, "i64(): argument 'x' of type int64 must be in -9223372036854775808.."
+     "9223372036854775807, not 9223372036854775808"),
+    ("i8", np.int64(300), OverflowError, "i8(): argument 'x' of type int8 must be in -128..127, not 300"),
+    ("tr", 5, ValueError, "tr(): argument 'x' of type trit must be -1, 0 or 1, not 5"),
+    ("tr", 300, ValueError, "tr(): argument 'x' of type trit must be -1, 0 or 1, not 300"),
+    ("bo", 2, ValueError, "bo(): argument 'x' of type bool must be True, False, 0 or 1, not 2"),
+    ("f16", 1.0e6, OverflowError, "f16(): argument 'x' of type float16 must be at most 65504 in magnitude"),
+    ("f32", 1.0e39, OverflowError, "f32(): argument 'x' of type float32 must be at most 3.40282e+38"),
+    ("f32", 2 ** 2000, OverflowError, "not an integer of 2001 bits"),
+    ("i32", 3.0, TypeError, "i32(): argument 'x' must be an integer (int32), not 3.0"),
+    ("f32", "3", TypeError, "f32(): argument 'x' must be a number (float32), not str"),
+])
+def test_api_scalar_out_of_range_is_refused(api_module, fn, value, error, message):
+    with pytest.raises(error) as info:
+        getattr(api_module, fn)(value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("fn", "value", "want"), [
+    ("i32", 2 ** 31 - 1, 2 ** 31 - 1), ("i32", -2 ** 31, -2 ** 31), ("i64", 2 ** 63 - 1, 2 ** 63 - 1),
+    ("i64", -2 ** 63, -2 ** 63), ("i8", np.int8(-128), -128), ("tr", -1, -1), ("tr", np.int8(1), 1),
+    ("bo", True, True), ("bo", 0, False), ("f16", 65504.0, 65504.0), ("f32", float("inf"), float("inf")),
+    ("f32", 3, 3.0), ("i32", np.array(7), 7),
+])
+def test_api_scalar_in_range_passes_exactly(api_module, fn, value, want):
+    assert getattr(api_module, fn)(value) == want
+
+
+def test_api_nan_passes_as_nan(api_module):
+    assert np.isnan(api_module.f32(float("nan")))
+
+
+def test_api_dims_beyond_int32(api_module):
+    big = np.zeros((2 ** 31 + 3, 0), np.float32)  # no memory: a huge dim, zero elements
+    assert api_module.dim_n(big) == 2 ** 31 + 3
+    assert api_module.shape0(big) == 2 ** 31 + 3
+    huge = np.zeros((2 ** 40, 0), np.float32)
+    assert api_module.dim_n(huge) == 2 ** 40
+
+
+def test_api_result_is_never_a_writable_alias_of_a_read_only_input(api_module):
+    ro = np.arange(3, dtype=np.float32)
+    ro.flags.writeable = False
+    r = api_module.ident(ro)
+    assert np.shares_memory(r, ro) and not r.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        r[0] = 99.0
+    assert ro.tolist() == [0.0, 1.0, 2.0]
+    grid = np.arange(6, dtype=np.float32).reshape(2, 3)
+    grid.flags.writeable = False
+    assert not api_module.flat(grid).flags.writeable
+    alias, fresh = api_module.pair(np.ones(3, np.float32), ro)
+    assert not alias.flags.writeable and fresh.flags.writeable and fresh.tolist() == [2.0, 2.0, 2.0]
+    rw = np.arange(3, dtype=np.float32)
+    assert api_module.ident(rw).flags.writeable  # a writable input's alias stays writable, as numpy views
+
+
+def test_api_generic_wrapper_takes_int64_beyond_int32():
+    import triton_dsl
+
+    m = triton_dsl.compile("fn g<S>(x: Tensor<float32, S>, k: int64) -> int64 { return k + 1 }\n")
+    assert m.g(np.zeros(2, np.float32), 2 ** 40) == 2 ** 40 + 1
+
+
+# ---------------------------------------------------------------- the program cache: any bad entry is a miss
+
+CACHED = main_of("let x = 6", 'print(f"{x * 7}")')
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "programs").glob("*.json"))
+
+
+def test_program_cache_entry_with_one_flipped_bit_is_a_miss(tmp_path, capsys, monkeypatch):
+    import json
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRITON_DSL_CACHE_DIR", str(cache))
+    assert run(tmp_path, capsys, CACHED)[:2] == (0, "42\n")
+    (entry,) = _entries(cache)
+    good = entry.read_bytes()
+    assert "sha256" in json.loads(good)
+    # flip one bit inside the IR text (any position of the payload would do)
+    pos = good.index(b"define")
+    for bit in (0, 3, 6):
+        entry.write_bytes(good[:pos] + bytes([good[pos] ^ (1 << bit)]) + good[pos + 1:])
+        for _ in range(2):  # the bad entry is replaced: later runs read a good one
+            code, out, err = run(tmp_path, capsys, CACHED)
+            assert (code, out) == (0, "42\n"), err
+        assert json.loads(_entries(cache)[0].read_text())["sha256"] == json.loads(good)["sha256"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "not json", "empty", "wrong types"])
+def test_program_cache_unreadable_entry_is_a_miss(tmp_path, capsys, monkeypatch, damage):
+    import json
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRITON_DSL_CACHE_DIR", str(cache))
+    assert run(tmp_path, capsys, CACHED)[:2] == (0, "42\n")
+    (entry,) = _entries(cache)
+    text = entry.read_text()
+    entry.write_text({"truncate": text[: len(text) // 2], "not json": "\x00\xff garbage", "empty": "",
+                      "wrong types": json.dumps([1, 2, 3])}[damage])
+    code, out, err = run(tmp_path, capsys, CACHED)
+    assert (code, out) == (0, "42\n"), err
+
+
+def test_program_cache_entry_whose_ir_does_not_load_is_a_miss(tmp_path, capsys, monkeypatch):
+    """A consistent entry (checksum recomputed) holding IR LLVM rejects: recompiled, not exit 101."""
+    import json
+
+    from triton_dsl import program_cache
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRITON_DSL_CACHE_DIR", str(cache))
+    assert run(tmp_path, capsys, CACHED)[:2] == (0, "42\n")
+    (entry,) = _entries(cache)
+    data = json.loads(entry.read_text())
+    data["llvm_ir"] = data["llvm_ir"].replace("define", "defxne", 1)
+    data.pop("sha256")
+    data["sha256"] = program_cache._checksum(data)
+    entry.write_text(json.dumps(data))
+    code, out, err = run(tmp_path, capsys, CACHED)
+    assert (code, out) == (0, "42\n"), err
+    assert "defxne" not in _entries(cache)[0].read_text()
