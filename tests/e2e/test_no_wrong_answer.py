@@ -408,3 +408,29 @@ def test_program_cache_entry_whose_ir_does_not_load_is_a_miss(tmp_path, capsys, 
     code, out, err = run(tmp_path, capsys, CACHED)
     assert (code, out) == (0, "42\n"), err
     assert "defxne" not in _entries(cache)[0].read_text()
+
+
+# ---------------------------------------------------------------- found by the run fuzzer (tests/fuzz)
+
+
+def test_fuzz_literal_tree_takes_the_other_operands_type(tmp_path, capsys):
+    # `p + ((7 % -1000) - 2147483647)` with p: int64 computed the literal arithmetic in int32 (wrapped by
+    # 2**32), and the checker's constant folding truncated `%` where the language floors.
+    program = ("fn f(p: int64) -> int64 {\n    return p + ((7 % (-1000)) - 2147483647)\n}\n"
+               "fn g(p: int64) -> int64 {\n    return p - (3 + 2147483647)\n}\n"
+               "fn h(p: int64) -> int64 {\n    return (-9223372036854775807) - ((9223372036854775807 // 7) % "
+               "(-1000))\n}\n"
+               "main {\n    print(f(0), g(0), h(0), 7 % -1000, 7 // -1000, -7 // 2, -7 % 2)\n}\n")
+    code, out, err = run(tmp_path, capsys, program)
+    want = [0 + ((7 % -1000) - 2147483647), 0 - (3 + 2147483647),
+            -9223372036854775807 - ((9223372036854775807 // 7) % -1000),
+            7 % -1000, 7 // -1000, -7 // 2, -7 % 2]
+    assert (code, out.split()) == (0, [str(w) for w in want]), err
+
+
+def test_fuzz_constant_overflow_uses_floor_semantics(tmp_path, capsys):
+    program = "fn h(p: int32) -> int32 {\n    return p + (7 % (-1000) - 2147483647)\n}\n"
+    code, _, err = run(tmp_path, capsys, program, "check")
+    assert code == 1
+    assert "p.triton:2:17: error[E0311]: this constant expression is -2147484640, which does not fit in " \
+           "`int32`" in err, err

@@ -163,6 +163,9 @@ class _Int:
         r = self.rng.random()
         if r < 0.1:
             text, value = self.expr(depth - 1)
+            low, high = INT_RANGE[self.dtype]
+            if _constant(text) and not low <= -value <= high:
+                return text, value  # negating the constant minimum overflows: E0311, not a test here
             return f"(-{text})", _wrap(-value, self.dtype)
         if r < 0.2:  # a float to int conversion, saturating
             text, value = self.expr(depth - 1)

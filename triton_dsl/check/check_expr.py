@@ -85,6 +85,11 @@ def _dtype_of(t: Type) -> str | None:
     return None
 
 
+def _int_scalar(t: Type) -> Type | None:
+    """t if it is an integer scalar type (a context for integer literals), else None."""
+    return t if isinstance(t, Scalar) and t.name in INT_RANGES else None
+
+
 def _literal_tree(e: ast.Expr) -> bool:
     """An integer literal, or arithmetic of them: the operands an integer context types."""
     if isinstance(e, ast.IntLit):
@@ -249,8 +254,7 @@ class ExprMixin:
             if e.op in ("//", "%"):
                 if b == 0:
                     return None
-                q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)  # truncating, as the code
-                return q if e.op == "//" else a - q * b
+                return a // b if e.op == "//" else a % b  # floor division, as the language's `//`
             if b < 0 or (b > 64 and abs(a) > 1):
                 return None if b < 0 else (2 ** 64 if a > 0 or b % 2 == 0 else -(2 ** 64))
             return a ** b
@@ -369,8 +373,14 @@ class ExprMixin:
         want = expected.inner if isinstance(expected, OptionalType) else expected
         ctx = want if e.op in _INT_CONTEXT_OPS and isinstance(want, Scalar) and want.name in INT_RANGES \
             else None
-        a = self.check_expr(e.left, ctx if _literal_tree(e.left) else None)
-        b = self.check_expr(e.right, ctx if _literal_tree(e.right) else None)
+        lit_left, lit_right = _literal_tree(e.left), _literal_tree(e.right)
+        if lit_left and not lit_right:  # the literals take the other operand's integer type
+            b = self.check_expr(e.right)
+            a = self.check_expr(e.left, _int_scalar(b) or ctx)
+        else:
+            a = self.check_expr(e.left, ctx if lit_left else None)
+            b = self.check_expr(e.right, (_int_scalar(a) or ctx) if lit_right and not lit_left else
+                                ctx if lit_right else None)
         result = self._binary_type(e, a, b)
         if not is_error(result) and not self.operand_literals_fit(e, a, b):
             return ERROR
