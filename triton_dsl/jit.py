@@ -448,6 +448,7 @@ class _OptimizerWorker:
     def __init__(self):
         self._lock = threading.Lock()
         self._proc = None
+        self._pid = os.getpid()
         self._tasks = 0
         self.broken = False  # the worker cannot start here: optimize in this process
 
@@ -462,6 +463,8 @@ class _OptimizerWorker:
 
         with self._lock:
             try:
+                if self._pid != os.getpid():  # a forked child must not share its parent's pipes
+                    self._proc, self._pid = None, os.getpid()
                 if self._proc is None or self._proc.poll() is not None or self._tasks >= WORKER_TASKS:
                     self._restart()
                 request = pickle.dumps((ir_text, target, opt_level, unroll))
