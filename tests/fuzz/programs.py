@@ -345,6 +345,7 @@ def run_program(text: str, opt_level: int, *, check_only: bool = False) -> tuple
     """`tritonc check` / `tritonc run -O<n>` of a program text, in this process: (exit code, out, err)."""
     import contextlib
     import io
+    import os
     import tempfile
 
     from triton_dsl.cli import main
@@ -354,8 +355,13 @@ def run_program(text: str, opt_level: int, *, check_only: bool = False) -> tuple
         path.write_text(text, encoding="utf-8")
         out, err = io.StringIO(), io.StringIO()
         argv = ["check", str(path)] if check_only else ["run", f"-O{opt_level}", "--no-cache", str(path)]
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv)
+        cwd = os.getcwd()
+        os.chdir(tmp)  # a program may write files (`save_weights("layer.safetensors", ...)`): here
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(argv)
+        finally:
+            os.chdir(cwd)
         return code, out.getvalue(), err.getvalue().replace(str(path), "fuzz.triton")
 
 
