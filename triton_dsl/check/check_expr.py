@@ -373,14 +373,18 @@ class ExprMixin:
         want = expected.inner if isinstance(expected, OptionalType) else expected
         ctx = want if e.op in _INT_CONTEXT_OPS and isinstance(want, Scalar) and want.name in INT_RANGES \
             else None
+        # Literal arithmetic next to another operand takes that operand's integer type
+        # (`p64 + (7 - 2147483647)` is int64 arithmetic, not an int32 overflow).
         lit_left, lit_right = _literal_tree(e.left), _literal_tree(e.right)
-        if lit_left and not lit_right:  # the literals take the other operand's integer type
+        if lit_left and not lit_right:
             b = self.check_expr(e.right)
             a = self.check_expr(e.left, _int_scalar(b) or ctx)
+        elif lit_right and not lit_left:
+            a = self.check_expr(e.left)
+            b = self.check_expr(e.right, _int_scalar(a) or ctx)
         else:
             a = self.check_expr(e.left, ctx if lit_left else None)
-            b = self.check_expr(e.right, (_int_scalar(a) or ctx) if lit_right and not lit_left else
-                                ctx if lit_right else None)
+            b = self.check_expr(e.right, ctx if lit_right else None)
         result = self._binary_type(e, a, b)
         if not is_error(result) and not self.operand_literals_fit(e, a, b):
             return ERROR
