@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["mutants_ok" if code == 0 else "mutants_diagnosed"] += 1
         if code == 0 and programs.runnable(text) and summary["mutants_run"] < args.runs:
             summary["mutants_run"] += 1
-            at_o0, at_o2 = programs.run_program(text, 0), programs.run_program(text, 2)
+            seeded = programs.seeded(text)
+            at_o0, at_o2 = programs.run_program(seeded, 0), programs.run_program(seeded, 2)
             if at_o0[0] not in (0, 1) or "internal compiler error" in at_o0[2]:
                 fail("run", f"exit {at_o0[0]}\n{at_o0[2]}\n\n{text}")
             elif at_o0 != at_o2:

@@ -23,6 +23,7 @@ from programs import (
     run_program,
     runnable,
     seed_and_examples,
+    seeded,
 )
 
 
@@ -67,7 +68,7 @@ def test_mutated_seed_and_example_programs_check_and_run_cleanly():
         outcomes[code] += 1
         if code == 0 and runnable(text) and ran < 4:
             ran += 1
-            at_o0, at_o2 = run_program(text, 0), run_program(text, 2)
+            at_o0, at_o2 = run_program(seeded(text), 0), run_program(seeded(text), 2)
             assert at_o0[0] in (0, 1) and "internal compiler error" not in at_o0[2], (at_o0, text)
             assert at_o0 == at_o2, (at_o0, at_o2, text)
     assert outcomes[0] > 5 and outcomes[1] > 60 and ran >= 2, (outcomes, ran)
