@@ -216,8 +216,9 @@ def _unpickle_module(source_text: str, name: str, opt_level: int, cache: bool, c
     return module
 
 
-def run_cached_entry(cached, opt_level: int) -> None:
-    """Run the top-level code of a program from the program cache (no compiler stage runs)."""
+def load_cached_entry(cached, opt_level: int):
+    """Load a program from the program cache (no compiler stage runs); return a function running its
+    top-level code. Raises if the cached IR does not load: the caller treats that as a cache miss."""
     from . import jit
     from .ir.nodes import ENTRY_NAME
 
@@ -227,7 +228,13 @@ def run_cached_entry(cached, opt_level: int) -> None:
         kernel_library()
     jm = jit.JitModule(cached.llvm_ir, opt_level, jit.ObjectCache())
     if cached.has_entry:
-        _call_entry(jm, ENTRY_NAME, [], [])
+        jm.cfunc(f"tdsl_call.{ENTRY_NAME}", None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+    return lambda: _call_entry(jm, ENTRY_NAME, [], []) if cached.has_entry else None
+
+
+def run_cached_entry(cached, opt_level: int) -> None:
+    """Run the top-level code of a program from the program cache (no compiler stage runs)."""
+    load_cached_entry(cached, opt_level)()
 
 
 def _call_entry(jm, name: str, slots: list[int], owned: list[int]) -> None:

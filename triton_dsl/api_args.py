@@ -84,7 +84,7 @@ class CallPlan:
             if values[i] is not _MISSING:
                 raise TypeError(f"{fname}() got two values for parameter '{k}'")
             values[i] = v
-        owned: list[int] = []
+        owned = _CallRefs()
         slots: list[int] = []
         dims: dict[str, tuple[int, str]] = {}
         try:
@@ -111,13 +111,37 @@ class CallPlan:
         finally:
             _release_all(owned)
         self._raise_if_error(ctx)
-        return self._result(iter(results))
+        out = self._result(iter(results))
+        readonly = getattr(owned, "readonly", ())
+        return _protect(out, readonly) if readonly else out
 
     def __call__(self, args: tuple, kwargs: dict):
         return self.run(*self.bind(args, kwargs))
 
 
 _COMPUTED = object()
+
+
+class _CallRefs(list):
+    """The references one call holds (released after it) and the read-only arrays it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.readonly: list[np.ndarray] = []
+
+
+def _protect(value, readonly: list):
+    """A result is never a writable alias of a read-only input: a function returning its argument (or a
+    view of it) hands back the same memory, which numpy must then refuse to write as well."""
+    from .runtime.ternary import TernaryTensor
+
+    if isinstance(value, tuple):
+        return tuple(_protect(v, readonly) for v in value)
+    arr = value.packed if isinstance(value, TernaryTensor) else value
+    if isinstance(arr, np.ndarray) and arr.flags.writeable \
+            and any(np.may_share_memory(arr, r) for r in readonly):
+        arr.flags.writeable = False
+    return value
 
 
 class NeedsLanguageDefault(TypeError):
@@ -135,6 +159,52 @@ def _release_all(owned: list) -> None:
         release(h)
 
 
+_INT_RANGE = {"trit": (-1, 1), **{f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)}}
+_FLOAT_MAX = {"float16": float(np.finfo(np.float16).max), "float32": float(np.finfo(np.float32).max),
+              "float64": float(np.finfo(np.float64).max)}
+
+
+def _checked_scalar(value, dtype: str, where: str):
+    """A Python value for a scalar parameter of `dtype`, refused rather than wrapped or rounded to
+    infinity: TypeError for the wrong kind, ValueError for a trit or bool outside its values,
+    OverflowError for an integer or finite float outside the type's range."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.item()  # a 0-d array or numpy scalar: its Python value
+    if dtype == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, int):
+            raise ValueError(f"{where} of type bool must be True, False, 0 or 1, not {value}")
+        raise TypeError(f"{where} must be a bool, not {type(value).__name__}")
+    if dtype in _INT_RANGE:
+        if isinstance(value, float):
+            raise TypeError(f"{where} must be an integer ({dtype}), not {value!r}")
+        if not isinstance(value, int):
+            raise TypeError(f"{where} must be an integer ({dtype}), not {type(value).__name__}")
+        low, high = _INT_RANGE[dtype]
+        if not low <= value <= high:
+            if dtype == "trit":
+                raise ValueError(f"{where} of type trit must be -1, 0 or 1, not {value}")
+            raise OverflowError(f"{where} of type {dtype} must be in {low}..{high}, not {value}")
+        return int(value)
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"{where} must be a number ({dtype}), not {type(value).__name__}")
+    limit = _FLOAT_MAX[dtype]
+    try:
+        x = float(value)
+    except OverflowError:
+        raise OverflowError(f"{where} of type {dtype} must be at most {limit:g} in magnitude, not an "
+                            f"integer of {value.bit_length()} bits") from None
+    with np.errstate(over="ignore"):
+        rounded = float(np.asarray(x, dtype))
+    # a finite value beyond the largest finite one after rounding (numpy would make it inf)
+    if np.isfinite(x) and not np.isfinite(rounded):
+        raise OverflowError(f"{where} of type {dtype} must be at most {limit:g} in magnitude, not {value!r}")
+    return x
+
+
 def _converter(ty, declared, pname: str, fname: str):
     """A function (value, dims, owned) -> slot for one parameter."""
     from .runtime import interop, ternary_headers
@@ -146,9 +216,8 @@ def _converter(ty, declared, pname: str, fname: str):
         def scalar(value, dims, owned):
             if isinstance(value, np.ndarray) and value.shape != ():
                 raise TypeError(f"{where} must be a {ty.dtype} scalar, not an array of shape {value.shape}")
-            if ty.is_int and isinstance(value, (float, np.floating)):
-                raise TypeError(f"{where} must be an integer ({ty.dtype}), not {value!r}")
-            return [int.from_bytes(np.asarray(value).astype(dtype).tobytes().ljust(8, b"\0"), "little")]
+            checked = _checked_scalar(value, ty.dtype, where)
+            return [int.from_bytes(np.asarray(checked, dtype).tobytes().ljust(8, b"\0"), "little")]
         return scalar
     if isinstance(ty, TensorTy):
         if ty.ternary:
@@ -162,6 +231,8 @@ def _converter(ty, declared, pname: str, fname: str):
                 # the header kept for this tensor: its cached weight layouts outlive the call
                 h = ternary_headers.argument_header(value)
                 owned.append((_decref, h))
+                if isinstance(value.packed, np.ndarray) and not value.packed.flags.writeable:
+                    owned.readonly.append(value.packed)
                 return [h]
             return ternary
         want = np.dtype(ty.dtype)
@@ -194,6 +265,8 @@ def _converter(ty, declared, pname: str, fname: str):
                                          f"argument '{seen[1]}'")
             h = to_header(arr)
             owned.append((_decref, h))
+            if not arr.flags.writeable:
+                owned.readonly.append(arr)
             return [h]
         return tensor
     if isinstance(ty, StrTy):

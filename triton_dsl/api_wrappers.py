@@ -31,8 +31,8 @@ def type_of(value) -> str:
         return "bool"
     if isinstance(value, str):  # e.g. ternary_quantize(w, method="twn")
         return "str"
-    if isinstance(value, int):
-        return "int32"
+    if isinstance(value, int):  # beyond int32: int64 (beyond that the argument check refuses it)
+        return "int32" if -2 ** 31 <= value < 2 ** 31 else "int64"
     if isinstance(value, float):
         return "float32"
     arr = np.asarray(value)

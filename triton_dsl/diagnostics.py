@@ -90,7 +90,9 @@ def render_diagnostic(diag: Diagnostic) -> str:
             lines.extend(_render_snippet(note.span))
         else:
             lines.append(f"  = note: {note.message}")
-    return "\n".join(lines)
+    # A source given as a Python str may hold a lone surrogate (refused by the lexer): show it escaped so
+    # that the message itself can be printed and encoded.
+    return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def render_all(diagnostics: list[Diagnostic]) -> str:

@@ -325,22 +325,18 @@ class JitModule:
         rec = CompileRecord(name, opt_level, obj is not None, len(ir_text), 0)
         mod = None
         if obj is None:
-            t0 = time.thread_time()
-            mod = parse_ir(ir_text)
-            mod.triple = tm.triple
-            mod.data_layout = str(tm.target_data)
-            t1 = time.thread_time()
-            if opt_level > 0:
-                optimize(mod, tm, opt_level, unroll)
-            t2 = time.thread_time()
-            obj = tm.emit_object(mod)
-            t3 = time.thread_time()
-            rec.parse, rec.optimize, rec.codegen = t1 - t0, t2 - t1, t3 - t2
+            built = _optimizer_worker.emit(ir_text, self.target, opt_level, unroll) \
+                if opt_level > 0 and _optimizer_worker.wanted() else None
+            if built is not None:  # optimized in the worker process: see `_OptimizerWorker`
+                obj, (rec.parse, rec.optimize, rec.codegen) = built
+            else:
+                mod, obj, (rec.parse, rec.optimize, rec.codegen) = _emit_jit_object(ir_text, tm, opt_level,
+                                                                                    unroll)
             if not obj:
                 raise InternalCompilerError(f"LLVM produced no object code for module {name!r}")
             if cache is not None:
                 cache.store(key, obj)
-        elif "@llvm.global_ctors" in ir_text:  # the IR's constructors are what MCJIT runs
+        if mod is None and "@llvm.global_ctors" in ir_text:  # the IR's constructors are what MCJIT runs
             mod = parse_ir(ir_text)
             mod.triple = tm.triple
             mod.data_layout = str(tm.target_data)
@@ -416,6 +412,124 @@ class JitModule:
                 optimize(mod, self._tm, self.opt_level, self.unroll)
             self.optimized_ir = str(mod)
         return self.optimized_ir
+
+
+def _emit_jit_object(ir_text: str, tm, opt_level: int, unroll: bool | None):
+    """Parse, optimize and emit one module in this process: (module, object bytes, stage seconds)."""
+    global _in_process_optimizations
+    t0 = time.thread_time()
+    mod = parse_ir(ir_text)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    t1 = time.thread_time()
+    if opt_level > 0:
+        optimize(mod, tm, opt_level, unroll)
+        _in_process_optimizations += 1
+    t2 = time.thread_time()
+    obj = tm.emit_object(mod)
+    return mod, obj, (t1 - t0, t2 - t1, time.thread_time() - t2)
+
+
+# llvmlite (0.50) leaks ~60 KB of native memory per optimized module: `LLVMPY_CreatePassBuilder`
+# allocates a PassInstrumentationCallbacks that nothing frees, and every run registers more callbacks in
+# it. A PassBuilder cannot be reused either (each run leaves callbacks pointing at its destroyed
+# instrumentation). So a process that compiles many modules (2,000 `triton_dsl.compile` calls) optimizes
+# them in a worker process, restarted every `WORKER_TASKS` modules: the leak goes with the worker. The
+# first `IN_PROCESS_OPTIMIZATIONS` modules are optimized here, so that a short `tritonc run` never pays
+# for starting a worker. The object code is the same either way (same LLVM, same target machine).
+IN_PROCESS_OPTIMIZATIONS = 48
+WORKER_TASKS = 400
+_in_process_optimizations = 0
+
+
+class _OptimizerWorker:
+    """A `python -c` child optimizing and emitting modules; length-prefixed pickles over its pipes."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._proc = None
+        self._pid = os.getpid()
+        self._tasks = 0
+        self.broken = False  # the worker cannot start here: optimize in this process
+
+    def wanted(self) -> bool:
+        return not self.broken and _in_process_optimizations >= IN_PROCESS_OPTIMIZATIONS \
+            and os.environ.get("TRITON_DSL_OPTIMIZER_WORKER", "1") != "0"
+
+    def emit(self, ir_text: str, target: Target, opt_level: int, unroll: bool | None):
+        """(object bytes, stage seconds), or None when no worker can run (the caller compiles here)."""
+        import pickle
+        import struct
+
+        with self._lock:
+            try:
+                if self._pid != os.getpid():  # a forked child must not share its parent's pipes
+                    self._proc, self._pid = None, os.getpid()
+                if self._proc is None or self._proc.poll() is not None or self._tasks >= WORKER_TASKS:
+                    self._restart()
+                request = pickle.dumps((ir_text, target, opt_level, unroll))
+                self._proc.stdin.write(struct.pack("<Q", len(request)) + request)
+                self._proc.stdin.flush()
+                head = self._proc.stdout.read(8)
+                if len(head) != 8:
+                    raise EOFError("the optimizer worker exited")
+                status, payload = pickle.loads(self._proc.stdout.read(struct.unpack("<Q", head)[0]))
+                self._tasks += 1
+            except (OSError, EOFError, pickle.PickleError, struct.error):
+                self._stop()
+                self.broken = True
+                return None
+        if status != "ok":
+            raise InternalCompilerError(f"LLVM failed while optimizing a module: {payload}")
+        return payload
+
+    def _restart(self) -> None:
+        import subprocess
+        import sys
+
+        self._stop()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from triton_dsl.jit import worker_main; worker_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._tasks = 0
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                proc.stdin.close()
+                proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a worker that will not stop is killed
+                proc.kill()
+                proc.wait()
+
+
+_optimizer_worker = _OptimizerWorker()
+
+
+def worker_main() -> None:
+    """The optimizer worker's loop: requests on stdin, results on stdout, until stdin closes."""
+    import pickle
+    import struct
+    import sys
+
+    _ensure_initialized()
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        head = inp.read(8)
+        if len(head) != 8:
+            return
+        ir_text, target, opt_level, unroll = pickle.loads(inp.read(struct.unpack("<Q", head)[0]))
+        try:
+            _ensure_initialized(all_targets=target.triple != host_target().triple)
+            tm = target_machine(target, opt_level=min(opt_level, 3), jit=True)
+            _, obj, times = _emit_jit_object(ir_text, tm, opt_level, unroll)
+            reply = ("ok", (obj, times))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent as an internal error
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(reply)
+        out.write(struct.pack("<Q", len(data)) + data)
+        out.flush()
 
 
 def _check_resolved(obj: bytes, module_name: str, cpu: str, needed: list[str] | None = None) -> None:

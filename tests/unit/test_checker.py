@@ -109,7 +109,7 @@ def test_shape_rules():
     assert t["cv"] == "Tensor<float32, [1, 16, 16, 16]>"
     assert t["f"] == "Tensor<float32, [2, 12]>"
     assert t["p"] == "Tensor<float32, [4, 2, 3]>"
-    assert t["n"] == "int32"
+    assert t["n"] == "int64"  # numel, like a named dim, is an int64 (issue 15)
     assert t["sm"] == "Tensor<float32, [8, 4]>"
     assert t["am"] == "Tensor<int32, [8]>"
     assert t["mx"] == "Tensor<float32, []>"
@@ -117,7 +117,7 @@ def test_shape_rules():
 
 def test_named_dims_bind_per_call_and_are_values_in_the_body():
     checked = ok("fn rows<S>(x: Tensor<float32, [n, k]>) -> Tensor<float32, [n]> {\n"
-                 "    let total: int32 = n * k\n    let z = zeros([n])\n    return z\n}\n"
+                 "    let total: int64 = n * k\n    let z = zeros([n])\n    return z\n}\n"
                  "let a = rows(randn([6, 2]))\nlet b = rows(randn([3, 2]))\n")
     t = lets(checked)
     assert t["a"] == "Tensor<float32, [6]>" and t["b"] == "Tensor<float32, [3]>"
@@ -266,7 +266,7 @@ struct Layer {
     fn forward(self, x: Tensor<float32, [?, n_in]>) -> Tensor<float32, [?, n_out]> {
         return x @ self.weights
     }
-    fn width(self) -> int32 {
+    fn width(self) -> int64 {
         return n_out
     }
 }
@@ -367,7 +367,7 @@ def test_method_dims_come_from_struct_fields():
     checked = ok(STRUCTS + "let l = Layer(randn([4, 3]))\nlet w = l.width()\n")
     width = next(i for i in checked.instances if i.fn.name == "width")
     assert width.field_dim_sources == {"n_in": ("weights", 0), "n_out": ("weights", 1)}
-    assert lets(checked)["w"] == "int32"
+    assert lets(checked)["w"] == "int64"  # a named dim is an int64 (issue 15)
 
 
 def test_each_instance_of_a_generic_function_has_a_full_typed_copy_of_its_body():

@@ -114,3 +114,21 @@ def test_plan_fields():
     assert fields == ("*", "^", "+", True, 12, ",", 3, "f")
     assert plan_format("08.3f", "float").args() == (ord("0"), ord("="), ord("-"), 0, 8, 0, 3, ord("f"))
     assert plan_format("", "int").runtime_function == "trt_format_int"
+
+
+def test_native_formatter_refuses_a_width_beyond_the_limit():
+    """The compiler never passes a width above MAX_WIDTH (E0310); a C caller passing one gets an error,
+    not gigabytes of padding (issue 15)."""
+    from triton_dsl.abi.format_plan import MAX_WIDTH
+    from triton_dsl.runtime.errors import Context
+
+    ctx, buf = Context(), Buf()
+    args = list(plan_format(">5", "int").args())
+    args[4] = MAX_WIDTH + 1
+    assert f("trt_format_int")(ctypes.byref(ctx), ctypes.byref(buf), 7, *args) == 1
+    assert ctx.code != 0 and b"format width 1000001 is too large (at most 1000000)" in ctx.message
+    args[4] = MAX_WIDTH
+    ok = Context()
+    assert f("trt_format_int")(ctypes.byref(ok), ctypes.byref(buf), 7, *args) == 0
+    assert buf.len == MAX_WIDTH
+    f("trt_buf_free")(ctypes.byref(buf))

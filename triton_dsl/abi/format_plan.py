@@ -19,6 +19,9 @@ _SPEC = re.compile(
 
 INT_TYPES = "bdnoxX"
 MAX_PRECISION = 150  # keeps the native formatter's fixed-size buffers sufficient
+# Python bounds a width by sys.maxsize ("Too many decimal digits in format string"); the runtime takes it
+# as an i32 and a wider field is no useful output, so a width is at most a million characters.
+MAX_WIDTH = 1_000_000
 MAX_GROUPED_ZERO_WIDTH = 1000  # zero padding through separators is built in a fixed-size buffer
 _PY_TYPE_NAME = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
@@ -62,6 +65,9 @@ def plan_format(spec: str, kind: str) -> FormatPlan:
     if g["z"]:
         raise ValueError("the 'z' format option is not supported")
     ftype = g["type"] or ""
+    problem = width_problem(spec)
+    if problem:
+        raise ValueError(problem)
     precision = int(g["precision"]) if g["precision"] is not None else -1
     if precision > MAX_PRECISION:
         raise ValueError(f"format precision {precision} is too large (at most {MAX_PRECISION})")
@@ -74,6 +80,19 @@ def plan_format(spec: str, kind: str) -> FormatPlan:
                       int(g["width"]) if g["width"] else 0, grouping, precision, ftype)
     _validate(plan, numeric)
     return plan
+
+
+def width_problem(spec: str) -> str | None:
+    """Why the width or precision of a spec is too large (None if neither is): checked before either
+    becomes a number, so that `{x:099999999999999999999d}` never reaches the runtime wrapped."""
+    m = _SPEC.fullmatch(spec)
+    if m is None:
+        return None
+    for what, text, limit in (("width", m.group("width"), MAX_WIDTH),
+                              ("precision", m.group("precision"), MAX_PRECISION)):
+        if text is not None and (len(text.lstrip("0")) > 12 or int(text) > limit):
+            return f"format {what} {text} is too large (at most {limit})"
+    return None
 
 
 def _numeric_kind(kind, ftype, sign, alt, grouping, align, precision, zero) -> bool:

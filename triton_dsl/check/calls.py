@@ -44,6 +44,10 @@ from .types import (
     is_error,
 )
 
+# Nested instances of generic functions (new argument types under a new instance) beyond this are an error
+# (E0508), as C++ and Rust limit template / recursion depth: the argument types may grow without end.
+MAX_INSTANTIATION_DEPTH = 100
+
 
 class CallMixin:
     # ------------------------------------------------------------------ argument binding
@@ -239,7 +243,7 @@ class CallMixin:
         if receiver is not None:
             body_types = [receiver.ty] + body_types
         body_ret = body_param_type(info.ret, None, binder, "")
-        inst = self.instantiate(info, body_types, dict(binder.dtypes), body_ret)
+        inst = self.instantiate(info, body_types, dict(binder.dtypes), body_ret, e.span)
         if inst.call_span is None:
             inst.call_span = e.span
         self.note_callee(inst, e.span.start)
@@ -280,7 +284,7 @@ class CallMixin:
             body = [body_param_type(t, c, binder, n)
                     for n, t, c in zip(info.param_names, info.param_types, convs, strict=True)]
             body_ret = body_param_type(info.ret, None, binder, "")
-            inst = self.instantiate(info, body, dict(binder.dtypes), body_ret)
+            inst = self.instantiate(info, body, dict(binder.dtypes), body_ret, e.span)
             ret = binder.substitute(info.ret)
             params = tuple(expected.params)
         else:
@@ -291,15 +295,28 @@ class CallMixin:
         return FnType(params, ret)
 
     def instantiate(self, info: FunctionInfo, body_types: list[Type], dtypes: dict[str, str],
-                    body_ret: Type) -> FunctionInstance:
+                    body_ret: Type, span=None) -> FunctionInstance:
         key = tuple(body_types)
         inst = info.instances.get(key)
         if inst is not None:
             return inst
         first = not info.instances
+        parent = self.ctx.instance
+        depth = parent.depth + 1 if parent is not None and len(info.instances) > 0 else 0
         node = info.node if first else copy_tree(info.node)
         inst = FunctionInstance(info, key, list(body_types), body_ret, node.params, node.body,
-                                dtype_consts={k: v for k, v in dtypes.items() if k in info.param_names})
+                                dtype_consts={k: v for k, v in dtypes.items() if k in info.param_names},
+                                depth=depth)
+        if depth > MAX_INSTANTIATION_DEPTH:
+            # Each recursive call of a generic function with new argument types makes a new instance;
+            # past the limit the body is not checked again, so checking always ends.
+            inst.checked = True
+            if not self.instantiation_limit_reported:
+                self.instantiation_limit_reported = True
+                shown = ", ".join(str(t) for t in body_types)
+                self.error("E0508", f"instantiating `{info.name}` for ({shown}) nests more than "
+                           f"{MAX_INSTANTIATION_DEPTH} instances deep: a recursive call that changes its "
+                           "arguments' types never ends", span or info.node.span)
         for i, t in enumerate(body_types):
             if isinstance(t, TensorType) and isinstance(t.shape, tuple):
                 for axis, d in enumerate(t.shape):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 
+from ..abi.format_plan import width_problem
 from ..diagnostics import Note
 from ..syntax import ast
 from . import shapes
 from .assign import Conversion, convert
-from .operators import OpError, check_binary, check_unary
+from .operators import OpError, check_binary, check_unary, combine_dtypes
 from .prim_rules import is_literal
 from .primitives import lookup
 from .resolve import did_you_mean
@@ -27,7 +28,6 @@ from .types import (
     DTYPES,
     ERROR,
     FLOAT32,
-    INT32,
     NONE,
     RANGE,
     STR,
@@ -74,6 +74,30 @@ _SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?\d*[,_]?(?:\.\d+)?([bcdeEfFgGnosxX
 
 
 INT_RANGES = {f"int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64)}
+_INT_CONTEXT_OPS = ("+", "-", "*", "//", "%", "**")
+
+
+def _dtype_of(t: Type) -> str | None:
+    if isinstance(t, Scalar) and t.name != "str":
+        return t.name
+    if isinstance(t, TensorType) and not t.ternary:
+        return t.dtype
+    return None
+
+
+def _int_scalar(t: Type) -> Type | None:
+    """t if it is an integer scalar type (a context for integer literals), else None."""
+    return t if isinstance(t, Scalar) and t.name in INT_RANGES else None
+
+
+def _literal_tree(e: ast.Expr) -> bool:
+    """An integer literal, or arithmetic of them: the operands an integer context types."""
+    if isinstance(e, ast.IntLit):
+        return True
+    if isinstance(e, ast.Unary) and e.op == "-":
+        return _literal_tree(e.operand)
+    return isinstance(e, ast.Binary) and e.op in _INT_CONTEXT_OPS and _literal_tree(e.left) \
+        and _literal_tree(e.right)
 
 
 def format_spec_problem(spec: str, t: Type) -> str | None:
@@ -81,6 +105,9 @@ def format_spec_problem(spec: str, t: Type) -> str | None:
     m = _SPEC.fullmatch(spec)
     if m is None:
         return f"invalid format spec `{spec}`"
+    too_large = width_problem(spec)
+    if too_large:
+        return too_large
     kind = m.group(1)
     scalar = t.name if isinstance(t, Scalar) else None
     if isinstance(t, TensorType) and t.shape == () and not t.ternary:
@@ -105,6 +132,12 @@ class ExprMixin:
     def check_expr(self, e: ast.Expr, expected: Type | None = None) -> Type:
         method = getattr(self, "_expr_" + type(e).__name__, None)
         t = method(e, expected) if method is not None else ERROR
+        if isinstance(t, TensorType):
+            try:
+                shapes.check_rank(t.shape)  # the one rank limit, whatever op built the type
+            except shapes.ShapeError as exc:
+                self.error(exc.code, exc.message, e.span)
+                t = ERROR
         e.ty = t
         return t
 
@@ -179,7 +212,53 @@ class ExprMixin:
     # ------------------------------------------------------------------ constants and shapes
 
     def _expr_IntLit(self, e, expected):
-        return INT32
+        return self.int_literal_type(e, e.value, expected)
+
+    def int_literal_type(self, e: ast.Expr, value: int, expected: Type | None) -> Type:
+        """An integer literal's type: the integer dtype the context expects when the value fits it,
+        else `int32`, else `int64`; a value beyond `int64` is an error (E0311), never a wrapped value.
+        A float context takes an oversized literal as a float (`let x: float64 = 10**30`-like)."""
+        want = expected.inner if isinstance(expected, OptionalType) else expected
+        dtype = want.name if isinstance(want, Scalar) else None
+        if dtype in INT_RANGES and INT_RANGES[dtype][0] <= value <= INT_RANGES[dtype][1]:
+            return Scalar(dtype)
+        for name in ("int32", "int64"):
+            low, high = INT_RANGES[name]
+            if low <= value <= high:
+                return Scalar(name)
+        if dtype in ("float16", "float32", "float64"):
+            return Scalar(dtype)
+        low, high = INT_RANGES["int64"]
+        self.error("E0311", f"the literal {value} does not fit in any integer type: the widest, "
+                   f"`int64`, holds {low}..{high}", e.span)
+        return ERROR
+
+    def const_int(self, e: ast.Expr) -> int | None:
+        """The value of an integer constant expression (literals, unary `-`, `+ - * // % **`), else
+        None. Used to find a constant expression that overflows its dtype at compile time."""
+        if isinstance(e, ast.IntLit):
+            return e.value
+        if isinstance(e, ast.Unary) and e.op == "-":
+            v = self.const_int(e.operand)
+            return None if v is None else -v
+        if isinstance(e, ast.Binary) and e.op in ("+", "-", "*", "//", "%", "**"):
+            a, b = self.const_int(e.left), self.const_int(e.right)
+            if a is None or b is None:
+                return None
+            if e.op == "+":
+                return a + b
+            if e.op == "-":
+                return a - b
+            if e.op == "*":
+                return a * b
+            if e.op in ("//", "%"):
+                if b == 0:
+                    return None
+                return a // b if e.op == "//" else a % b  # floor division, as the language's `//`
+            if b < 0 or (b > 64 and abs(a) > 1):
+                return None if b < 0 else (2 ** 64 if a > 0 or b % 2 == 0 else -(2 ** 64))
+            return a ** b
+        return None
 
     def _expr_FloatLit(self, e, expected):
         return FLOAT32
@@ -277,6 +356,10 @@ class ExprMixin:
     # ------------------------------------------------------------------ operators
 
     def _expr_Unary(self, e: ast.Unary, expected):
+        if e.op == "-" and isinstance(e.operand, ast.IntLit):
+            # `-9223372036854775808` is one literal: its range is the negated value's
+            t = e.operand.ty = self.int_literal_type(e, -e.operand.value, expected)
+            return t
         t = self.check_expr(e.operand, expected if e.op == "-" else None)
         try:
             return check_unary(e.op, t)
@@ -285,8 +368,58 @@ class ExprMixin:
             return ERROR
 
     def _expr_Binary(self, e: ast.Binary, expected):
-        a = self.check_expr(e.left)
-        b = self.check_expr(e.right)
+        # An integer context (`let e: int64 = 5000000000 + 1`) types the literals of the arithmetic
+        # under it; other operands keep their own types (a literal then adapts to them).
+        want = expected.inner if isinstance(expected, OptionalType) else expected
+        ctx = want if e.op in _INT_CONTEXT_OPS and isinstance(want, Scalar) and want.name in INT_RANGES \
+            else None
+        # Literal arithmetic next to another operand takes that operand's integer type
+        # (`p64 + (7 - 2147483647)` is int64 arithmetic, not an int32 overflow).
+        lit_left, lit_right = _literal_tree(e.left), _literal_tree(e.right)
+        if lit_left and not lit_right:
+            b = self.check_expr(e.right)
+            a = self.check_expr(e.left, _int_scalar(b) or ctx)
+        elif lit_right and not lit_left:
+            a = self.check_expr(e.left)
+            b = self.check_expr(e.right, _int_scalar(a) or ctx)
+        else:
+            a = self.check_expr(e.left, ctx if lit_left else None)
+            b = self.check_expr(e.right, ctx if lit_right else None)
+        result = self._binary_type(e, a, b)
+        if not is_error(result) and not self.operand_literals_fit(e, a, b):
+            return ERROR
+        if isinstance(result, Scalar) and result.name in INT_RANGES:
+            value = self.const_int(e)
+            low, high = INT_RANGES[result.name]
+            if value is not None and not low <= value <= high:
+                self.error("E0311", f"this constant expression is {value}, which does not fit in "
+                           f"`{result.name}` ({low}..{high}); write a literal of a wider type or "
+                           "annotate the variable", e.span)
+                return ERROR
+        return result
+
+    def operand_literals_fit(self, e: ast.Binary, a: Type, b: Type) -> bool:
+        """An integer literal next to a narrower integer operand takes that operand's dtype (`x8 + 1`
+        stays int8): it must fit it (`x8 + 1000` is E0311, as NumPy 2 refuses it), never wrap."""
+        if e.op not in _INT_CONTEXT_OPS + ("<", "<=", ">", ">=", "==", "!=") or e.op == "**":
+            return True
+        da, db = (_dtype_of(t) for t in (a, b))
+        if da is None or db is None:
+            return True
+        lit_a, lit_b = is_literal(e.left), is_literal(e.right)
+        dtype = combine_dtypes(da, db, lit_a, lit_b)
+        if dtype not in INT_RANGES:
+            return True
+        low, high = INT_RANGES[dtype]
+        for side, lit in ((e.left, lit_a), (e.right, lit_b)):
+            value = self.const_int(side) if lit else None
+            if value is not None and not low <= value <= high:
+                self.error("E0311", f"the literal {value} does not fit in `{dtype}` ({low}..{high}), "
+                           "the type of the other operand", side.span)
+                return False
+        return True
+
+    def _binary_type(self, e: ast.Binary, a: Type, b: Type) -> Type:
         if e.op == "*" and isinstance(a, ListType) and is_int_like(b):
             return a  # `[x] * n` repeats a list
         if e.op == "*" and isinstance(b, ListType) and is_int_like(a):

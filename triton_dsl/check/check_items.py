@@ -266,7 +266,7 @@ class ItemMixin:
             if isinstance(t, TensorType) and isinstance(t.shape, tuple):
                 dims |= {d for d in t.shape if isinstance(d, str)}
         for d in sorted(dims):
-            self.scope.define(VarInfo(d, _int32(), None, kind="dim"))
+            self.scope.define(VarInfo(d, _dim_type(), None, kind="dim"))
         for p, t in zip(inst.params, inst.param_types, strict=True):
             self.scope.define(VarInfo(p.name, t, p.span, kind="param"))
         self.ctx.dims = dims
@@ -339,10 +339,11 @@ def _exact(conv) -> bool:
     return conv is not None and all(step.startswith("member:") for step in conv.steps)
 
 
-def _int32() -> Type:
-    from .types import INT32
+def _dim_type() -> Type:
+    """A named dim's value is an int64 (numpy's shapes are): a dim of 2**31 must not wrap."""
+    from .types import INT64
 
-    return INT32
+    return INT64
 
 
 def _any_rank(t: Type, dtypes: dict[str, str]) -> Type:

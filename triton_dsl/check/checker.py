@@ -75,6 +75,7 @@ class Checker(ItemMixin, StmtMixin, CallMixin, MethodCallMixin, ExprMixin, Acces
         self.empty_lists: list[VarInfo] = []  # `let xs = []` whose element type is learned later
         self.toplevel_calls: dict[FunctionInstance, float] = {}  # earliest top-level call offset
         self.in_main = False
+        self.instantiation_limit_reported = False  # E0508 once per program
 
     def error(self, code: str, message: str, span, *notes) -> None:
         self.sink.error(code, message, span, *notes)

@@ -69,6 +69,7 @@ class FunctionInstance:
     call_span: Span | None = None     # the call that made this instance (for notes on errors in its body)
     global_reads: list = field(default_factory=list)  # (VarInfo, ast.Name) of top-level `let`s its body reads
     diagnostics: list = field(default_factory=list)  # problems found in a stdlib body, replayed per use
+    depth: int = 0  # how many instances of generic functions it was instantiated under
 
     @property
     def name(self) -> str:

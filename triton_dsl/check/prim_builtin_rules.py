@@ -19,6 +19,7 @@ from .types import (
     BOOL,
     ERROR,
     INT32,
+    INT64,
     NEVER,
     RANGE,
     UNIT,
@@ -129,7 +130,7 @@ def attribute(t: Type, name: str) -> Type | None:
     if not isinstance(t, TensorType):
         return None
     if name == "shape":
-        return ListType(INT32)
+        return ListType(INT64)  # dims are int64, as numpy's
     if name == "T":
         return TensorType(t.dtype, shapes.transpose_shape(t.shape) if t.rank != 1 else t.shape, t.ternary)
     if name == "grad":

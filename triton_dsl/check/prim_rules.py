@@ -19,6 +19,7 @@ from .types import (
     BOOL,
     ERROR,
     INT32,
+    INT64,
     STR,
     UNIT,
     ListType,
@@ -95,7 +96,7 @@ def shape_arg(r: RuleCall, pname: str):
         return a.shape
     if isinstance(a.ty, Scalar) and a.ty.name.startswith("int"):
         return (a.const if isinstance(a.const, int) else None,)
-    if isinstance(a.ty, ListType) and (a.ty.elem is None or a.ty.elem == INT32):
+    if isinstance(a.ty, ListType) and (a.ty.elem is None or a.ty.elem in (INT32, INT64)):
         return ANY_RANK if a.length is None else (None,) * a.length
     raise r.fail("E0501", f"argument '{pname}' of `{r.name}` must be a shape (a list of integers), "
                  f"got `{a.ty}`", a.span)

@@ -22,7 +22,7 @@ from .primitives import NOT_CONST, RuleCall
 from .types import (
     ANY_RANK,
     ERROR,
-    INT32,
+    INT64,
     ListType,
     NoneType,
     Scalar,
@@ -264,4 +264,4 @@ def concat(r: RuleCall) -> Type:
 
 def numel(r: RuleCall) -> Type:
     as_tensor(r, "x", dequantize=False)
-    return INT32
+    return INT64

@@ -12,6 +12,7 @@ import difflib
 
 from ..diagnostics import DiagnosticSink, Note
 from ..syntax import ast
+from . import shapes
 from .env import GlobalEnv
 from .types import (
     ANY_RANK,
@@ -118,7 +119,14 @@ class TypeResolver:
             self.sink.error("E0702", f"a TernaryTensor holds trits: write `TernaryTensor<trit, ...>`, "
                             f"not `{dtype}`", t.dtype.span)
             dtype = "trit"
-        return TensorType(dtype, self._shape(t.shape), ternary)
+        shape = self._shape(t.shape)
+        try:
+            shapes.check_rank(shape)
+        except shapes.ShapeError as exc:
+            self.sink.error(exc.code, exc.message.replace("this tensor would have", "this tensor type has"),
+                            t.span)
+            return ERROR
+        return TensorType(dtype, shape, ternary)
 
     def _shape(self, s):
         if isinstance(s, ast.ShapeAny):

@@ -224,6 +224,14 @@ def emit_binary(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value, dtype: str, 
     raise ValueError(f"binary {op} on {dtype}")
 
 
+def fptosi_sat(b: ir.IRBuilder, x: ir.Value, to: ir.Type) -> ir.Value:
+    """Float to signed integer, saturating (docs/language.md "Conversions"): NaN gives 0, a value
+    beyond the type's range its minimum or maximum. A plain `fptosi` would give LLVM poison there (a
+    different garbage value from run to run); the tensor casts in the runtime saturate the same way."""
+    fn = intrinsic(b.module, f"llvm.fptosi.sat.{_suffix(to)}.{_suffix(x.type)}", to, [x.type])
+    return b.call(fn, [x])
+
+
 def emit_cast(b: ir.IRBuilder, x: ir.Value, src: str, dst: str, fail: Fail) -> ir.Value:
     """Convert a register value of dtype `src` to `dst` (numpy's astype, plus the checked trit cast)."""
     to = scalar_type(dst)
@@ -237,8 +245,8 @@ def emit_cast(b: ir.IRBuilder, x: ir.Value, src: str, dst: str, fail: Fail) -> i
         return b.uitofp(x, to) if is_float(to) else b.zext(x, to)
     if dst == "trit":
         if is_float(x.type):
-            t = b.fptosi(x, to)
-            wide = b.fptosi(x, ir.IntType(32))
+            t = fptosi_sat(b, x, to)
+            wide = fptosi_sat(b, x, ir.IntType(32))
             exact = b.fcmp_ordered("==", b.sitofp(wide, x.type), x)
             in_range = b.icmp_unsigned("<=", b.add(wide, const(ir.IntType(32), 1)), const(ir.IntType(32), 2))
             fail(b.not_(b.and_(exact, in_range)), "value is not a trit (-1, 0 or 1)")
@@ -252,7 +260,7 @@ def emit_cast(b: ir.IRBuilder, x: ir.Value, src: str, dst: str, fail: Fail) -> i
         dst_rank = order.index(to) if to in order else 2
         return b.fpext(x, to) if dst_rank > src_rank else b.fptrunc(x, to)
     if is_float(x.type):
-        return b.fptosi(x, to)
+        return fptosi_sat(b, x, to)
     if is_float(to):
         return b.sitofp(x, to)
     if to.width > x.type.width:

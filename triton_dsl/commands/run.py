@@ -101,16 +101,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _compiled_program(source, args: argparse.Namespace):
     """A callable running the program, from the program cache or a fresh compilation (or an exit code)."""
-    from ..api import Module, run_cached_entry
+    from ..api import Module, load_cached_entry
     from ..pipeline import compile_source
-    from ..program_cache import load_compiled, store_compiled
+    from ..program_cache import discard, load_compiled, store_compiled
 
     use_cache = not args.no_cache
     cached = load_compiled(source, args.opt_level) if use_cache else None
     if cached is not None:
-        if cached.warnings:
-            print(cached.warnings, file=sys.stderr)
-        return lambda: run_cached_entry(cached, args.opt_level)
+        try:
+            run_entry = load_cached_entry(cached, args.opt_level)
+        except Exception:  # an entry whose IR does not load is a miss, never an error of the run
+            discard(source, args.opt_level)
+        else:
+            if cached.warnings:
+                print(cached.warnings, file=sys.stderr)
+            return run_entry
     result = compile_source(source)
     rendered = render_all(result.diagnostics) if result.diagnostics else ""
     if rendered:

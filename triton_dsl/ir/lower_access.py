@@ -110,7 +110,7 @@ def _shape_item(lw, e: ast.Index) -> Value:
     rank = t.type.rank
     if not -rank <= axis < rank:
         raise NotAvailable(f"`x.shape[{axis}]` of a rank-{rank} tensor", ix.span)
-    return lw.b.cast(lw.b.dim(t, axis % rank, e.span), "int32", e.span)
+    return lw.b.dim(t, axis % rank, e.span)  # an int64, as the checker types it
 
 
 def lower_attribute(lw, e: ast.Attribute) -> Value:

@@ -32,10 +32,10 @@ class FunctionLowerer(ExprLowerer):
     def lower_instance(self) -> None:
         for i, v in zip(self.fn.param_origin, self.fn.params, strict=True):
             self.scopes.define(self.inst.params[i].name, v)
-        # Named dims are int32 values read from the tensor argument that carries them.
+        # Named dims are int64 values (as numpy's shapes) read from the tensor argument that carries them.
         for name, (pi, axis) in self.inst.dim_sources.items():
             d = self.b.dim(self.fn.params[self.fn.param_origin.index(pi)], axis, self.fn.span)
-            self.scopes.define(name, self.b.cast(d, "int32", self.fn.span))
+            self.scopes.define(name, d)
         self.check_named_dims()
         self.lower_body(self.inst.body.stmts)
 

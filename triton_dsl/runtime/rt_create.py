@@ -45,7 +45,8 @@ def _emit_creation(em: Emitter) -> None:
         emit_error(fb, layout.ERR_VALUE, "arange: step must not be zero")
         fb.ret(NULL)
     count = fb.call("ceil", b.fdiv(b.fsub(stop, start), step))
-    n = fb.select(b.fcmp_ordered(">", count, ir.Constant(F64, 0.0)), b.fptosi(count, I64), c64(0))
+    whole = b.call(em.intrinsic("llvm.fptosi.sat.i64.f64", I64, [F64]), [count])  # no poison at 1e30
+    n = fb.select(b.fcmp_ordered(">", count, ir.Constant(F64, 0.0)), whole, c64(0))
     shape = fb.var(SHAPE_T)
     b.store(n, fb.at(shape, 0, I64))
     out = _new_like_dtype(fb, ctx, dtype, c32(1), shape)

@@ -48,7 +48,8 @@ def _emit_stores(em: Emitter) -> None:
 def _store_trit(fb, t, i, v, is_f: bool) -> None:
     """Check v is -1, 0 or 1 and write its 2-bit code into the packed row (docs/ternary_format.md)."""
     b = fb.b
-    iv = b.fptosi(v, I64) if is_f else v
+    # saturating: a plain fptosi of 1e30 or NaN is poison, and the check below would branch on it
+    iv = b.call(fb.em.intrinsic("llvm.fptosi.sat.i64.f64", I64, [F64]), [v]) if is_f else v
     exact = b.fcmp_ordered("==", b.sitofp(iv, F64), v) if is_f else ir.Constant(ir.IntType(1), 1)
     in_range = b.and_(b.icmp_signed(">=", iv, c64(-1)), b.icmp_signed("<=", iv, c64(1)))
     with fb.if_then(b.not_(b.and_(exact, in_range)), likely=False):

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ..abi import layout
+from ..abi.format_plan import MAX_WIDTH
 from .irgen import F64, I8, I32, I64, PTR, Emitter, FnBuilder, c8, c32, c64
+from .rt_errors import emit_error
 
 NULL = ir.Constant(PTR, None)
 _ARGS = [I32] * 8  # fill, align, sign, alt, width, grouping, precision, type
@@ -49,6 +52,10 @@ def _emit_pad(em: Emitter) -> None:
     ctx, buf, prefix, plen, body, int_len, blen, fill, align, width, grouping, gsize, dflt = fb.args
     b = fb.b
     align = fb.select(b.icmp_signed("==", align, c32(0)), dflt, align)
+    # the compiler never passes a wider field (format_plan.MAX_WIDTH); a C caller is refused the same way
+    with fb.if_then(b.icmp_signed(">", width, c32(MAX_WIDTH)), likely=False):
+        emit_error(fb, layout.ERR_VALUE, f"format width %d is too large (at most {MAX_WIDTH})", width)
+        fb.ret(c32(1))
     width = b.sext(width, I64)
     rest_len = b.sub(blen, int_len)
     grouped = fb.var(ir.ArrayType(I8, 2 * BODY))

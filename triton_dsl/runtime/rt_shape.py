@@ -100,6 +100,11 @@ def _emit_views(em: Emitter) -> None:
         b = fb.b
         rank = fb.get(t, "rank")
         unsq = name == "trt_unsqueeze"
+        if unsq:  # the one more dim must fit the header (and `dims` below)
+            with fb.if_then(b.icmp_signed(">=", rank, c32(layout.MAX_RANK)), likely=False):
+                emit_error(fb, layout.ERR_VALUE, "unsqueeze: rank %d exceeds the maximum rank 8",
+                           b.add(rank, c32(1)))
+                fb.ret(NULL)
         d = fb.call("trt_dim_arg", ctx, dim, b.add(rank, c32(1)) if unsq else rank)
         fb.ret_if(b.icmp_signed("<", d, c32(0)), NULL)
         d64 = b.sext(d, I64)

@@ -33,6 +33,20 @@ class RawField:
     end: int             # file offset just after the `}`
 
 
+def _scalar_value(code: int, start: int, end: int) -> str:
+    """The character of a code point, which must be a Unicode scalar value: a surrogate (U+D800..U+DFFF)
+    is no character and cannot be encoded as UTF-8, so it is refused here, once, for every string."""
+    if 0xD800 <= code <= 0xDFFF:
+        raise LexicalError("E0105", f"U+{code:04X} is a surrogate, not a character: a string holds Unicode "
+                           "scalar values (U+0000..U+D7FF, U+E000..U+10FFFF)", start, end)
+    return chr(code)
+
+
+def _plain(raw: str, i: int, base: int) -> str:
+    """An unescaped character of a literal (a source given as a Python str may hold a lone surrogate)."""
+    return _scalar_value(ord(raw[i]), base + i, base + i + 1)
+
+
 def _decode_escape(raw: str, i: int, base: int) -> tuple[str, int]:
     """Decode the escape starting at raw[i] == '\\'; return (character, index after the escape)."""
     if i + 1 >= len(raw):
@@ -43,17 +57,17 @@ def _decode_escape(raw: str, i: int, base: int) -> tuple[str, int]:
     if kind == "x":
         digits = raw[i + 2:i + 4]
         if len(digits) == 2 and set(digits) <= _HEX:
-            return chr(int(digits, 16)), i + 4
+            return _scalar_value(int(digits, 16), base + i, base + i + 4), i + 4
     elif kind == "u":
         if raw[i + 2:i + 3] == "{":
             close = raw.find("}", i + 3)
             digits = raw[i + 3:close] if close > 0 else ""
             if 0 < len(digits) <= 6 and set(digits) <= _HEX and int(digits, 16) <= 0x10FFFF:
-                return chr(int(digits, 16)), close + 1
+                return _scalar_value(int(digits, 16), base + i, base + close + 1), close + 1
         else:
             digits = raw[i + 2:i + 6]
             if len(digits) == 4 and set(digits) <= _HEX:
-                return chr(int(digits, 16)), i + 6
+                return _scalar_value(int(digits, 16), base + i, base + i + 6), i + 6
     escape = raw[i:i + 2]
     raise LexicalError("E0105", f"invalid escape sequence '{escape}'", base + i, base + i + 2)
 
@@ -67,7 +81,7 @@ def decode_string(raw: str, base: int) -> str:
             ch, i = _decode_escape(raw, i, base)
             out.append(ch)
         else:
-            out.append(raw[i])
+            out.append(_plain(raw, i, base))
             i += 1
     return "".join(out)
 
@@ -140,7 +154,7 @@ def split_fstring(raw: str, base: int) -> list[str | RawField]:
             parts.append(field)
             i = field.end - base
         else:
-            text.append(ch)
+            text.append(_plain(raw, i, base))
             i += 1
     if text:
         parts.append("".join(text))

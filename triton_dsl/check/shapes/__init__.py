@@ -22,8 +22,10 @@ from .core import (
     E_INDEX,
     E_JOIN,
     E_MATMUL,
+    E_MAX_RANK,
     E_RANK,
     E_RESHAPE,
+    MAX_RANK,
     UNKNOWN,
     Dim,
     DimBinding,
@@ -31,6 +33,7 @@ from .core import (
     ShapeError,
     broadcast_dims,
     broadcast_shapes,
+    check_rank,
     dims_agree,
     format_dim,
     format_shape,
@@ -54,8 +57,9 @@ from .layout import (
 )
 
 __all__ = [
-    "ANY_RANK", "E_AXIS", "E_BINDING", "E_BROADCAST", "E_CONV", "E_INDEX", "E_JOIN", "E_MATMUL", "E_RANK",
-    "E_RESHAPE", "UNKNOWN", "UNKNOWN_INDEX", "Dim", "DimBinding", "Index", "Shape", "ShapeError",
+    "ANY_RANK", "E_AXIS", "E_BINDING", "E_BROADCAST", "E_CONV", "E_INDEX", "E_JOIN", "E_MATMUL", "E_MAX_RANK",
+    "E_RANK", "MAX_RANK", "check_rank", "E_RESHAPE", "UNKNOWN", "UNKNOWN_INDEX", "Dim", "DimBinding", "Index",
+    "Shape", "ShapeError",
     "broadcast_dims", "broadcast_shapes", "concat_shape", "conv2d_shape", "dims_agree", "flatten_shape",
     "format_dim", "format_shape", "index_shape", "is_static", "matmul_shape", "merge_dims", "normalize_axis",
     "permute_shape", "reduce_shape", "reshape_shape", "slice_length", "squeeze_shape", "stack_shape",

@@ -45,6 +45,18 @@ E_INDEX = "E0406"
 E_CONV = "E0407"
 E_BINDING = "E0408"
 E_RANK = "E0409"
+E_MAX_RANK = "E0410"
+
+# The runtime tensor header holds at most this many dims (docs/runtime.md, `abi.layout.MAX_RANK`).
+MAX_RANK = 8
+
+
+def check_rank(shape: Shape) -> None:
+    """The one rank limit: every tensor type the checker builds (an operation's result, a written type)
+    goes through here, so no op can produce a rank the runtime cannot hold."""
+    if isinstance(shape, tuple) and len(shape) > MAX_RANK:
+        raise ShapeError(f"this tensor would have rank {len(shape)}; the maximum rank is {MAX_RANK}",
+                         E_MAX_RANK)
 
 
 @dataclass(frozen=True)
