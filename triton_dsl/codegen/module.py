@@ -31,6 +31,8 @@ class ModuleEmitter:
         self._functions: dict[str, ir.Function] = {}
         self._cstrings: dict[str, ir.GlobalVariable] = {}
         self._strs: dict[str, ir.GlobalVariable] = {}
+        from .objects import ObjectSupport
+        self.objects = ObjectSupport(self)
         for fn in module.functions.values():
             params = [PTR] + [llvm_type(p.type) for p in fn.params]
             fnty = ir.FunctionType(llvm_type(fn.ret_type), params)

@@ -22,7 +22,21 @@ from ..diagnostics import DiagnosticSink
 from ..syntax import ast
 from .builder import Builder
 from .nodes import ENTRY_NAME, Block, Function, Module, Value
-from .types import UNIT, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
+from .types import (
+    UNIT,
+    FnValTy,
+    IRType,
+    ListTy,
+    NoneTy,
+    OptionalTy,
+    ScalarTy,
+    StrTy,
+    StructLayout,
+    StructTy,
+    TensorTy,
+    TraitTy,
+    TupleTy,
+)
 
 
 class NotAvailable(Exception):
@@ -55,29 +69,38 @@ def not_available_message(what: str) -> str:
     return f"{what} {'is' if singular else 'are'} not available yet"
 
 
-def ir_type(t: ct.Type, span=None) -> IRType:
-    """The IR type of a checker type (a value of this type at run time)."""
+def ir_type(t: ct.Type, span=None, *, stored: bool = False) -> IRType:
+    """The IR type of a checker type (a value of this type at run time). `stored`: the value is an element
+    of a list or a field of a struct, where a tensor of any rank (`Tensor<float32, ?>`) may live."""
     if isinstance(t, ct.Scalar):
         return ScalarTy(t.name)
     if isinstance(t, ct.TensorType):
         if not isinstance(t.shape, tuple):
+            if stored:
+                return TensorTy(t.dtype, None, t.ternary or t.dtype == "trit")
             raise NotAvailable("tensors of unknown rank", span)
         # Every trit tensor is packed at run time; without scales its value is the trits themselves.
         return TensorTy(t.dtype, len(t.shape), t.ternary or t.dtype == "trit")
     if isinstance(t, ct.TupleType):
-        return TupleTy(tuple(ir_type(x, span) for x in t.items))
+        return TupleTy(tuple(ir_type(x, span, stored=stored) for x in t.items))
     if isinstance(t, ct.StrType):
         return StrTy()
     if isinstance(t, (ct.UnitType, ct.NeverType)):
         return UNIT
     if isinstance(t, ct.OptionalType):
-        return OptionalTy(ir_type(t.inner, span))
+        return OptionalTy(ir_type(t.inner, span, stored=stored))
     if isinstance(t, ct.NoneType):
         return NoneTy()
-    names = {ct.ListType: "lists as run-time values",
-             ct.StructType: "structs as run-time values", ct.FnType: "closures and functions as values",
-             ct.TraitType: "trait objects", ct.NoneType: "None as a run-time value",
-             ct.UnionType: "union values at run time"}
+    if isinstance(t, ct.StructType):
+        return StructTy(t.name)
+    if isinstance(t, ct.TraitType):
+        return TraitTy(t.name)
+    if isinstance(t, ct.ListType):
+        # `[]` that nothing gives an element type (`length([])`, `print([])`) holds no values at all
+        return ListTy(ir_type(t.elem, span, stored=True) if t.elem is not None else NoneTy())
+    if isinstance(t, ct.FnType):
+        return FnValTy(tuple(ir_type(p, span) for p in t.params), ir_type(t.ret, span))
+    names = {ct.NoneType: "None as a run-time value", ct.UnionType: "union values at run time"}
     raise NotAvailable(names.get(type(t), f"values of type {t}"), span)
 
 
@@ -166,6 +189,25 @@ class ProgramLowerer:
         self.sink = sink
         self.module = Module()
         self.reported: set[tuple] = set()
+        self.struct_errors: dict[str, NotAvailable] = {}
+        self.layout_structs()
+
+    def layout_structs(self) -> None:
+        """The IR layout of every struct in scope (fields in declaration order). A struct with a field
+        this version cannot hold at run time is reported where a value of it is built or used."""
+        env = self.checked.env
+        while env is not None:
+            for name, info in env.structs.items():
+                if name in self.module.structs or name in self.struct_errors:
+                    continue
+                try:
+                    fields = [(n, ir_type(t, info.node.span, stored=True))
+                              for n, t in zip(info.field_names, info.field_types, strict=True)]
+                except NotAvailable as exc:
+                    self.struct_errors[name] = exc
+                    continue
+                self.module.structs[name] = StructLayout(name, fields)
+            env = env.parent
 
     def not_available(self, exc: NotAvailable) -> None:
         key = (exc.what, exc.span.start if exc.span else None)
@@ -179,6 +221,9 @@ class ProgramLowerer:
         kept = [i for i, t in enumerate(inst.param_types)
                 if not isinstance(t, ct.TypeType) and i not in fn_values]
         try:
+            for t, p in zip(inst.param_types, inst.params, strict=True):
+                if isinstance(t, ct.StructType) and t.name in self.struct_errors:
+                    raise NotAvailable(self.struct_errors[t.name].what, p.span)
             params = [declared_ir_type(inst.param_types[i], inst.params[i].type, inst.params[i].span)
                       for i in kept]
             ret = declared_ir_type(inst.ret, getattr(getattr(inst.fn, "node", None), "ret", None),
@@ -189,7 +234,8 @@ class ProgramLowerer:
         body = Block([Value(t, inst.params[i].name) for t, i in zip(params, kept, strict=True)])
         fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
                       param_names=[inst.params[i].name for i in kept],
-                      public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values,
+                      public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values
+                      and not any(isinstance(t, ct.FnType) for t in inst.param_types),
                       generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept,
                       param_declared=[str(inst.param_types[i]) for i in kept],
                       param_dims=[_declared_dims(inst.param_types[i]) for i in kept])

@@ -14,6 +14,9 @@ module with `retain`/`release` ops, under these rules (the runtime's, docs/runti
   on the error path, so a failing call leaks nothing (a Python loop of failing calls keeps memory flat);
 - loop-carried values are owned by the loop body (`for` body, `while` body), borrowed by the `while`
   condition region; `tuple`/`some` retain the items they pack, `get`/`unwrap` the item they extract.
+- ops on objects (`new_struct`, `field_get`, `list_get`, `make_closure`, ...) follow the general rule: their
+  results are fresh references and they borrow their operands (code generation counts the references a
+  store into an object makes and a read out of one gives; see codegen/object_ops.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ _CONSUMING_TERMINATORS = frozenset({"yield", "return", "break", "continue"})
 RELEASE_ON_ERROR = "release_on_error"
 # Ops that never fail at run time (no error path to clean up).
 _NEVER_FAIL = frozenset({"const", "tuple", "get", "dim", "numel", "buf", "none", "some", "is_some", "unwrap",
-                         "retain", "release", "yield", "condition", "return", "break", "continue"})
+                         "retain", "release", "yield", "condition", "return", "break", "continue",
+                         "field_get", "field_set", "list_len", "retype"})
 
 
 def _rc(v: Value) -> bool:
