@@ -186,6 +186,29 @@ class ObjectOpsMixin:
         self.check_error(op.span, call_site=True)
         self.bind(op.results, [result] if op.results else [])
 
+    # -- trait objects ------------------------------------------------------------------------------------
+    def op_to_trait(self, op: Op) -> None:
+        """`{obj, vtable}`: the struct reference (counted) and its method table for the trait."""
+        obj = self.get(op.operands[0])
+        emit_refcount(self.b, op.operands[0].type, obj, "incref")
+        table = self.m.objects.vtable(op.attrs["struct"], op.attrs["trait"])
+        pair = self.b.insert_value(ir.Constant(ir.LiteralStructType([PTR, PTR]), None), obj, 0)
+        self.bind(op.results, [self.b.insert_value(pair, table, 1)])
+
+    def op_call_trait(self, op: Op) -> None:
+        """Dynamic dispatch: load the method from the table, one indirect call with the struct as `self`."""
+        from .objects import Callee
+        recv, *args = op.operands
+        pair = self.get(recv)
+        obj, table = self.b.extract_value(pair, 0), self.b.extract_value(pair, 1)
+        fnptr = self.b.load(byte_ptr(self.b, table, 8 * op.attrs["index"]), typ=PTR)
+        ret = op.results[0].type if op.results else None
+        fnty = ir.FunctionType(llvm_type(ret) if ret is not None else ir.VoidType(),
+                               [PTR, PTR, *(llvm_type(a.type) for a in args)])
+        result = self.b.call(Callee(fnptr, fnty), [self.ctx, obj, *(self.get(a) for a in args)])
+        self.check_error(op.span, call_site=True)
+        self.bind(op.results, [result] if op.results else [])
+
     # -- printing and tensors of any rank -----------------------------------------------------------------
     def op_print_value(self, op: Op) -> None:
         buf, v = op.operands

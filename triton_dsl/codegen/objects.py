@@ -192,6 +192,21 @@ class ObjectSupport:
         g.initializer = ir.Constant(layout.TYPE_T, values)
         return g
 
+    def vtable(self, struct: str, trait: str) -> ir.GlobalVariable:
+        """The constant method table of `struct` for `trait` (IR function names: `Module.vtables`)."""
+        key = ("vtable", struct, trait)
+        g = self._descriptors.get(key)
+        if g is None:
+            names = self.m.ir_module.vtables[(struct, trait)]
+            ty = ir.ArrayType(PTR, max(1, len(names)))
+            g = ir.GlobalVariable(self.m.llmod, ty, self._fresh("vtable"))
+            g.global_constant = True
+            g.linkage = "private"
+            g.initializer = ir.Constant(ty, [FnPointer(self.m.function(n)) for n in names]
+                                        or [ir.Constant(PTR, None)])
+            self._descriptors[key] = g
+        return g
+
     # -- helper functions ---------------------------------------------------------------------------------
     def _helper(self, kind: str, ty, fnty: ir.FunctionType, build) -> ir.Function:
         key = (kind, ty)
@@ -373,8 +388,8 @@ class FnPointer:
     def get_reference(self) -> str:
         return self.fn.get_reference()
 
-    def __str__(self) -> str:
-        return f"ptr {self.get_reference()}"
+    def __str__(self) -> str:  # as an element of a constant aggregate (the type is printed before it)
+        return self.get_reference()
 
 
 _Callee = Callee

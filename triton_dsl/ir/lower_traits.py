@@ -1,18 +1,59 @@
 """Lowering of trait objects: a struct converted to a trait type, and method calls through a trait.
 
-In: a struct value meeting a trait-typed slot, a `TraitMethodTarget` call. Out: `to_trait` ops (the
-struct reference with its method table for the trait) and `call_trait` ops (one indirect call through
-the table). The tables themselves (`Module.vtables`) are emitted by `codegen.objects`.
+In: a struct value meeting a trait-typed slot (a `[Quantizer, ...]` element, a `Quantizer` parameter or
+field), a `TraitMethodTarget` call. Out: `to_trait` ops (the struct reference with the struct's method table
+for the trait, recorded in `Module.vtables`) and `call_trait` ops (one load from the table and one indirect
+call). A method called on a struct known statically never comes here: it is a direct call.
 """
 
 from __future__ import annotations
 
 from .lowering import NotAvailable
+from .types import TraitTy, UnitTy
 
 
-def to_trait(lw, v, want, span):
-    raise NotAvailable("trait objects", span)
+def trait_layout(lw, name: str, span):
+    layout = lw.program.module.traits.get(name)
+    if layout is None:
+        raise NotAvailable(f"values of the trait '{name}'", span)
+    return layout
+
+
+def _method_function(lw, struct: str, method: str, params, ret, span) -> str:
+    """The IR function of `struct.method` whose signature is the trait's (self, params) -> ret."""
+    info = lw.program.checked.env.struct(struct)
+    m = info.methods.get(method) if info is not None else None
+    if m is None:
+        raise NotAvailable(f"the trait's default body of '{method}' (for `{struct}`)", span)
+    for inst in m.instances.values():
+        fn = lw.program.module.functions.get(inst.mangled())
+        if fn is None:
+            continue
+        if [p.type for p in fn.params[1:]] == list(params) and (fn.ret_type == ret or isinstance(ret, UnitTy)
+                                                                and isinstance(fn.ret_type, UnitTy)):
+            return fn.name
+    raise NotAvailable(f"calling `{struct}.{method}` through a trait when its signature differs from the trait's",
+                       span)
+
+
+def to_trait(lw, v, want: TraitTy, span):
+    struct = v.type.name
+    layout = trait_layout(lw, want.name, span)
+    key = (struct, want.name)
+    if key not in lw.program.module.vtables:
+        lw.program.module.vtables[key] = [_method_function(lw, struct, name, params, ret, span)
+                                          for name, params, ret in layout.methods]
+    return lw.b.op("to_trait", [v], [want], {"struct": struct, "trait": want.name}, span).result
 
 
 def lower_trait_call(lw, e, target):
-    raise NotAvailable("calls through a trait", e.span)
+    recv = lw.lower_expr(target.receiver)
+    if not isinstance(recv.type, TraitTy):
+        raise NotAvailable("this call through a trait", e.span)
+    layout = trait_layout(lw, recv.type.name, e.span)
+    index = layout.index(target.method)
+    _, params, ret = layout.methods[index]
+    args = [lw.coerce(lw.bound_arg(a), t, e.span) for a, t in zip(target.args, params, strict=True)]
+    op = lw.b.op("call_trait", [recv, *args], [] if isinstance(ret, UnitTy) else [ret],
+                 {"trait": recv.type.name, "index": index}, e.span)
+    return op.results[0] if op.results else lw.b.tuple([], e.span)

@@ -34,6 +34,7 @@ from .types import (
     StructLayout,
     StructTy,
     TensorTy,
+    TraitLayout,
     TraitTy,
     TupleTy,
 )
@@ -207,6 +208,15 @@ class ProgramLowerer:
                     self.struct_errors[name] = exc
                     continue
                 self.module.structs[name] = StructLayout(name, fields)
+            for name, trait in env.traits.items():
+                if name in self.module.traits:
+                    continue
+                try:
+                    methods = [(m, tuple(ir_type(t, info.span) for t in info.param_types[1:]),
+                                ir_type(info.ret, info.span)) for m, info in trait.methods.items()]
+                except NotAvailable:
+                    continue  # reported where a value of the trait is made (`lower_traits.trait_layout`)
+                self.module.traits[name] = TraitLayout(name, methods)
             env = env.parent
 
     def not_available(self, exc: NotAvailable) -> None:
