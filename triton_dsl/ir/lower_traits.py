@@ -32,8 +32,8 @@ def _method_function(lw, struct: str, method: str, params, ret, span) -> str:
         if [p.type for p in fn.params[1:]] == list(params) and (fn.ret_type == ret or isinstance(ret, UnitTy)
                                                                 and isinstance(fn.ret_type, UnitTy)):
             return fn.name
-    raise NotAvailable(f"calling `{struct}.{method}` through a trait when its signature differs from the trait's",
-                       span)
+    what = f"calling `{struct}.{method}` through a trait when its signature differs from the trait's"
+    raise NotAvailable(what, span)
 
 
 def to_trait(lw, v, want: TraitTy, span):
