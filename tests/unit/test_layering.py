@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("jit",),
     ("runtime",),   # the native runtime and kernel library, built and loaded through jit
     ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
-    ("api", "api_args", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
+    ("api", "api_args", "api_objects", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
     ("commands", "cli", "__main__", "__init__"),
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

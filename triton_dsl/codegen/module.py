@@ -110,14 +110,17 @@ class ModuleEmitter:
 
     # -- driver ---------------------------------------------------------------------------------------
     def emit(self, *, c_abi: bool = False) -> ir.Module:
-        from .entry import emit_c_abi_wrapper, emit_slot_entry
+        from .entry import emit_c_abi_wrapper, emit_slot_entry, has_c_abi
 
+        # The descriptors of struct and list parameters get exported names: the Python API builds them.
+        self.objects.export_descriptors([p.type for fn in self.ir_module.functions.values() if fn.public
+                                         for p in fn.params])
         for fn in self.ir_module.functions.values():
             FunctionEmitter(self, fn, self._functions[fn.name]).emit()
         for fn in self.ir_module.functions.values():
             if fn.public or fn.name == self.ir_module.entry:
                 emit_slot_entry(self, fn)
-                if c_abi and not fn.generic:
+                if c_abi and not fn.generic and has_c_abi(fn):
                     emit_c_abi_wrapper(self, fn)
         return self.llmod
 

@@ -17,6 +17,7 @@ In: IR types (`StructTy`, `ListTy`, `TraitTy`, `FnValTy`, and everything they ho
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from llvmlite import ir
@@ -45,6 +46,37 @@ if TYPE_CHECKING:
 # Containers nested deeper than this print as `[...]` / `Name(...)` (a reference cycle must not recurse
 # until the stack overflows).
 MAX_PRINT_DEPTH = 64
+
+
+def descriptor_symbol(ty: IRType) -> str:
+    """The exported name of the descriptor of a struct or list type a public function takes (the Python
+    API builds arguments with it)."""
+    return "tdsl_type." + hashlib.sha1(str(ty).encode()).hexdigest()[:16]
+
+
+def nested_object_types(types, structs: dict) -> list[IRType]:
+    """The struct and list types in `types`, nested ones included (each once)."""
+    out: list[IRType] = []
+
+    def walk(t):
+        if isinstance(t, (ListTy, StructTy)):
+            if t in out:
+                return
+            out.append(t)
+            if isinstance(t, ListTy):
+                walk(t.elem)
+            elif t.name in structs:
+                for _, ft in structs[t.name].fields:
+                    walk(ft)
+        elif isinstance(t, OptionalTy):
+            walk(t.inner)
+        elif isinstance(t, TupleTy):
+            for item in t.items:
+                walk(item)
+
+    for t in types:
+        walk(t)
+    return out
 
 
 def mem_layout(t: ir.Type) -> tuple[int, int]:
@@ -164,15 +196,22 @@ class ObjectSupport:
         return f"tdsl.{kind}.{self._names}"
 
     # -- descriptors --------------------------------------------------------------------------------------
-    def descriptor(self, ty: IRType) -> ir.GlobalVariable:
+    def export_descriptors(self, types) -> None:
+        """Give the descriptors of these types (and the types they hold) their exported names."""
+        for t in nested_object_types(types, self.m.ir_module.structs):
+            self.descriptor(t, exported=True)
+
+    def descriptor(self, ty: IRType, exported: bool = False) -> ir.GlobalVariable:
         """The constant `trt_type` of a struct or list type (one per module)."""
         g = self._descriptors.get(ty)
         if g is not None:
             return g
         null = ir.Constant(PTR, None)
-        g = ir.GlobalVariable(self.m.llmod, layout.TYPE_T, self._fresh("type"))
+        g = ir.GlobalVariable(self.m.llmod, layout.TYPE_T, descriptor_symbol(ty) if exported
+                              else self._fresh("type"))
         g.global_constant = True
-        g.linkage = "private"
+        if not exported:
+            g.linkage = "private"
         self._descriptors[ty] = g  # before the helpers: a recursive type refers to itself
         if isinstance(ty, StructTy):
             fields = self.struct_fields(ty.name)

@@ -245,7 +245,7 @@ class ProgramLowerer:
         fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
                       param_names=[inst.params[i].name for i in kept],
                       public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values
-                      and not any(isinstance(t, ct.FnType) for t in inst.param_types),
+                      and not any(_pair_valued(t) for t in [*inst.param_types, inst.ret]),
                       generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept,
                       param_declared=[str(inst.param_types[i]) for i in kept],
                       param_dims=[_declared_dims(inst.param_types[i]) for i in kept])
@@ -295,6 +295,16 @@ class ProgramLowerer:
             stmts = toplevel + (list(main.body.stmts) if main is not None else [])
             FunctionLowerer(self, fn, None).lower_entry(stmts)
         return self.module
+
+
+def _pair_valued(t: ct.Type) -> bool:
+    """A trait object or function value (two pointers) at the top of a type: such functions are not entry
+    points (their 8-byte argument and result slots hold one pointer each; see codegen.entry)."""
+    if isinstance(t, (ct.FnType, ct.TraitType)):
+        return True
+    if isinstance(t, ct.TupleType):
+        return any(_pair_valued(x) for x in t.items)
+    return isinstance(t, ct.OptionalType) and _pair_valued(t.inner)
 
 
 def specialized_name(inst, fn_values: dict[int, object]) -> str:
