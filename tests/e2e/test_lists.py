@@ -170,3 +170,33 @@ fn churn(n: int32) -> int32 {
     assert m.churn(100_000) == 0
     assert live_objects() == before
     np.testing.assert_equal(m.churn(3), 0)
+
+
+def test_for_loops_over_tensors_walk_the_first_axis(tritonc, tmp_path):
+    out = run_ok(tritonc, tmp_path, """
+let t = tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+let sums: [float32, ...] = []
+for row in t {
+    sums.append(sum(row))
+}
+let total = 0
+for v in tensor([1, 2, 3]) {
+    if v == 2 { continue }
+    total += v
+}
+print(sums, total)
+""")
+    assert out == "[3.0, 7.0, 11.0] 4\n"
+
+
+def test_enumerate_and_zip_as_values_are_lists_of_tuples(tritonc, tmp_path):
+    out = run_ok(tritonc, tmp_path, """
+let xs = ["a", "b", "c"]
+let z = zip([1, 2, 3, 4], xs)
+print(enumerate(xs), z, length(z))
+for (i, p) in enumerate(z) {
+    print(i, p)
+}
+""")
+    assert out == ("[(0, 'a'), (1, 'b'), (2, 'c')] [(1, 'a'), (2, 'b'), (3, 'c')] 3\n"
+                   "0 (1, 'a')\n1 (2, 'b')\n2 (3, 'c')\n")

@@ -189,6 +189,30 @@ def lower_list_binary(lw, e: ast.Binary) -> Value:
     raise NotAvailable(f"the operator '{e.op}' on lists", e.span)
 
 
+def lower_pairs(lw, name: str, target, out_ty, span) -> Value:
+    """`enumerate(xs)` / `zip(a, b)` as a value: a new list of tuples (in a `for` loop no list is made)."""
+    want = ir_type(out_ty, span)
+    lists = [list_value(lw, a) for a in target.args]
+    if not all(isinstance(v.type, ListTy) for v in lists) or not isinstance(want, ListTy):
+        raise NotAvailable(f"'{name}' of this value", span)
+    out = lw.b.op("list_new", [], [want], {}, span).result
+    n = lw.b.op("list_len", [lists[0]], [I64], span=span).result
+    for other in lists[1:]:
+        n = lw.b.binary("min", n, lw.b.op("list_len", [other], [I64], span=span).result, span)
+    loop = lw.b.for_(lw.b.const(0, I64, span), n, lw.b.const(1, I64, span), [], span)
+    body = loop.regions[0]
+    with lw.b.at(body):
+        i = body.args[0]
+        items = [lw.b.op("list_get", [lst, i], [lst.type.elem], {"unchecked": True}, span).result
+                 for lst in lists]
+        if name == "enumerate":
+            items = [lw.b.cast(i, "int32", span), items[0]]
+        pair = lw.coerce(lw.b.tuple(items, span), want.elem, span)
+        lw.b.op("list_append", [out, pair], [], {}, span)
+        lw.b.yield_([], span)
+    return out
+
+
 def shape_list(lw, t: Value, span) -> Value:
     """`x.shape` as a value: a new list of the dims (int32)."""
     dims = [lw.b.cast(lw.b.dim(t, axis, span), "int32", span) for axis in range(t.type.rank)]

@@ -173,7 +173,8 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         append_value(lw, buf, lw.lower_value(args["x"].expr), span)
         return lw.rt("trt_buf_take_str", [buf], STR, span)
     if name in ("enumerate", "zip"):
-        raise NotAvailable(f"'{name}' outside of a `for` loop", span)
+        from .lower_objects import lower_pairs
+        return lower_pairs(lw, name, target, out_ty, span)
     raise NotAvailable(f"'{name}'", span)
 
 

@@ -49,6 +49,28 @@ class _ListLoops:
             return None
         return kind, values
 
+    def iterated_tensor(self, it):
+        """The tensor a `for` loop walks along its first axis, else None."""
+        ty = getattr(it, "ty", None)
+        if not (isinstance(ty, ct.TensorType) and isinstance(ty.shape, tuple) and ty.shape):
+            return None
+        if ty.ternary or ty.dtype == "trit":
+            raise NotAvailable("for loops over packed ternary tensors", it.span)
+        return self.lower_expr(it)
+
+    def tensor_row(self, t: Value, i: Value, span) -> Value:
+        """`t[i]` for 0 <= i < t.shape[0]: an element of a vector, a sub-tensor otherwise."""
+        from .types import TensorTy
+        if t.type.rank == 1:
+            self.require("trt_offset", span)
+            layout = [("v", 0), ("array", [1], 64), ("c", 1)]
+            off = self.b.rt("trt_offset", [t, i], I64, span, args=layout).result
+            return self.b.op("load", [t, off], [ScalarTy(t.type.dtype)], span=span).result
+        zero = self.b.const(0, I64, span)
+        self.require("trt_index", span)
+        return self.b.rt("trt_index", [t, zero, i, zero, zero], TensorTy(t.type.dtype, t.type.rank - 1), span,
+                         args=[("v", 0), ("array", [1, 2, 3, 4], 64), ("c", 1)]).result
+
     def lower_for_lists(self, s: ast.For, kind: str, lists: list) -> None:
         counter = f"$for.{id(s)}"
         self.scopes.define(counter, self.b.const(0, I64, s.span))
@@ -331,9 +353,13 @@ class FunctionLowerer(ExprLowerer, _ListLoops):
         if seqs is not None:
             return self.lower_for_lists(s, *seqs)
         items = self.fixed_list(s.iter)
+        tensor = self.iterated_tensor(s.iter) if items is None else None
         if items is not None:  # `for x in [a, b, c]`: an index loop reading item i
             lo, step = self.b.const(0, I64, s.span), self.b.const(1, I64, s.span)
             hi = self.b.const(len(items.type.items), I64, s.span)
+        elif tensor is not None:  # `for row in t`: t[0], t[1], ... along the first axis (numpy's rule)
+            lo, step = self.b.const(0, I64, s.span), self.b.const(1, I64, s.span)
+            hi = self.b.dim(tensor, 0, s.span)
         else:
             lo, hi, step = self.range_bounds(s.iter)
         if not isinstance(s.target, ast.NamePattern):
@@ -354,9 +380,11 @@ class FunctionLowerer(ExprLowerer, _ListLoops):
             if items is not None:  # the loop variable has the type of the list's items
                 from .lower_access import select_item
                 i = select_item(self, items, body.args[0], s.span)
+            elif tensor is not None:
+                i = self.tensor_row(tensor, body.args[0], s.span)
             else:
                 i = body.args[0] if var_ty == I64 else self.b.cast(body.args[0], var_ty.dtype, s.span)
-            self.scopes.define(s.target.name, i)
+            self.define_var(s.target.name, i, s.span)
             self.lower_stmts(s.body.stmts)
             self.scopes.pop()
             if body.terminator is None:
