@@ -34,6 +34,7 @@ from .ir.types import (
     TensorTy,
     TraitTy,
     TupleTy,
+    UnionTy,
 )
 
 
@@ -144,6 +145,16 @@ class Reader:
                 items.append(self.at(addr + pos, t))
                 pos += size
             return tuple(items)
+        if isinstance(ty, UnionTy):  # {i32 tag, members...}: the tagged member
+            tag = ctypes.c_int32.from_address(addr).value
+            pos = 4
+            for i, t in enumerate(ty.members):
+                size, align = mem_layout(llvm_type(t))
+                pos = (pos + align - 1) // align * align
+                if i == tag:
+                    return self.at(addr + pos, t)
+                pos += size
+            raise ValueError(f"a union value with no member {tag}")
         if isinstance(ty, TraitTy):
             obj = _u64(addr)
             desc = _u64(obj + layout.OBJ_FIELDS["obj_type"][0])
@@ -240,6 +251,8 @@ class Writer:
             if value is not None:
                 _, align = mem_layout(llvm_type(ty.inner))
                 self.store(value, addr + align, ty.inner)
+        elif isinstance(ty, UnionTy):
+            raise TypeError(f"{self.where}: union values cannot be passed from Python yet")
         elif isinstance(ty, TupleTy):
             pos = 0
             for item, t in zip(value, ty.items, strict=True):

@@ -1,16 +1,14 @@
 """Optionals and unions with objects: `T?` of structs, lists, strings, tensors and scalars (None, in fields
 and variables), narrowing with `!= None` and `== None { return }`, `x is T` on a union parameter of
 structs (one instance per member; the code after `if x is A { return }` is that instance's dead code),
-optional fields through the Python API. A union *value* held at run time (a `[int32 | str, ...]`
-element) is still a clean E0901."""
+optional fields through the Python API; union values held at run time (a `[int32 | str, ...]` element, a
+union field, a union-typed variable) tested with `is`."""
 
 from __future__ import annotations
 
-import pytest
 from objects_support import run_program
 
 from triton_dsl import api
-from triton_dsl.diagnostics import CompileError
 
 
 def run_ok(tritonc, tmp_path, source: str) -> str:
@@ -96,9 +94,43 @@ fn limit_or(c: Cfg, d: int32) -> int32 {
     assert m.limit_or(on, 9) == 3 and m.limit_or(m.Cfg(), 9) == 9 and m.limit_or(m.Cfg(limit=4), 0) == 4
 
 
-def test_union_values_held_at_run_time_are_not_available_yet():
-    with pytest.raises(CompileError) as info:
-        api.compile('let xs: [int32 | str, ...] = [1, "a"]\nprint(length(xs))\n', name="u.triton")
-    d = info.value.diagnostics[0]
-    assert (d.code, d.line, d.col) == ("E0901", 1, 30)
-    assert d.message == "union values at run time are not available yet"
+def test_union_values_at_run_time(tritonc, tmp_path):
+    out = run_ok(tritonc, tmp_path, """
+struct A {
+    v: int32
+}
+struct Tagged {
+    value: A | str | Tensor<float32, [?]>
+}
+let xs: [int32 | str, ...] = [1, "a", 3]
+let total = 0
+for x in xs {
+    if x is int32 {
+        total += x
+    } else {
+        print(f"text {x}")
+    }
+}
+let v: int32 | str = 2
+v = "now a string"
+if v is str {
+    print(length(v))
+}
+let items = [Tagged(value=A(v=7)), Tagged(value="s"), Tagged(value=ones([2]))]
+items[1].value = A(v=8)
+print(total, xs, items[0], items[1].value, items[2])
+""")
+    assert out == "text a\n12\n4 [1, 'a', 3] Tagged(value=A(v=7)) A(v=8) Tagged(value=[1. 1.])\n"
+
+
+def test_union_fields_come_back_to_python():
+    m = api.compile("""
+struct Tagged {
+    value: int32 | str
+}
+fn make(flag: bool) -> Tagged {
+    if flag { return Tagged(value=5) }
+    return Tagged(value="five")
+}
+""")
+    assert m.make(True).value == 5 and m.make(False).value == "five"

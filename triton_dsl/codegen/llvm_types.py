@@ -23,6 +23,7 @@ from ..ir.types import (
     TensorTy,
     TraitTy,
     TupleTy,
+    UnionTy,
     UnitTy,
 )
 from .kernels.trk_ir import F32 as FLOAT
@@ -54,6 +55,8 @@ def llvm_type(ty: IRType) -> ir.Type:
         return PTR
     if isinstance(ty, (TraitTy, FnValTy)):  # {ptr obj, ptr vtable} / {ptr code, ptr env}
         return ir.LiteralStructType([PTR, PTR])
+    if isinstance(ty, UnionTy):  # {i32 tag, members...}
+        return ir.LiteralStructType([I32, *(llvm_type(m) for m in ty.members)])
     if isinstance(ty, TupleTy):
         return ir.LiteralStructType([llvm_type(t) for t in ty.items])
     if isinstance(ty, OptionalTy):

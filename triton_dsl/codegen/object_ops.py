@@ -186,6 +186,20 @@ class ObjectOpsMixin:
         self.check_error(op.span, call_site=True)
         self.bind(op.results, [result] if op.results else [])
 
+    # -- union values ---------------------------------------------------------------------------------------
+    def op_union_make(self, op: Op) -> None:
+        ty = op.result.type
+        agg = ir.Constant(llvm_type(ty), None)
+        agg = self.b.insert_value(agg, ir.Constant(I32, op.attrs["index"]), 0)
+        self.bind(op.results, [self.b.insert_value(agg, self.get(op.operands[0]), op.attrs["index"] + 1)])
+
+    def op_union_is(self, op: Op) -> None:
+        tag = self.b.extract_value(self.get(op.operands[0]), 0)
+        self.bind(op.results, [self.b.icmp_signed("==", tag, ir.Constant(I32, op.attrs["index"]))])
+
+    def op_union_get(self, op: Op) -> None:
+        self.bind(op.results, [self.b.extract_value(self.get(op.operands[0]), op.attrs["index"] + 1)])
+
     # -- trait objects ------------------------------------------------------------------------------------
     def op_to_trait(self, op: Op) -> None:
         """`{obj, vtable}`: the struct reference (counted) and its method table for the trait."""

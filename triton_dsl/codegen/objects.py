@@ -35,6 +35,7 @@ from ..ir.types import (
     TensorTy,
     TraitTy,
     TupleTy,
+    UnionTy,
     UnitTy,
 )
 from . import rtabi
@@ -169,6 +170,11 @@ def emit_refcount(b: ir.IRBuilder, ty: IRType, value: ir.Value, what: str) -> No
         if ty.inner.is_refcounted():
             inner = value if ty.nullable_pointer else b.extract_value(value, 1)
             emit_refcount(b, ty.inner, inner, what)
+    elif isinstance(ty, UnionTy):
+        # only the tagged member is set; the others are zero (null), which the refcount functions accept
+        for i, m in enumerate(ty.members):
+            if m.is_refcounted():
+                emit_refcount(b, m, b.extract_value(value, i + 1), what)
     else:
         p = obj_pointer(b, ty, value)
         if p is not None:
@@ -353,6 +359,11 @@ class _Printer:
             self._or(b.call(_Callee(fn, fnty), [ctx, buf, obj, depth]))
         elif isinstance(ty, FnValTy):
             self.text("<function>")
+        elif isinstance(ty, UnionTy):
+            tag = b.extract_value(v, 0)
+            for i, m in enumerate(ty.members):
+                with b.if_then(b.icmp_signed("==", tag, ir.Constant(I32, i))):
+                    self.append(m, b.extract_value(v, i + 1), depth)
         else:
             raise TypeError(f"cannot print {ty}")
 

@@ -25,6 +25,7 @@ from .types import (
     TensorTy,
     TraitTy,
     TupleTy,
+    UnionTy,
 )
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
@@ -85,7 +86,29 @@ class ExprLowerer:
                 v = read_cell(self, v, e.span)
         if isinstance(v.type, OptionalTy) and e.ty is not None and not isinstance(e.ty, ct.OptionalType):
             return self.unwrap(v, e.span)  # narrowed by `if x != None`
+        if isinstance(v.type, UnionTy) and e.ty is not None and not isinstance(e.ty, ct.UnionType):
+            return self.union_member(v, ir_type(e.ty, e.span, stored=True), e.span)  # narrowed by `is`
         return v
+
+    def union_member(self, v: Value, want: IRType, span) -> Value:
+        k = v.type.index(want)
+        if k is None:
+            raise NotAvailable(f"reading a `{want}` out of this union", span)
+        return self.b.op("union_get", [v], [want], {"index": k}, span).result
+
+    def expr_Is(self, e) -> Value:
+        """`x is T`: decided statically for a resolved type, else a test of a union value's tag."""
+        static = getattr(e, "static", None)
+        if static is not None:
+            return self.b.const(bool(static), BOOL, e.span)
+        v = self.scopes.lookup(e.value.name) if isinstance(e.value, ast.Name) else None
+        v = v if v is not None and isinstance(v.type, UnionTy) else self.lower_expr(e.value)
+        if not isinstance(v.type, UnionTy):
+            raise NotAvailable("this `is` test", e.span)
+        k = v.type.index(ir_type(e.tested_ty, e.span, stored=True))
+        if k is None:
+            return self.b.const(False, BOOL, e.span)
+        return self.b.op("union_is", [v], [BOOL], {"index": k}, e.span).result
 
     def expr_NoneLit(self, e) -> Value:
         return self.b.op("none", [], [NoneTy()], span=e.span).result
@@ -327,6 +350,18 @@ class ExprLowerer:
         if isinstance(want, ListTy) and isinstance(have, ListTy) and \
                 _same_representation(have.elem, want.elem):
             return self.b.op("retype", [v], [want], span=span).result
+        if isinstance(want, UnionTy):
+            k = want.index(have)
+            if k is None:  # the first member the value converts to (the checker's `member:<i>` step)
+                for i, m in enumerate(want.members):
+                    try:
+                        v, k = self.coerce(v, m, span), i
+                        break
+                    except NotAvailable:
+                        continue
+            if k is None:
+                raise NotAvailable(f"converting {have} to {want}", span)
+            return self.b.op("union_make", [v], [want], {"index": k}, span).result
         if isinstance(want, TraitTy) and isinstance(have, StructTy):
             from .lower_traits import to_trait
             return to_trait(self, v, want, span)

@@ -29,6 +29,7 @@ from .types import (
     TensorTy,
     TraitTy,
     TupleTy,
+    UnionTy,
     scalar_of,
 )
 
@@ -196,6 +197,17 @@ def append_value(lw, buf: Value, v: Value, span, spec: str | None = None) -> Non
     ty = v.type
     if isinstance(ty, (OptionalTy, NoneTy)):
         return _append_optional(lw, buf, v, span, spec)
+    if isinstance(ty, UnionTy):  # the member the value holds, printed as that member prints
+        for k, member in enumerate(ty.members):
+            holds = lw.b.op("union_is", [v], [BOOL], {"index": k}, span).result
+            branch = lw.b.if_(holds, [], span)
+            with lw.b.at(branch.regions[0]):
+                item = lw.b.op("union_get", [v], [member], {"index": k}, span).result
+                append_value(lw, buf, item, span, spec)
+                lw.b.yield_([], span)
+            with lw.b.at(branch.regions[1]):
+                lw.b.yield_([], span)
+        return None
     if spec:
         return _append_formatted(lw, buf, v, spec, span)
     if ty == STR:

@@ -37,6 +37,7 @@ from .types import (
     TraitLayout,
     TraitTy,
     TupleTy,
+    UnionTy,
 )
 
 
@@ -101,7 +102,9 @@ def ir_type(t: ct.Type, span=None, *, stored: bool = False) -> IRType:
         return ListTy(ir_type(t.elem, span, stored=True) if t.elem is not None else NoneTy())
     if isinstance(t, ct.FnType):
         return FnValTy(tuple(ir_type(p, span) for p in t.params), ir_type(t.ret, span))
-    names = {ct.NoneType: "None as a run-time value", ct.UnionType: "union values at run time"}
+    if isinstance(t, ct.UnionType):
+        return UnionTy(tuple(ir_type(m, span, stored=stored) for m in t.members))
+    names = {ct.NoneType: "None as a run-time value"}
     raise NotAvailable(names.get(type(t), f"values of type {t}"), span)
 
 
@@ -300,7 +303,7 @@ class ProgramLowerer:
 def _pair_valued(t: ct.Type) -> bool:
     """A trait object or function value (two pointers) at the top of a type: such functions are not entry
     points (their 8-byte argument and result slots hold one pointer each; see codegen.entry)."""
-    if isinstance(t, (ct.FnType, ct.TraitType)):
+    if isinstance(t, (ct.FnType, ct.TraitType, ct.UnionType)):
         return True
     if isinstance(t, ct.TupleType):
         return any(_pair_valued(x) for x in t.items)

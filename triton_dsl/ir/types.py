@@ -11,6 +11,7 @@ In: nothing (pure data). Out: hashable type objects printed the way the IR print
 - `ListTy(elem)`      a reference to a growable list object of `elem` values
 - `FnValTy(params, ret)`  a function value: code pointer + reference to its captured environment
 - `TraitTy(name)`     a trait object: reference to a struct + the struct's method table for the trait
+- `UnionTy(members)`  a tagged union (`A | B` held at run time)
 - `UnitTy()`          no value (a function without a result)
 
 A `TensorTy` whose `rank` is None is a tensor of any rank (`Tensor<float32, ?>`): a header pointer like
@@ -179,6 +180,23 @@ class TraitTy(IRType):
 
     def __str__(self) -> str:
         return f"dyn {self.name}"
+
+
+@dataclass(frozen=True)
+class UnionTy(IRType):
+    """A value of one of `members`, chosen at run time: `{i32 tag, member0, member1, ...}` (only the
+    member `tag` names is set; the others are zero, which every refcount function accepts)."""
+
+    members: tuple[IRType, ...]
+
+    def is_refcounted(self) -> bool:
+        return any(m.is_refcounted() for m in self.members)
+
+    def index(self, ty: IRType) -> int | None:
+        return self.members.index(ty) if ty in self.members else None
+
+    def __str__(self) -> str:
+        return " | ".join(str(m) for m in self.members)
 
 
 @dataclass

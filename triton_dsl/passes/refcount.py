@@ -28,7 +28,8 @@ RELEASE_ON_ERROR = "release_on_error"
 # Ops that never fail at run time (no error path to clean up).
 _NEVER_FAIL = frozenset({"const", "tuple", "get", "dim", "numel", "buf", "none", "some", "is_some", "unwrap",
                          "retain", "release", "yield", "condition", "return", "break", "continue",
-                         "field_get", "field_set", "list_len", "retype"})
+                         "field_get", "field_set", "list_len", "retype", "union_make", "union_is",
+                         "union_get"})
 
 
 def _rc(v: Value) -> bool:
@@ -109,7 +110,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                         out.append(_release(v))
                 if op.opcode != "return" and f.is_loop_body:
                     break
-        if op.opcode in ("tuple", "some"):
+        if op.opcode in ("tuple", "some", "union_make"):
             out.extend(_retain(v) for v in op.operands if _rc(v))
         # Values handed over (e.g. a loop's initial values, now owned by the loop body) are no longer ours,
         # also for an early `return` inside the loop's regions.
@@ -127,7 +128,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                            args_on_error=op.opcode == "while" and i == 0)
             _rewrite(inner, [*stack, frame])
         out.append(op)
-        if op.opcode in ("get", "unwrap") and _rc(op.result):
+        if op.opcode in ("get", "unwrap", "union_get") and _rc(op.result):
             out.append(_retain(op.result))
         # Results we own from now on; released after their last use.
         for r in op.results:
