@@ -131,3 +131,18 @@ fn churn(n: int32) -> int32 {
     before = live_objects()
     assert m.churn(100_000) == 100_000
     assert live_objects() == before
+
+
+def test_a_loop_variable_is_new_in_every_iteration(tritonc, tmp_path):
+    out = run_ok(tritonc, tmp_path, """
+let fs: [fn() -> int32, ...] = []
+for i in 0..3 {
+    fs.append(fn() -> int32 { return i * 10 })
+}
+let total = 0
+for f in fs {
+    total += f()
+}
+print(fs[0](), fs[2](), total)
+""")
+    assert out == "0 20 30\n"

@@ -200,3 +200,15 @@ for (i, p) in enumerate(z) {
 """)
     assert out == ("[(0, 'a'), (1, 'b'), (2, 'c')] [(1, 'a'), (2, 'b'), (3, 'c')] 3\n"
                    "0 (1, 'a')\n1 (2, 'b')\n2 (3, 'c')\n")
+
+
+def test_a_list_of_one_rank_passed_as_any_rank_is_a_shallow_copy(tritonc, tmp_path):
+    out = run_ok(tritonc, tmp_path, """
+fn add_one(xs: [Tensor<float32, ?>, ...]) -> int32 {
+    xs.append(ones([2, 2]))    # a rank-2 tensor: it must not land in the caller's list of vectors
+    return length(xs)
+}
+let mine: [Tensor<float32, [?]>, ...] = [ones([3])]
+print(add_one(mine), length(mine), mine[0])
+""")
+    assert out == "2 1 [1. 1. 1.]\n"

@@ -340,7 +340,7 @@ class ExprLowerer:
 
     def coerce_object(self, v: Value, want: IRType, span) -> Value:
         """Conversions into and out of objects: fixed-length lists to and from lists, lists of tensors of
-        a known rank seen as lists of any rank (the same list: a reference), structs as trait objects."""
+        a known rank as lists of any rank (a shallow copy), structs as trait objects, union members."""
         from .lower_objects import list_to_tuple, to_list
         have = v.type
         if isinstance(want, ListTy) and isinstance(have, TupleTy):
@@ -349,7 +349,12 @@ class ExprLowerer:
             return list_to_tuple(self, v, want, span)
         if isinstance(want, ListTy) and isinstance(have, ListTy) and \
                 _same_representation(have.elem, want.elem):
-            return self.b.op("retype", [v], [want], span=span).result
+            # A list of rank-k tensors where a list of any rank is expected: a shallow copy (the tensors are
+            # shared), not the same list — appending another rank through it must not reach a list whose
+            # readers assume rank k.
+            bounds = [self.b.const(-(2**63), I64, span), self.b.const(-(2**63), I64, span),
+                      self.b.const(1, I64, span)]
+            return self.rt("trt_list_slice", [v, *bounds], want, span)
         if isinstance(want, UnionTy):
             k = want.index(have)
             if k is None:  # the first member the value converts to (the checker's `member:<i>` step)
