@@ -106,3 +106,26 @@ fn direct(q: SignQuantizer, w: Tensor<float32, [?, ?]>) -> TernaryTensor<trit, [
     direct = text[text.index("func @direct("):]
     direct = direct[:direct.index("\n}\n")]
     assert "call @SignQuantizer.quantize" in direct and "call_trait" not in direct
+
+
+def test_a_trait_default_body_serves_structs_without_the_method(tritonc, tmp_path):
+    code, out, err = run_program(tritonc, tmp_path, """
+trait Named {
+    fn name(self) -> str
+    fn greet(self, punct: str) -> str { return "hello " + self.name() + punct }
+}
+struct P {
+    n: str
+    fn name(self) -> str { return self.n }
+}
+struct Q {
+    fn name(self) -> str { return "q" }
+    fn greet(self, punct: str) -> str { return "hi" + punct }
+}
+let xs: [Named, ...] = [P(n="x"), Q()]
+for x in xs {
+    print(x.greet("!"))
+}
+""")
+    assert (code, err) == (0, "")
+    assert out == "hello x!\nhi!\n"

@@ -19,12 +19,14 @@ def trait_layout(lw, name: str, span):
     return layout
 
 
-def _method_function(lw, struct: str, method: str, params, ret, span) -> str:
-    """The IR function of `struct.method` whose signature is the trait's (self, params) -> ret."""
+def _method_function(lw, struct: str, trait: str, method: str, params, ret, span) -> str:
+    """The IR function of `struct.method` whose signature is the trait's (self, params) -> ret; for a
+    method the struct leaves to the trait's default body, a small function calling that body with the
+    struct as a trait object."""
     info = lw.program.checked.env.struct(struct)
     m = info.methods.get(method) if info is not None else None
     if m is None:
-        raise NotAvailable(f"the trait's default body of '{method}' (for `{struct}`)", span)
+        return _default_method(lw, struct, trait, method, params, ret, span)
     for inst in m.instances.values():
         fn = lw.program.module.functions.get(inst.mangled())
         if fn is None:
@@ -36,13 +38,44 @@ def _method_function(lw, struct: str, method: str, params, ret, span) -> str:
     raise NotAvailable(what, span)
 
 
+def _default_method(lw, struct: str, trait: str, method: str, params, ret, span) -> str:
+    from .builder import Builder
+    from .lower_stmt import FunctionLowerer
+    from .nodes import Block, Function, Value
+    from .types import StructTy
+
+    info = lw.program.checked.env.trait(trait)
+    default = info.methods.get(method) if info is not None else None
+    body_fn = None
+    for inst in (default.instances.values() if default is not None and default.node.body is not None else ()):
+        fn = lw.program.module.functions.get(inst.mangled())
+        if fn is not None and [p.type for p in fn.params] == [TraitTy(trait), *params]:
+            body_fn = fn
+    if body_fn is None:
+        raise NotAvailable(f"the trait's default body of '{method}' (for `{struct}`)", span)
+    name = f"{struct}.{method}.{trait}.default"
+    if name not in lw.program.module.functions:
+        args = [Value(StructTy(struct), "self")] + [Value(t, f"a{i}") for i, t in enumerate(params)]
+        fn = Function(name, Block(args), ret, span=span, source_name=method,
+                      param_names=[a.hint for a in args], public=False, generic=True,
+                      param_origin=list(range(len(args))))
+        lw.program.module.add(fn)
+        inner = FunctionLowerer(lw.program, fn, None)
+        inner.b = Builder(fn.body, span)
+        this = to_trait(inner, args[0], TraitTy(trait), span)
+        call = inner.b.call(body_fn.name, [this, *args[1:]], ret, span)
+        inner.b.ret(None if isinstance(ret, UnitTy) else call.results[0], span)
+    return name
+
+
 def to_trait(lw, v, want: TraitTy, span):
     struct = v.type.name
     layout = trait_layout(lw, want.name, span)
     key = (struct, want.name)
     if key not in lw.program.module.vtables:
-        lw.program.module.vtables[key] = [_method_function(lw, struct, name, params, ret, span)
-                                          for name, params, ret in layout.methods]
+        table = lw.program.module.vtables[key] = []  # before the entries: a default body converts again
+        table += [_method_function(lw, struct, want.name, name, params, ret, span)
+                  for name, params, ret in layout.methods]
     return lw.b.op("to_trait", [v], [want], {"struct": struct, "trait": want.name}, span).result
 
 
