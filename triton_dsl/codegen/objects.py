@@ -39,7 +39,7 @@ from ..ir.types import (
     UnitTy,
 )
 from . import rtabi
-from .llvm_types import I1, I8, I32, I64, PTR, VOID, llvm_type
+from .llvm_types import I8, I32, I64, PTR, VOID, llvm_type
 
 if TYPE_CHECKING:
     from .module import ModuleEmitter
@@ -356,7 +356,7 @@ class _Printer:
             desc = b.load(byte_ptr(b, obj, layout.OBJ_FIELDS["obj_type"][0]), typ=PTR)
             fn = b.load(byte_ptr(b, desc, layout.TYPE_FIELDS["type_print"][0]), typ=PTR)
             fnty = ir.FunctionType(I32, [PTR, PTR, PTR, I32])
-            self._or(b.call(_Callee(fn, fnty), [ctx, buf, obj, depth]))
+            self._or(b.call(Callee(fn, fnty), [ctx, buf, obj, depth]))
         elif isinstance(ty, FnValTy):
             self.text("<function>")
         elif isinstance(ty, UnionTy):
@@ -442,8 +442,6 @@ class FnPointer:
         return self.get_reference()
 
 
-_Callee = Callee
-
 
 __all__ = ["ObjectSupport", "emit_refcount", "mem_layout", "field_offsets", "elem_size", "byte_ptr",
-           "obj_pointer", "I1"]
+           "obj_pointer", "descriptor_symbol", "nested_object_types", "Callee", "FnPointer"]

@@ -18,7 +18,7 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, I32, I64, ListTy, ScalarTy, StrTy, StructTy, TensorTy, TupleTy
+from .types import I32, I64, ListTy, StrTy, StructTy, TensorTy, TupleTy
 
 INT64_MIN = -(2**63)
 
@@ -231,5 +231,4 @@ def stack_list(lw, name: str, lst: Value, want: TensorTy, dim: int, span) -> Val
 
 __all__ = ["lower_struct_new", "lower_field", "lower_field_store", "lower_list_literal", "to_list",
            "list_to_tuple", "as_list", "lower_list_index", "lower_element_store", "lower_append", "lower_pop",
-           "lower_length", "lower_list_binary", "shape_list", "stack_list", "lower_str_index", "BOOL",
-           "ScalarTy"]
+           "lower_length", "lower_list_binary", "lower_pairs", "shape_list", "stack_list", "lower_str_index"]
