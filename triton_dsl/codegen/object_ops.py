@@ -186,6 +186,34 @@ class ObjectOpsMixin:
         self.check_error(op.span, call_site=True)
         self.bind(op.results, [result] if op.results else [])
 
+    # -- top-level variables that functions read (ir/lower_globals.py) ------------------------------------
+    def op_global_set(self, op: Op) -> None:
+        value, flag = self.m.objects.program_global(op.attrs["name"], op.operands[0].type)
+        self.replace_at(value, op.operands[0].type, op.operands[0])
+        self.b.store(ir.Constant(ir.IntType(8), 1), flag)
+
+    def op_global_get(self, op: Op) -> None:
+        ty = op.result.type
+        value, flag = self.m.objects.program_global(op.attrs["name"], ty)
+        byte = ir.IntType(8)
+        unset = self.b.icmp_unsigned("==", self.b.load(flag, typ=byte), ir.Constant(byte, 0))
+        name = op.attrs["name"]
+        self.fail_if(unset, rtabi.ERR_RUNTIME, f"`{name}` is read before the top-level `let {name}` ran "
+                     "(run the program's top-level code first)", op.span)
+        v = self.b.load(value, typ=llvm_type(ty))
+        emit_refcount(self.b, ty, v, "incref")
+        self.bind(op.results, [v])
+
+    def op_global_clear(self, op: Op) -> None:
+        ty = op.attrs["type"]
+        value, flag = self.m.objects.program_global(op.attrs["name"], ty)
+        set_ = self.b.icmp_unsigned("!=", self.b.load(flag, typ=ir.IntType(8)), ir.Constant(ir.IntType(8), 0))
+        with self.b.if_then(set_):
+            old = self.b.load(value, typ=llvm_type(ty))
+            self.b.store(ir.Constant(llvm_type(ty), None), value)
+            self.b.store(ir.Constant(ir.IntType(8), 0), flag)
+            emit_refcount(self.b, ty, old, "decref")
+
     # -- union values ---------------------------------------------------------------------------------------
     def op_union_make(self, op: Op) -> None:
         ty = op.result.type

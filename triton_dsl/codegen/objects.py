@@ -252,6 +252,20 @@ class ObjectSupport:
             self._descriptors[key] = g
         return g
 
+    def program_global(self, name: str, ty: IRType) -> tuple[ir.GlobalVariable, ir.GlobalVariable]:
+        """The module global holding a top-level variable that functions read, and its `set` flag."""
+        key = ("global", name)
+        found = self._descriptors.get(key)
+        if found is None:
+            value = ir.GlobalVariable(self.m.llmod, llvm_type(ty), self._fresh("global"))
+            value.initializer = ir.Constant(llvm_type(ty), None)
+            value.linkage = "internal"
+            flag = ir.GlobalVariable(self.m.llmod, I8, self._fresh("global_set"))
+            flag.initializer = ir.Constant(I8, 0)
+            flag.linkage = "internal"
+            found = self._descriptors[key] = (value, flag)
+        return found
+
     # -- helper functions ---------------------------------------------------------------------------------
     def _helper(self, kind: str, ty, fnty: ir.FunctionType, build) -> ir.Function:
         key = (kind, ty)

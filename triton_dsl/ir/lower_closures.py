@@ -111,6 +111,7 @@ def lower_closure(lw, e: ast.Closure) -> Value:
     params = [(p.name, t) for p, t in zip(e.params, fnty.params, strict=True)]
     fn = _new_function(lw, name, env, params, fnty.ret, e.span)
     inner = FunctionLowerer(lw.program, fn, None)
+    inner.closure_of = lw  # (a closure reads top-level variables it does not capture through globals)
     inner.fn_values = dict(getattr(lw, "fn_values", {}))
     inner.boxed = boxed_names(e.body.stmts) | {n for n, v in zip(names, captured, strict=True) if is_cell(v)}
     for i, (n, v) in enumerate(zip(names, captured, strict=True)):

@@ -79,7 +79,14 @@ class ExprLowerer:
             bound = getattr(self, "fn_values", {}).get(e.name)
             if bound is not None:
                 return function_as_value(self, bound, e.span)
-            raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+            from .lower_globals import read_global
+            v = read_global(self, e.name, e.span)
+            if v is None:
+                raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+        else:
+            from .lower_globals import is_top_binding, read_top_level
+            if is_top_binding(self, e.name):  # the top-level code reads the global too: a function may
+                v = read_top_level(self, e.name, e.span)  # have assigned it
         if e.name in getattr(self, "boxed", ()):
             from .lower_closures import is_cell, read_cell
             if is_cell(v):

@@ -161,8 +161,12 @@ class FunctionLowerer(ExprLowerer, _ListLoops):
 
     def lower_entry(self, stmts: list) -> None:
         from .lower_closures import boxed_names
+        from .lower_globals import clear_globals
         self.boxed = boxed_names(stmts)
-        self.lower_body(stmts)
+        self.lower_stmts(stmts)
+        if self.b.block.terminator is None:
+            clear_globals(self, self.fn.span)  # the program is over: release the top-level variables
+            self.b.ret(None, self.fn.span)
 
     def define_var(self, name: str, v: Value, span) -> None:
         """Bind a new variable; one that closures capture and someone assigns lives in a cell."""
@@ -215,6 +219,11 @@ class FunctionLowerer(ExprLowerer, _ListLoops):
                 raise NotAvailable("assignment to this target", s.span)
             old = self.scopes.lookup(s.target.name)
             value = self.lower_value(s.value)
+            from .lower_globals import is_top_binding, store_global
+            if old is None and s.target.name in self.program.shared_globals:
+                return store_global(self, s.target.name, value, s.span)  # a function assigns a global
+            if is_top_binding(self, s.target.name):
+                store_global(self, s.target.name, value, s.span)
             if old is not None and s.target.name in self.boxed:
                 from .lower_closures import is_cell, write_cell
                 if is_cell(old):
@@ -254,6 +263,9 @@ class FunctionLowerer(ExprLowerer, _ListLoops):
     def bind_pattern(self, target, value) -> None:
         if isinstance(target, ast.NamePattern):
             self.define_var(target.name, value, target.span)
+            from .lower_globals import is_top_binding, store_global
+            if is_top_binding(self, target.name):  # a top-level variable some function reads
+                store_global(self, target.name, value, target.span)
         elif isinstance(target, ast.TuplePattern):
             for i, t in enumerate(target.elems):
                 self.bind_pattern(t, self.b.get(value, i, target.span))

@@ -195,6 +195,8 @@ class ProgramLowerer:
         self.reported: set[tuple] = set()
         self.struct_errors: dict[str, NotAvailable] = {}
         self.layout_structs()
+        # Top-level `let`s that functions read: they also live in a module global (see lower_globals.py)
+        self.shared_globals = {var.name: var for inst in checked.instances for var, _ in inst.global_reads}
 
     def layout_structs(self) -> None:
         """The IR layout of every struct in scope (fields in declaration order). A struct with a field

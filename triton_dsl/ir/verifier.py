@@ -16,7 +16,7 @@ from .types import BOOL, ScalarTy, TensorTy, UnitTy
 _NEEDS_SPAN = frozenset({"rt", "call", "check_eq", "check_dim", "panic", "cast", "fused", "dequantize",
                         "ternary_matmul", "copy_scales", "check_scales", "new_struct", "list_new", "list_get",
                         "list_set", "list_append", "list_pop", "print_value", "rank_cast", "make_closure",
-                        "call_value", "call_trait", "to_trait"})
+                        "call_value", "call_trait", "to_trait", "global_get"})
 
 
 class IRVerificationError(Exception):

@@ -29,7 +29,7 @@ RELEASE_ON_ERROR = "release_on_error"
 _NEVER_FAIL = frozenset({"const", "tuple", "get", "dim", "numel", "buf", "none", "some", "is_some", "unwrap",
                          "retain", "release", "yield", "condition", "return", "break", "continue",
                          "field_get", "field_set", "list_len", "retype", "union_make", "union_is",
-                         "union_get"})
+                         "union_get", "global_set", "global_clear"})
 
 
 def _rc(v: Value) -> bool:
