@@ -138,7 +138,7 @@ def _release_all(owned: list) -> None:
 
 def _converter(ty, declared, pname: str, fname: str, objects=None):
     """A function (value, dims, owned) -> slot for one parameter."""
-    from .ir.types import ListTy, StructTy
+    from .ir.types import ListTy, StructTy, TraitTy
     from .runtime import interop, ternary_headers
 
     where = f"{fname}(): argument '{pname}'"
@@ -150,6 +150,14 @@ def _converter(ty, declared, pname: str, fname: str, objects=None):
             owned.append((interop.func("trt_obj_decref"), p))
             return [p]
         return obj
+    if isinstance(ty, TraitTy) and objects is not None:  # two slots: the struct and its method table
+        writer = objects.writer(where)
+
+        def trait_object(value, dims, owned):
+            p, table = writer.trait_object(value, ty)
+            owned.append((interop.func("trt_obj_decref"), p))
+            return [p, table]
+        return trait_object
     if isinstance(ty, ScalarTy):
         dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
 

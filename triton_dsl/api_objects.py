@@ -237,6 +237,20 @@ class Writer:
             return p
         raise TypeError(f"{self.where}: values of type {ty} cannot be passed from Python")
 
+    def trait_object(self, value, ty: TraitTy) -> tuple[int, int]:
+        """(owned struct reference, method table) for a struct value passed as a trait object."""
+        from .codegen.objects import vtable_symbol
+        name = getattr(type(value), "_type_name", None)
+        if not isinstance(value, StructValue) or name not in self.structs:
+            raise TypeError(f"{self.where} must be a struct with the methods of `{ty.name}`, "
+                            f"not {type(value).__name__}")
+        try:
+            table = self.jm.global_address(vtable_symbol(name, ty.name))
+        except KeyError:
+            raise TypeError(f"{self.where}: `{name}` does not have the methods of the trait "
+                            f"`{ty.name}`") from None
+        return self.pointer(value, StructTy(name)), table
+
     def store(self, value, addr: int, ty: IRType) -> None:
         from .codegen.llvm_types import llvm_type
 

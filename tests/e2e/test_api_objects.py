@@ -98,3 +98,23 @@ def test_wrong_values_raise_naming_the_argument(m, call, message):
         call(m)
     assert message in str(info.value)
     assert live_objects() == before
+
+
+def test_structs_built_in_python_pass_as_trait_objects():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_traits import quantizers_program
+
+    m = api.compile(quantizers_program() + "struct Plain {\n    x: int32\n}\n", name="traits_api.triton")
+    w = np.array([[0.1, -0.9, 0.4], [-0.2, 0.0, 0.7]], np.float32)
+    before = live_objects()
+    # each struct goes with its own method table: one function, two implementations
+    np.testing.assert_array_equal(m.roundtrip(m.PercentileQuantizer(percentile=np.float32(0.5)), w),
+                                  [[0, -1, 1], [0, 0, 1]])
+    np.testing.assert_array_equal(m.roundtrip(m.SignQuantizer(), w), np.sign(w) * 0.5)
+    with pytest.raises(TypeError, match="`Plain` does not have the methods of the trait `Quantizer`"):
+        m.roundtrip(m.Plain(x=1), w)
+    with pytest.raises(TypeError, match="must be a struct with the methods of `Quantizer`, not int"):
+        m.roundtrip(3, w)
+    assert live_objects() == before

@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from ..abi.c_api import c_api_header
 from ..ir.nodes import Function
-from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import BOOL, UNIT, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TraitTy, TupleTy, UnitTy
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 
@@ -41,6 +41,8 @@ def flatten_type(ty: IRType) -> list[IRType]:
         return [BOOL, *flatten_type(ty.inner)]
     if isinstance(ty, UnitTy):
         return []
+    if isinstance(ty, TraitTy):  # {ptr obj, ptr vtable}: two slots, read and written as one value
+        return [ty, UNIT]
     return [ty]
 
 
@@ -98,6 +100,8 @@ def emit_slot_entry(m: ModuleEmitter, fn: Function) -> ir.Function:
 
     def read(leaf: IRType) -> ir.Value:
         raw = b.load(_slot(b, args, next(counter)), typ=abi_type(leaf))
+        if isinstance(leaf, TraitTy):
+            next(counter)  # its second slot (the method table) was loaded with the first
         return _from_abi(b, raw, leaf)
 
     params = [_assemble(b, p.type, read) for p in fn.params]

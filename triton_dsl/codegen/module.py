@@ -12,7 +12,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir.nodes import Module
-from ..ir.types import UnitTy
+from ..ir.types import StructTy, UnitTy
 from ..target import Target
 from .function import FunctionEmitter
 from .llvm_types import I1, I8, I64, PTR, llvm_type
@@ -115,6 +115,10 @@ class ModuleEmitter:
         # The descriptors of struct and list parameters get exported names: the Python API builds them.
         self.objects.export_descriptors([p.type for fn in self.ir_module.functions.values() if fn.public
                                          for p in fn.params])
+        for struct, trait in list(self.ir_module.vtables):  # the tables a Python caller's struct needs
+            if trait in self.ir_module.exported_traits:
+                self.objects.vtable(struct, trait)
+                self.objects.export_descriptors([StructTy(struct)])
         for fn in self.ir_module.functions.values():
             FunctionEmitter(self, fn, self._functions[fn.name]).emit()
         for fn in self.ir_module.functions.values():

@@ -55,6 +55,11 @@ def descriptor_symbol(ty: IRType) -> str:
     return "tdsl_type." + hashlib.sha1(str(ty).encode()).hexdigest()[:16]
 
 
+def vtable_symbol(struct: str, trait: str) -> str:
+    """The exported name of a struct's method table for a trait a public function takes."""
+    return "tdsl_vtable." + hashlib.sha1(f"{struct}:{trait}".encode()).hexdigest()[:16]
+
+
 def nested_object_types(types, structs: dict) -> list[IRType]:
     """The struct and list types in `types`, nested ones included (each once)."""
     out: list[IRType] = []
@@ -244,9 +249,12 @@ class ObjectSupport:
         if g is None:
             names = self.m.ir_module.vtables[(struct, trait)]
             ty = ir.ArrayType(PTR, max(1, len(names)))
-            g = ir.GlobalVariable(self.m.llmod, ty, self._fresh("vtable"))
+            exported = trait in self.m.ir_module.exported_traits  # a Python caller passes the struct
+            g = ir.GlobalVariable(self.m.llmod, ty, vtable_symbol(struct, trait) if exported
+                                  else self._fresh("vtable"))
             g.global_constant = True
-            g.linkage = "private"
+            if not exported:
+                g.linkage = "private"
             g.initializer = ir.Constant(ty, [FnPointer(self.m.function(n)) for n in names]
                                         or [ir.Constant(PTR, None)])
             self._descriptors[key] = g

@@ -68,14 +68,31 @@ def _default_method(lw, struct: str, trait: str, method: str, params, ret, span)
     return name
 
 
+class _ProgramOnly:
+    """What the helpers need of a lowerer when a table is made outside any function (an entry's)."""
+
+    def __init__(self, program):
+        self.program = program
+
+
+def method_table(program, struct: str, trait: str, span) -> None:
+    """Record `Module.vtables[(struct, trait)]` (once): the struct's method for each trait method."""
+    lw = _ProgramOnly(program)
+    layout = trait_layout(lw, trait, span)
+    key = (struct, trait)
+    if key not in program.module.vtables:
+        table = program.module.vtables[key] = []  # before the entries: a default body converts again
+        try:
+            table += [_method_function(lw, struct, trait, name, params, ret, span)
+                      for name, params, ret in layout.methods]
+        except NotAvailable:
+            del program.module.vtables[key]
+            raise
+
+
 def to_trait(lw, v, want: TraitTy, span):
     struct = v.type.name
-    layout = trait_layout(lw, want.name, span)
-    key = (struct, want.name)
-    if key not in lw.program.module.vtables:
-        table = lw.program.module.vtables[key] = []  # before the entries: a default body converts again
-        table += [_method_function(lw, struct, want.name, name, params, ret, span)
-                  for name, params, ret in layout.methods]
+    method_table(lw.program, struct, want.name, span)
     return lw.b.op("to_trait", [v], [want], {"struct": struct, "trait": want.name}, span).result
 
 

@@ -198,6 +198,14 @@ class ProgramLowerer:
         # Top-level `let`s that functions read: they also live in a module global (see lower_globals.py)
         self.shared_globals = {var.name: var for inst in checked.instances for var, _ in inst.global_reads}
 
+    def trait_entry_tables(self, pending) -> None:
+        """A public function taking a trait object: the tables of every struct that may be passed."""
+        traits = {p.type.name for fn, _ in pending if fn.public for p in fn.params
+                  if isinstance(p.type, TraitTy)}
+        for trait in sorted(traits):
+            _conforming_tables(self, trait)
+            self.module.exported_traits.add(trait)
+
     def layout_structs(self) -> None:
         """The IR layout of every struct in scope (fields in declaration order). A struct with a field
         this version cannot hold at run time is reported where a value of it is built or used."""
@@ -250,7 +258,8 @@ class ProgramLowerer:
         fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
                       param_names=[inst.params[i].name for i in kept],
                       public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values
-                      and not any(_pair_valued(t) for t in [*inst.param_types, inst.ret]),
+                      and not any(_pair_valued(t) for t in inst.param_types)
+                      and not _pair_valued(inst.ret) and not isinstance(inst.ret, ct.TraitType),
                       generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept,
                       param_declared=[str(inst.param_types[i]) for i in kept],
                       param_dims=[_declared_dims(inst.param_types[i]) for i in kept])
@@ -290,6 +299,7 @@ class ProgramLowerer:
         # Bodies after every signature exists, so calls see their callee's parameter types.
         for fn, inst in pending:
             FunctionLowerer(self, fn, inst).lower_instance()
+        self.trait_entry_tables(pending)
         toplevel = list(self.checked.toplevel)
         main = self.checked.main
         if toplevel or main is not None:
@@ -302,10 +312,22 @@ class ProgramLowerer:
         return self.module
 
 
+def _conforming_tables(program, trait: str) -> None:
+    """Method tables of every struct that has the trait's methods (a Python caller may pass any)."""
+    from .lower_traits import method_table
+
+    for name in list(program.module.structs):
+        if not name.startswith("$"):
+            try:
+                method_table(program, name, trait, None)
+            except NotAvailable:
+                program.module.vtables.pop((name, trait), None)
+
+
 def _pair_valued(t: ct.Type) -> bool:
-    """A trait object or function value (two pointers) at the top of a type: such functions are not entry
-    points (their 8-byte argument and result slots hold one pointer each; see codegen.entry)."""
-    if isinstance(t, (ct.FnType, ct.TraitType, ct.UnionType)):
+    """A function value or a union at the top of a type: such functions are not entry points (their
+    8-byte argument slots hold no such value; a trait object parameter takes two slots, codegen.entry)."""
+    if isinstance(t, (ct.FnType, ct.UnionType)):
         return True
     if isinstance(t, ct.TupleType):
         return any(_pair_valued(x) for x in t.items)

@@ -133,6 +133,7 @@ class Module:
     traits: dict[str, Any] = field(default_factory=dict)   # name -> types.TraitLayout
     # (struct, trait) -> IR function names of the struct's methods in the trait's order (its vtable)
     vtables: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    exported_traits: set[str] = field(default_factory=set)  # their tables are exported (Python callers)
 
     def add(self, fn: Function) -> Function:
         self.functions[fn.name] = fn
