@@ -73,6 +73,9 @@ class Module:
         self._result = result
         self._ir = result.ir_module
         self._jit = jit.JitModule(result.llvm_ir, opt_level, jit.ObjectCache() if cache else None)
+        from .api_objects import ModuleObjects
+        # struct classes (`module.S(...)`) and the conversions of lists and structs (api_objects.py)
+        self._objects = ModuleObjects(self._ir, result.check.checked, self._jit)
         self.from_cache = self._jit.from_cache
         self._functions: dict[str, BoundFunction] = {}
         by_name: dict[str, list] = {}
@@ -84,6 +87,9 @@ class Module:
     def __getattr__(self, name: str) -> BoundFunction:
         if name.startswith("_"):
             raise AttributeError(name)
+        struct = self.__dict__.get("_objects")
+        if struct is not None and name in struct.classes and name not in self._functions:
+            return struct.classes[name]  # `module.PercentileQuantizer(percentile=...)`
         if name not in self._functions:
             fns = self.__dict__.get("_by_name", {}).get(name)
             if not fns and not self._is_generic(name):
@@ -165,7 +171,7 @@ class BoundFunction:
         self._module = module
         self._generic = module._is_generic(name)
         self.__name__ = self.__qualname__ = name  # for tools that name callables (Dask task keys)
-        self._plans = [CallPlan(fn, module._result, module._jit) for fn in instances]
+        self._plans = [CallPlan(fn, module._result, module._jit, module._objects) for fn in instances]
 
     def __call__(self, *args, **kwargs):
         from .api_args import NeedsLanguageDefault

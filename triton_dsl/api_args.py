@@ -42,7 +42,7 @@ class CallPlan:
     """Everything about calling one compiled function instance that does not depend on the arguments:
     the entry point, parameter names and defaults, one converter per parameter, the result layout."""
 
-    def __init__(self, fn, result, jm):
+    def __init__(self, fn, result, jm, objects=None):
         import ctypes
 
         from .codegen.entry import flatten_type
@@ -59,7 +59,8 @@ class CallPlan:
             if expr is not None and self.defaults[n] is _MISSING:
                 self.defaults[n] = _COMPUTED
         declared_types = [inst.param_types[i] for i in origin]
-        self.converters = [_converter(p.type, declared, n, fn.source_name)
+        self.objects = objects  # the module's struct classes and object conversions (api_objects.py)
+        self.converters = [_converter(p.type, declared, n, fn.source_name, self.objects)
                            for p, n, declared in zip(fn.params, self.names, declared_types, strict=True)]
         self.leaves = flatten_type(fn.ret_type)
         slot = ctypes.c_uint64
@@ -70,7 +71,7 @@ class CallPlan:
         self._addressof = ctypes.addressof
         self._context = Context
         self._raise_if_error = raise_if_error
-        self._result = _result_builder(fn.ret_type)
+        self._result = _result_builder(fn.ret_type, self.objects)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[list[int], list[int]]:
         names, fname = self.names, self.fn.source_name
@@ -205,11 +206,28 @@ def _checked_scalar(value, dtype: str, where: str):
     return x
 
 
-def _converter(ty, declared, pname: str, fname: str):
+def _converter(ty, declared, pname: str, fname: str, objects=None):
     """A function (value, dims, owned) -> slot for one parameter."""
+    from .ir.types import ListTy, StructTy, TraitTy
     from .runtime import interop, ternary_headers
 
     where = f"{fname}(): argument '{pname}'"
+    if isinstance(ty, (ListTy, StructTy)) and objects is not None:
+        writer = objects.writer(where)
+
+        def obj(value, dims, owned):
+            p = writer.pointer(value, ty)
+            owned.append((interop.func("trt_obj_decref"), p))
+            return [p]
+        return obj
+    if isinstance(ty, TraitTy) and objects is not None:  # two slots: the struct and its method table
+        writer = objects.writer(where)
+
+        def trait_object(value, dims, owned):
+            p, table = writer.trait_object(value, ty)
+            owned.append((interop.func("trt_obj_decref"), p))
+            return [p, table]
+        return trait_object
     if isinstance(ty, ScalarTy):
         dtype = np.dtype("int8" if ty.dtype == "trit" else ty.dtype)
 
@@ -280,7 +298,7 @@ def _converter(ty, declared, pname: str, fname: str):
         return string
     if isinstance(ty, OptionalTy):
         inner_declared = declared.inner if isinstance(declared, ct.OptionalType) else declared
-        inner = _converter(ty.inner, inner_declared, pname, fname)
+        inner = _converter(ty.inner, inner_declared, pname, fname, objects)
         width = len(flatten_type(ty.inner))
 
         def optional(value, dims, owned):
@@ -351,12 +369,16 @@ def _ternary_result(addr: int):
     return TernaryTensor(packed, shape, scales, kind)
 
 
-def _result_builder(ty):
+def _result_builder(ty, objects=None):
     """A function turning an iterator over result slots into the Python value of type `ty`."""
+    from .ir.types import ListTy, StructTy
     from .runtime import interop
 
+    if isinstance(ty, (ListTy, StructTy)) and objects is not None:
+        reader = objects.reader()
+        return lambda it: reader.result(next(it), ty)
     if isinstance(ty, TupleTy):
-        items = [_result_builder(t) for t in ty.items]
+        items = [_result_builder(t, objects) for t in ty.items]
         return lambda it: tuple(item(it) for item in items)
     if isinstance(ty, TensorTy):
         if ty.ternary or ty.dtype == "trit":
@@ -371,7 +393,7 @@ def _result_builder(ty):
         size = dtype.itemsize
         return lambda it: np.frombuffer(int(next(it)).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
     if isinstance(ty, OptionalTy):
-        inner = _result_builder(ty.inner)
+        inner = _result_builder(ty.inner, objects)
         width = len(flatten_type(ty.inner))
         if ty.nullable_pointer:
             def nullable(it):

@@ -220,11 +220,11 @@ def test_emit_llvm_ir_prints_optimized_llvm_ir(tritonc, tmp_path):
 
 @pytest.mark.parametrize("kind", ["ir", "llvm-ir"])
 def test_emit_back_end_stage_reports_what_cannot_be_compiled_yet(tritonc, tmp_path, kind):
-    path = tmp_path / "lists.triton"
-    path.write_text("fn f(xs: [int32, ...]) -> int32 {\n    return 0\n}\n")
+    path = tmp_path / "ternary.triton"
+    path.write_text("fn f(q: TernaryTensor<trit, [?]>) -> int32 {\n    return int32(q[0])\n}\n")
     code, out, err = tritonc("check", str(path), f"--emit={kind}")
     assert (code, out) == (1, "")
-    assert f"{path}:1:6: error[E0901]" in err and "not available yet" in err
+    assert f"{path}:2:18: error[E0901]" in err and "not available yet" in err
 
 
 def test_emit_ir_of_a_program_with_type_errors_prints_only_the_errors(tritonc, tmp_path):

@@ -1,6 +1,6 @@
 """Fixed-length lists of scalars as run-time values: a list literal `[2, 1]` or a `[int32, int32]`
 parameter is a tuple at run time, so conv2d / quantized_conv2d take a (height, width) stride and padding,
-constant or known only at run time. Growable lists (`[T, ...]`) stay E0901 "not available yet".
+constant or known only at run time. Growable lists (`[T, ...]`) are tests/e2e/test_lists.py.
 Numerics against a numpy reference convolution (NCHW input, OIHW weight, zero padding).
 """
 
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from triton_dsl import api
-from triton_dsl.diagnostics import CompileError
 
 SOURCE = """
 fn conv_const(x: Tensor<float32, [b, ci, h, w]>, k: Tensor<float32, [co, ci, kh, kw]>)
@@ -89,18 +88,6 @@ def test_run_time_pair_with_ternary_weights(module, data):
     np.testing.assert_allclose(got, conv2d_reference(x, kq, (2, 1), (0, 1)), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("body", [
-    "fn f(xs: [int32, ...]) -> int32 { return 0 }",
-    "fn f() -> int32 {\n    let xs = [1, 2]\n    xs.append(3)\n    return 0\n}",
-])
-def test_growable_lists_are_not_available_yet(body):
-    with pytest.raises(CompileError) as info:
-        api.compile(body)
-    codes = [d.code for d in info.value.diagnostics]
-    assert "E0901" in codes
-    assert any("lists as run-time values" in d.message for d in info.value.diagnostics)
-
-
 LIST_VALUES = """
 fn weigh(s: [int32, int32]) -> int32 { return s[0] * 10 + s[-1] }
 fn pick(i: int32) -> float32 {
@@ -120,8 +107,9 @@ def test_fixed_lists_index_return_and_declare():
     assert m.roundtrip(3) == 3 * 10 + 4 + 2
     for i, want in [(0, 1.5), (1, 2.5), (2, 4.0), (-1, 4.0), (-3, 1.5)]:
         assert m.pick(i) == want
-    for bad in (3, -4, 100):
-        with pytest.raises(Exception, match="index out of range for a list of 3 elements") as info:
+    for bad in (3, -4, 100):  # `xs` is bound by `let`: a growable list (tests/e2e/test_lists.py)
+        message = f"list index {bad} is out of range for a list of length 3"
+        with pytest.raises(Exception, match=message) as info:
             m.pick(bad)
         assert "lists.triton:5:" in str(info.value)
 

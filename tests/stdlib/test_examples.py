@@ -57,3 +57,17 @@ def test_quantization_aware_ops(capsys):
 def test_every_example_checks(name, tritonc):
     code, out, err = tritonc("check", str(EXAMPLES / name))
     assert code == 0, err
+
+
+def test_custom_quantizers(capsys):
+    out = run_example("custom_quantizers.triton", capsys)
+    # a [Quantizer, ...] of the seed's PercentileQuantizer (twice) and a TWN struct: each quantizes every
+    # layer through the trait; the percentile is met exactly, TWN keeps about half the weights
+    assert out.count("percentile 0.5: 1 learnable parameter(s)") == 1 and "twn: 0 learnable" in out
+    assert out.count("zeros  50.0%") == 3 and out.count("zeros  70.0%") == 3
+    assert "fc1 784x256      zeros  50.5%  error    52.9%  at best scale  52.9%" in out
+    assert "layer-wise adaptive: 3 parameter tensors" in out
+    assert "mixed precision ['binary', 'ternary', 'ternary']:" in out
+    assert "fc1 784x256       binary: 50176 bytes packed, 16.0x smaller than float32" in out
+    assert "fc3 128x10       ternary: 384 bytes packed, 13.3x smaller than float32" in out
+    assert out.endswith("h = [32, 10]\n")

@@ -129,10 +129,11 @@ def test_a_program_produces_the_catalogued_message(code, program, line, col):
 
 
 def test_a_construct_the_back_end_cannot_compile_is_e0901():
-    program = "fn total(xs: [int32, ...]) -> int32 {\n    return 0\n}\nprint(total([1, 2]))\n"
+    program = "fn g(q: TernaryTensor<trit, [?]>) -> int32 {\n    return int32(q[0])\n}\n" \
+              "print(g(sign(tensor([1.0]))))\n"
     result = compile_source(Source("prog.triton", program))
     assert not result.ok and result.llvm_ir is None
-    assert_catalogued_message(first_with_code(result.diagnostics, "E0901"), 1, 10)
+    assert_catalogued_message(first_with_code(result.diagnostics, "E0901"), 2, 18)
     # `check` stops before the back end, so it does not report E0901
     assert check_source(Source("prog.triton", program)).diagnostics == []
 

@@ -34,10 +34,10 @@ def test_singular_features_is_not_available(what):
     assert not_available_message(what) == f"{what} is not available yet"
 
 
-def test_a_struct_value_reads_naturally():
-    program = "struct P {\n    x: int32\n}\nfn make() -> P {\n    return P(x=1)\n}\n"
+def test_a_construct_of_the_back_end_reads_naturally():
+    program = "fn g(q: TernaryTensor<trit, [?, ?]>) -> int32 {\n    for row in q {\n    }\n    return 0\n}\n"
     result = compile_source(Source("prog.triton", program))
     messages = [d.message for d in result.diagnostics if d.code == "E0901"]
     assert messages and all(m.endswith(" are not available yet") or m.endswith(" is not available yet")
                             for m in messages)
-    assert "structs as run-time values are not available yet" in messages
+    assert "for loops over packed ternary tensors are not available yet" in messages

@@ -16,6 +16,7 @@ from triton_dsl.runtime import (
     rt_format,
     rt_matmul,
     rt_memory,
+    rt_objects,
     rt_print,
     rt_random,
     rt_reduce,
@@ -27,7 +28,7 @@ from triton_dsl.runtime.interop import TensorHeader
 from triton_dsl.runtime.irgen import Emitter
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
-NOT_FUNCTIONS = {"trt_tensor", "trt_ctx", "trt_str", "trt_buf", "trt_parallel"}
+NOT_FUNCTIONS = {"trt_tensor", "trt_ctx", "trt_str", "trt_buf", "trt_parallel", "trt_type"}
 
 
 def documented_patterns():
@@ -44,8 +45,8 @@ def documented_patterns():
 def runtime_core_signatures():
     """The public functions of the modules this page documents (other owners document theirs)."""
     em = Emitter(kernels=Emitter())
-    documented = (rt_errors, rt_memory, rt_text, rt_print, rt_format, rt_random, rt_elem, rt_reduce,
-                  rt_matmul, rt_shape, rt_create, rt_cast, rt_capi)
+    documented = (rt_errors, rt_memory, rt_text, rt_objects, rt_print, rt_format, rt_random, rt_elem,
+                  rt_reduce, rt_matmul, rt_shape, rt_create, rt_cast, rt_capi)
     for module in documented:
         module.emit(em)
     return em.signatures

@@ -109,7 +109,22 @@ BUF_FIELDS = {"buf_data": (0, _PTR), "buf_len": (8, _I64), "buf_cap": (16, _I64)
 BUF_SIZE = 24
 BUF_T = ir.LiteralStructType([_PTR, _I64, _I64])
 
-FIELDS = {**TENSOR_FIELDS, **CTX_FIELDS, **STR_FIELDS, **BUF_FIELDS}
+# Objects (docs/runtime.md "Objects"): a 16-byte header { i64 refcount, ptr type } then the payload.
+OBJ_FIELDS = {"obj_refcount": (0, _I64), "obj_type": (8, _PTR)}
+OBJ_HEADER_SIZE = 16
+# A list's payload: { i64 len, i64 cap, ptr data } (elements of the descriptor's `size` bytes each).
+LIST_FIELDS = {"list_len": (16, _I64), "list_cap": (24, _I64), "list_data": (32, _PTR)}
+LIST_SIZE = 40
+# Type descriptor `trt_type` (a constant global emitted by code generation, one per type and module).
+TYPE_FIELDS = {"type_name": (0, _PTR), "type_drop": (8, _PTR), "type_size": (16, _I64),
+               "type_elem_retain": (24, _PTR), "type_elem_release": (32, _PTR), "type_kind": (40, _I32),
+               "type_count": (44, _I32), "type_print": (48, _PTR)}
+TYPE_T = ir.LiteralStructType([_PTR, _PTR, _I64, _PTR, _PTR, _I32, _I32, _PTR])
+TYPE_SIZE = 56
+KIND_STRUCT, KIND_LIST, KIND_ENV = 1, 2, 3
+
+FIELDS = {**TENSOR_FIELDS, **CTX_FIELDS, **STR_FIELDS, **BUF_FIELDS, **OBJ_FIELDS, **LIST_FIELDS,
+          **TYPE_FIELDS}
 
 # Error codes.
 ERR_RUNTIME, ERR_SHAPE, ERR_INDEX, ERR_PANIC, ERR_MEMORY, ERR_VALUE, ERR_IO, ERR_TYPE = range(1, 9)

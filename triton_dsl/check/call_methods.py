@@ -118,8 +118,10 @@ class MethodCallMixin:
             return self.call_trait_method(e, f, t)
         if isinstance(t, TensorType) and f.name in TENSOR_METHODS:
             return self.call_primitive(e, lookup(TENSOR_METHODS[f.name]), [f.obj], expected)
-        if isinstance(t, ListType) and f.name in LIST_METHODS:
+        if isinstance(t, ListType) and f.name == "append":
             return self.call_append(e, f)
+        if isinstance(t, ListType) and f.name in LIST_METHODS:
+            return self.call_primitive(e, lookup(LIST_METHODS[f.name]), [f.obj], expected)
         cands = list(TENSOR_METHODS) if isinstance(t, TensorType) else list(LIST_METHODS) \
             if isinstance(t, ListType) else []
         if isinstance(t, OptionalType):

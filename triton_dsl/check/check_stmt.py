@@ -44,6 +44,10 @@ class StmtMixin:
         for stmt in block.stmts:
             if self.check_stmt(stmt):
                 leaves = True
+                if isinstance(stmt, ast.If) and getattr(stmt, "static", None) is not None:
+                    # `if x is A { return ... }` in the instance where x is an A: what follows is dead
+                    # code in this instance, typed for the other members (`x.w` of a B); not checked here
+                    break
         if new_scope:
             self.pop_scope()
         return leaves
@@ -57,6 +61,7 @@ class StmtMixin:
     def _stmt_Let(self, s: ast.Let):
         if s.type is not None:
             declared = self.body_resolver().resolve(s.type)
+            s.declared = declared  # the back end converts the value to it (`let o: S? = None`)
             t = declared
             self.check_against(s.value, declared, "this `let`")
         else:

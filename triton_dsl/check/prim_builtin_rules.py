@@ -125,6 +125,32 @@ def append(r: RuleCall) -> Type:
     return UNIT  # the checker refines/validates the list's element type itself
 
 
+def pop_rule(r: RuleCall) -> Type:
+    """`xs.pop()` / `xs.pop(i)`: removes and returns an item (the last one by default), as in Python."""
+    t = r.args["items"].ty
+    if is_error(t):
+        return ERROR
+    if not isinstance(t, ListType):
+        raise r.fail("E0501", f"`pop` needs a list, got `{t}`", r.args["items"].span)
+    if t.elem is None:
+        raise r.fail("E0306", "cannot infer the element type of this empty list: give its type "
+                     "(`let xs: [T, ...] = []`)", r.args["items"].span)
+    index = r.args["index"].ty
+    require(r, "index", isinstance(index, NoneType) or is_int_scalar(index) or is_error(index), "an integer")
+    return t.elem
+
+
+def zip_rule(r: RuleCall) -> Type:
+    """`zip(a, b)`: pairs of items of two lists (or tensors), as long as the shorter one."""
+    elems = []
+    for p in ("a", "b"):
+        elem = element_type(r.args[p].ty)
+        if elem is None or r.args[p].ty == RANGE:
+            raise r.fail("E0501", f"`zip` needs lists, got `{r.args[p].ty}`", r.args[p].span)
+        elems.append(elem)
+    return ListType(TupleType(tuple(elems)))
+
+
 def attribute(t: Type, name: str) -> Type | None:
     """The type of a tensor attribute (`x.shape`, `x.T`, `x.grad`, …), or None if there is no such one."""
     if not isinstance(t, TensorType):

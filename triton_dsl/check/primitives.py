@@ -172,6 +172,8 @@ def _table() -> dict[str, Primitive]:
         ("enumerate", "builtin", "items", b.enumerate_rule),
         ("range", "builtin", "start, end=None, step=1", b.range_rule),
         ("append", "builtin", "items, value", b.append),
+        ("pop", "builtin", "items, index=None", b.pop_rule),
+        ("zip", "builtin", "a, b", b.zip_rule),
         *q.ROWS,  # the quantization stdlib's primitives (prim_quant.py)
     ]
     table = {}
@@ -204,7 +206,7 @@ TENSOR_METHODS = {
     "exp": "exp", "log": "log", "sqrt": "sqrt", "clip": "clip", "clamp": "clamp",
     "detach": "stop_gradient", "backward": "backward",
 }
-LIST_METHODS = {"append": "append"}
+LIST_METHODS = {"append": "append", "pop": "pop"}
 
 
 def type_of_const(v) -> Type:

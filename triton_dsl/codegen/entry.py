@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from ..abi.c_api import c_api_header
 from ..ir.nodes import Function
-from ..ir.types import BOOL, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import BOOL, UNIT, IRType, OptionalTy, ScalarTy, StrTy, TensorTy, TraitTy, TupleTy, UnitTy
 from . import rtabi
 from .llvm_types import I32, I64, PTR, VOID, abi_type, llvm_type
 
@@ -41,6 +41,8 @@ def flatten_type(ty: IRType) -> list[IRType]:
         return [BOOL, *flatten_type(ty.inner)]
     if isinstance(ty, UnitTy):
         return []
+    if isinstance(ty, TraitTy):  # {ptr obj, ptr vtable}: two slots, read and written as one value
+        return [ty, UNIT]
     return [ty]
 
 
@@ -98,6 +100,8 @@ def emit_slot_entry(m: ModuleEmitter, fn: Function) -> ir.Function:
 
     def read(leaf: IRType) -> ir.Value:
         raw = b.load(_slot(b, args, next(counter)), typ=abi_type(leaf))
+        if isinstance(leaf, TraitTy):
+            next(counter)  # its second slot (the method table) was loaded with the first
         return _from_abi(b, raw, leaf)
 
     params = [_assemble(b, p.type, read) for p in fn.params]
@@ -231,6 +235,17 @@ def c_type(ty: IRType, name: str, structs: list[str]) -> str:
     raise TypeError(f"no C type for {ty}")
 
 
+def has_c_abi(fn: Function) -> bool:
+    """Whether every parameter and the result of `fn` has a C type (functions taking or returning structs,
+    lists, trait objects or function values are callable in the library but not exported to C yet)."""
+    try:
+        for ty in [p.type for p in fn.params] + ([] if isinstance(fn.ret_type, UnitTy) else [fn.ret_type]):
+            c_type(ty.inner if _by_pointer(ty) else ty, "probe", [])
+    except TypeError:
+        return False
+    return True
+
+
 def _c_decl(ctype: str, name: str) -> str:
     return f"{ctype}{name}" if ctype.endswith("*") else f"{ctype} {name}"
 
@@ -239,7 +254,7 @@ def c_header(functions: list[Function], guard: str) -> str:
     """A C header declaring the C ABI of `functions` (see the module docstring)."""
     structs: list[str] = []
     protos = []
-    for fn in functions:
+    for fn in (f for f in functions if has_c_abi(f)):
         params = ["trt_ctx *ctx"] + [
             _c_decl(("const " + c_type(p.type.inner, fn.name, structs) + " *") if _by_pointer(p.type)
                     else c_type(p.type, fn.name, structs), n)
@@ -255,4 +270,5 @@ def c_header(functions: list[Function], guard: str) -> str:
         *c_api_header(), *structs, *protos, "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard} */", ""])
 
 
-__all__ = ["emit_slot_entry", "emit_c_abi_wrapper", "c_header", "flatten_type", "llvm_type", "rtabi"]
+__all__ = ["emit_slot_entry", "emit_c_abi_wrapper", "c_header", "flatten_type", "has_c_abi", "llvm_type",
+           "rtabi"]

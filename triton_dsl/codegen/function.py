@@ -18,20 +18,21 @@ from llvmlite import ir
 
 from ..abi import layout
 from ..ir.nodes import ELEMENTWISE, Block, Function, Op, Value
-from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
+from ..ir.types import OptionalTy, ScalarTy, StrTy, TensorTy
 from ..passes.refcount import RELEASE_ON_ERROR
 from ..source import Span
 from . import rtabi
 from .call_graph import recursive_functions
 from .control import ControlFlowMixin
 from .llvm_types import I1, I32, I64, PTR, llvm_type, memory_type, to_register, zero_value
+from .object_ops import ObjectOpsMixin
 from .scalar_ops import emit_binary, emit_cast, emit_unary
 
 if TYPE_CHECKING:
     from .module import ModuleEmitter
 
 
-class FunctionEmitter(ControlFlowMixin):
+class FunctionEmitter(ControlFlowMixin, ObjectOpsMixin):
     def __init__(self, module: ModuleEmitter, fn: Function, llfn: ir.Function):
         self.m = module
         self.fn = fn
@@ -251,18 +252,8 @@ class FunctionEmitter(ControlFlowMixin):
         self.refcount_value(v.type, self.get(v), what)
 
     def refcount_value(self, ty, value: ir.Value, what: str) -> None:
-        if isinstance(ty, TensorTy):
-            rtabi.call(self.b, f"trt_{what}", value)
-        elif isinstance(ty, StrTy):
-            rtabi.call(self.b, f"trt_str_{what}", value)
-        elif isinstance(ty, TupleTy):
-            for i, item in enumerate(ty.items):
-                if item.is_refcounted():
-                    self.refcount_value(item, self.b.extract_value(value, i), what)
-        elif isinstance(ty, OptionalTy):
-            # None is a null pointer (or zeroed value): the runtime's incref/decref accept null.
-            inner = value if ty.nullable_pointer else self.b.extract_value(value, 1)
-            self.refcount_value(ty.inner, inner, what)
+        from .objects import emit_refcount
+        emit_refcount(self.b, ty, value, what)
 
     # -- calls ----------------------------------------------------------------------------------------
     def op_call(self, op: Op) -> None:
@@ -302,6 +293,15 @@ class FunctionEmitter(ControlFlowMixin):
                     args.append(ir.Constant(params[len(args)], item[1]))
                 elif item[0] == "data":
                     args.append(self.m.const_array(item[1], item[2]))
+                elif item[0] == "list_data":  # the element array of a list operand
+                    args.append(self.list_data(self.get(op.operands[item[1]])))
+                elif item[0] == "list_len":
+                    args.append(self.list_len(self.get(op.operands[item[1]])))
+                elif item[0] == "str_bytes":  # the UTF-8 bytes and byte length of a string operand
+                    args.append(rtabi.field_ptr(self.b, self.get(op.operands[item[1]]), 16))
+                elif item[0] == "str_len":
+                    s = self.get(op.operands[item[1]])
+                    args.append(self.b.load(rtabi.field_ptr(self.b, s, 8), typ=I64))
                 else:
                     args.append(self.stack_array([self.get(op.operands[i]) for i in item[1]], item[2]))
         args = [self.m.coerce(self.b, a, t) for a, t in zip(args, params, strict=True)]

@@ -1,15 +1,31 @@
 """Mapping of IR types to LLVM types (llvmlite.ir), in registers and in memory.
 
 In: IR types. Out: llvmlite types. `bool` is `i1` in registers and `i8` in memory (tensor data and
-the C ABI); `trit` is an `i8` holding -1/0/1; `float16` is LLVM `half`; tensors, strings and the
-call context are opaque pointers; tuples are literal structs of their items.
+the C ABI); `trit` is an `i8` holding -1/0/1; `float16` is LLVM `half`; tensors, strings, structs, lists and
+the call context are opaque pointers; tuples are literal structs of their items; a trait object or a function
+value is a pair of pointers (docs/runtime.md "Objects").
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 
-from ..ir.types import BufTy, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy, UnitTy
+from ..ir.types import (
+    BufTy,
+    FnValTy,
+    IRType,
+    ListTy,
+    NoneTy,
+    OptionalTy,
+    ScalarTy,
+    StrTy,
+    StructTy,
+    TensorTy,
+    TraitTy,
+    TupleTy,
+    UnionTy,
+    UnitTy,
+)
 from .kernels.trk_ir import F32 as FLOAT
 from .kernels.trk_ir import F64 as DOUBLE
 from .kernels.trk_ir import HALF, I1, I8, I32, I64, VOID
@@ -35,8 +51,12 @@ def memory_type(dtype: str) -> ir.Type:
 def llvm_type(ty: IRType) -> ir.Type:
     if isinstance(ty, ScalarTy):
         return _SCALAR[ty.dtype]
-    if isinstance(ty, (TensorTy, StrTy, BufTy)):
+    if isinstance(ty, (TensorTy, StrTy, BufTy, StructTy, ListTy)):
         return PTR
+    if isinstance(ty, (TraitTy, FnValTy)):  # {ptr obj, ptr vtable} / {ptr code, ptr env}
+        return ir.LiteralStructType([PTR, PTR])
+    if isinstance(ty, UnionTy):  # {i32 tag, members...}
+        return ir.LiteralStructType([I32, *(llvm_type(m) for m in ty.members)])
     if isinstance(ty, TupleTy):
         return ir.LiteralStructType([llvm_type(t) for t in ty.items])
     if isinstance(ty, OptionalTy):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ..ir.nodes import Module
-from ..ir.types import UnitTy
+from ..ir.types import StructTy, UnitTy
 from ..target import Target
 from .function import FunctionEmitter
 from .llvm_types import I1, I8, I64, PTR, llvm_type
@@ -33,6 +33,8 @@ class ModuleEmitter:
         self._functions: dict[str, ir.Function] = {}
         self._cstrings: dict[str, ir.GlobalVariable] = {}
         self._strs: dict[str, ir.GlobalVariable] = {}
+        from .objects import ObjectSupport
+        self.objects = ObjectSupport(self)
         for fn in module.functions.values():
             params = [PTR] + [llvm_type(p.type) for p in fn.params]
             fnty = ir.FunctionType(llvm_type(fn.ret_type), params)
@@ -110,8 +112,15 @@ class ModuleEmitter:
 
     # -- driver ---------------------------------------------------------------------------------------
     def emit(self, *, c_abi: bool = False) -> ir.Module:
-        from .entry import emit_c_abi_wrapper, emit_slot_entry
+        from .entry import emit_c_abi_wrapper, emit_slot_entry, has_c_abi
 
+        # The descriptors of struct and list parameters get exported names: the Python API builds them.
+        self.objects.export_descriptors([p.type for fn in self.ir_module.functions.values() if fn.public
+                                         for p in fn.params])
+        for struct, trait in list(self.ir_module.vtables):  # the tables a Python caller's struct needs
+            if trait in self.ir_module.exported_traits:
+                self.objects.vtable(struct, trait)
+                self.objects.export_descriptors([StructTy(struct)])
         for fn in self.ir_module.functions.values():
             if fn.name not in self.external:  # defined by a module loaded earlier: a declaration here
                 FunctionEmitter(self, fn, self._functions[fn.name]).emit()
@@ -120,7 +129,7 @@ class ModuleEmitter:
                 continue
             if fn.public or fn.name == self.ir_module.entry:
                 emit_slot_entry(self, fn)
-                if c_abi and not fn.generic:
+                if c_abi and not fn.generic and has_c_abi(fn):
                     emit_c_abi_wrapper(self, fn)
         return self.llmod
 

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     program = _compiled_program(source, args)
     if isinstance(program, int):
         return program
+    live = _live_objects()
     try:
         program()
     except TritonRuntimeError as err:
@@ -96,7 +97,21 @@ def run(args: argparse.Namespace) -> int:
     if write_error is not None:
         print(f"tritonc: error: cannot write the program's output: {write_error}", file=sys.stderr)
         return EXIT_PROGRAM_ERRORS
+    left = _live_objects() - live
+    if left > 0:
+        print(f"tritonc: note: {left} object{'s' * (left != 1)} still allocated when the program ended: "
+              "reference cycles (an object reachable from itself) are not collected; assign None or another "
+              "value to a field of the cycle to free it (docs/language.md \"Objects\")", file=sys.stderr)
     return EXIT_OK
+
+
+def _live_objects() -> int:
+    """Heap objects alive in this process (0 while no program has made one: nothing is compiled for it)."""
+    from ..runtime import interop, library
+
+    if "rt_objects" not in library.load_runtime().loaded():
+        return 0
+    return interop.func("trt_obj_live")()
 
 
 def _compiled_program(source, args: argparse.Namespace):

@@ -37,10 +37,15 @@ def lower_index(lw, e: ast.Index) -> Value:
     if isinstance(obj_ty, ct.TupleType):
         v = lw.program_const(e.indices[0])
         return lw.b.get(lw.lower_expr(e.obj), v % len(obj_ty.items), e.span)
-    if isinstance(obj_ty, ct.ListType) and len(e.indices) == 1 and not isinstance(e.indices[0], ast.Slice):
+    if isinstance(obj_ty, ct.ListType) and len(e.indices) == 1:
+        from .lower_objects import as_list, lower_list_index
         v = lw.lower_expr(e.obj)
-        if isinstance(v.type, TupleTy):
+        if isinstance(v.type, TupleTy) and not isinstance(e.indices[0], ast.Slice):
             return _fixed_list_item(lw, v, e.indices[0], e.span)
+        return lower_list_index(lw, e, as_list(lw, v, obj_ty, e.obj.span))
+    if isinstance(obj_ty, ct.StrType) and len(e.indices) == 1:
+        from .lower_objects import lower_str_index
+        return lower_str_index(lw, e, lw.lower_expr(e.obj))
     if not isinstance(obj_ty, ct.TensorType):
         raise NotAvailable(f"indexing values of type {obj_ty}", e.span)
     t = lw.lower_expr(e.obj)
@@ -115,9 +120,15 @@ def _shape_item(lw, e: ast.Index) -> Value:
 
 def lower_attribute(lw, e: ast.Attribute) -> Value:
     obj_ty = e.obj.ty
+    if isinstance(obj_ty, ct.StructType):
+        from .lower_objects import lower_field
+        return lower_field(lw, e)
     if not isinstance(obj_ty, ct.TensorType):
-        raise NotAvailable("fields of structs", e.span)
+        raise NotAvailable(f"the attribute `.{e.name}` of a `{obj_ty}`", e.span)
     t = lw.lower_expr(e.obj)
+    if e.name == "shape":
+        from .lower_objects import shape_list
+        return shape_list(lw, t, e.span)
     if e.name == "ndim":
         return lw.b.const(t.type.rank, I32, e.span)
     if e.name == "T":
@@ -293,7 +304,9 @@ def _lower_shape_primitive(lw, name: str, e, target, args, x: Value | None = Non
     if name in ("stack", "concat"):
         items = args["tensors"].expr
         if not isinstance(items, ast.ListLit):
-            raise NotAvailable(f"'{name}' of a list that is not written out", span)
+            from .lower_objects import stack_list
+            lst = lw.lower_expr(items)
+            return stack_list(lw, name, lst, want, info.get("dim", 0), span)
         vals = [lw.to_dtype(lw.lower_expr(t), want.dtype, t.span) for t in items.elems]
         layout = [("array", list(range(len(vals))), "ptr"), ("c", len(vals)), ("c", info.get("dim", 0))]
         lw.require(f"trt_{name}", span)

@@ -12,7 +12,21 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, fixed_list_type, ir_type
 from .nodes import Value
-from .types import BOOL, I64, STR, IRType, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy
+from .types import (
+    BOOL,
+    I64,
+    STR,
+    IRType,
+    ListTy,
+    NoneTy,
+    OptionalTy,
+    ScalarTy,
+    StructTy,
+    TensorTy,
+    TraitTy,
+    TupleTy,
+    UnionTy,
+)
 
 _BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod", "**": "pow",
            "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "&&": "and", "||": "or"}
@@ -35,6 +49,12 @@ class ExprLowerer:
             raise NotAvailable(f"the expression '{e.span.text()[:40]}'", e.span)
         return method(e)
 
+    def lower_value(self, e) -> Value:
+        """An expression as a value kept beyond its use (bound, stored, printed): a fixed-length list
+        literal (a tuple at run time) becomes a growable list when its type is one."""
+        from .lower_objects import as_list
+        return as_list(self, self.lower_expr(e), getattr(e, "ty", None), e.span)
+
     # -- literals and names ---------------------------------------------------------------------------
     def expr_IntLit(self, e) -> Value:
         ty = ir_type(e.ty, e.span)
@@ -50,12 +70,52 @@ class ExprLowerer:
         return self.b.const(e.value, STR, e.span)
 
     def expr_Name(self, e) -> Value:
+        from ..check import targets as tg
         v = self.scopes.lookup(e.name)
         if v is None:
-            raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+            from .lower_closures import function_as_value
+            if isinstance(getattr(e, "target", None), tg.FunctionRef):
+                return function_as_value(self, e.target.instance, e.span)
+            bound = getattr(self, "fn_values", {}).get(e.name)
+            if bound is not None:
+                return function_as_value(self, bound, e.span)
+            from .lower_globals import read_global
+            v = read_global(self, e.name, e.span)
+            if v is None:
+                raise NotAvailable(f"using '{e.name}' here (globals and function values)", e.span)
+        else:
+            from .lower_globals import is_top_binding, read_top_level
+            if is_top_binding(self, e.name):  # the top-level code reads the global too: a function may
+                v = read_top_level(self, e.name, e.span)  # have assigned it
+        if e.name in getattr(self, "boxed", ()):
+            from .lower_closures import is_cell, read_cell
+            if is_cell(v):
+                v = read_cell(self, v, e.span)
         if isinstance(v.type, OptionalTy) and e.ty is not None and not isinstance(e.ty, ct.OptionalType):
             return self.unwrap(v, e.span)  # narrowed by `if x != None`
+        if isinstance(v.type, UnionTy) and e.ty is not None and not isinstance(e.ty, ct.UnionType):
+            return self.union_member(v, ir_type(e.ty, e.span, stored=True), e.span)  # narrowed by `is`
         return v
+
+    def union_member(self, v: Value, want: IRType, span) -> Value:
+        k = v.type.index(want)
+        if k is None:
+            raise NotAvailable(f"reading a `{want}` out of this union", span)
+        return self.b.op("union_get", [v], [want], {"index": k}, span).result
+
+    def expr_Is(self, e) -> Value:
+        """`x is T`: decided statically for a resolved type, else a test of a union value's tag."""
+        static = getattr(e, "static", None)
+        if static is not None:
+            return self.b.const(bool(static), BOOL, e.span)
+        v = self.scopes.lookup(e.value.name) if isinstance(e.value, ast.Name) else None
+        v = v if v is not None and isinstance(v.type, UnionTy) else self.lower_expr(e.value)
+        if not isinstance(v.type, UnionTy):
+            raise NotAvailable("this `is` test", e.span)
+        k = v.type.index(ir_type(e.tested_ty, e.span, stored=True))
+        if k is None:
+            return self.b.const(False, BOOL, e.span)
+        return self.b.op("union_is", [v], [BOOL], {"index": k}, e.span).result
 
     def expr_NoneLit(self, e) -> Value:
         return self.b.op("none", [], [NoneTy()], span=e.span).result
@@ -72,6 +132,10 @@ class ExprLowerer:
         # None compared with None, or with a value that is never None
         same = isinstance(other.type, NoneTy)
         return self.b.const(same if op == "eq" else not same, BOOL, span)
+
+    def expr_Closure(self, e) -> Value:
+        from .lower_closures import lower_closure
+        return lower_closure(self, e)
 
     def expr_FString(self, e) -> Value:
         from .lower_prims import lower_fstring
@@ -102,10 +166,12 @@ class ExprLowerer:
         return self.b.tuple([self.lower_expr(x) for x in e.elems], e.span)
 
     def expr_ListLit(self, e) -> Value:
-        """A list literal of scalars (`[2, 1]`) is a fixed-length list: a tuple at run time."""
+        """A list literal of scalars (`[2, 1]`) is a fixed-length list: a tuple at run time (a growable
+        list where it meets one, see `lower_objects.as_list`); any other list literal is a list object."""
         fixed = fixed_list_type(e.ty, len(e.elems)) if e.elems else None
         if fixed is None:
-            raise NotAvailable("lists as run-time values", e.span)
+            from .lower_objects import lower_list_literal
+            return lower_list_literal(self, e)
         return self.b.tuple([self.coerce(self.lower_expr(x), t, x.span)
                              for x, t in zip(e.elems, fixed.items, strict=True)], e.span)
 
@@ -125,6 +191,9 @@ class ExprLowerer:
     def expr_Binary(self, e) -> Value:
         if e.op == "@":
             return self.matmul(e)
+        if e.op in ("+", "*") and isinstance(e.ty, ct.ListType):
+            from .lower_objects import lower_list_binary
+            return lower_list_binary(self, e)
         result = e.ty
         a, b = self.lower_expr(e.left), self.lower_expr(e.right)
         op = _BINARY[e.op]
@@ -255,6 +324,12 @@ class ExprLowerer:
             if have.ternary and not want.ternary:
                 v = self.dequantize(v, span)
             v = self.to_dtype(v, want.dtype, span)
+            if want.rank is None and v.type.rank is not None:  # stored as a tensor of any rank
+                any_rank = TensorTy(v.type.dtype, None, v.type.ternary)
+                return self.b.op("retype", [v], [any_rank], span=span).result
+            if v.type.rank is None and want.rank is not None:  # checked when it is used with a rank again
+                what = {"what": f"a rank-{want.rank} tensor"}
+                return self.b.op("rank_cast", [v], [want], what, span).result
             if v.type.rank != want.rank:
                 if want.rank == 0:
                     self.require("trt_reshape", span)
@@ -268,6 +343,40 @@ class ExprLowerer:
         if isinstance(want, TupleTy) and isinstance(have, TupleTy) and len(want.items) == len(have.items):
             items = [self.coerce(self.b.get(v, i, span), t, span) for i, t in enumerate(want.items)]
             return self.b.tuple(items, span)
+        return self.coerce_object(v, want, span)
+
+    def coerce_object(self, v: Value, want: IRType, span) -> Value:
+        """Conversions into and out of objects: fixed-length lists to and from lists, lists of tensors of
+        a known rank as lists of any rank (a shallow copy), structs as trait objects, union members."""
+        from .lower_objects import list_to_tuple, to_list
+        have = v.type
+        if isinstance(want, ListTy) and isinstance(have, TupleTy):
+            return to_list(self, v, want, span)
+        if isinstance(want, TupleTy) and isinstance(have, ListTy):
+            return list_to_tuple(self, v, want, span)
+        if isinstance(want, ListTy) and isinstance(have, ListTy) and \
+                _same_representation(have.elem, want.elem):
+            # A list of rank-k tensors where a list of any rank is expected: a shallow copy (the tensors are
+            # shared), not the same list — appending another rank through it must not reach a list whose
+            # readers assume rank k.
+            bounds = [self.b.const(-(2**63), I64, span), self.b.const(-(2**63), I64, span),
+                      self.b.const(1, I64, span)]
+            return self.rt("trt_list_slice", [v, *bounds], want, span)
+        if isinstance(want, UnionTy):
+            k = want.index(have)
+            if k is None:  # the first member the value converts to (the checker's `member:<i>` step)
+                for i, m in enumerate(want.members):
+                    try:
+                        v, k = self.coerce(v, m, span), i
+                        break
+                    except NotAvailable:
+                        continue
+            if k is None:
+                raise NotAvailable(f"converting {have} to {want}", span)
+            return self.b.op("union_make", [v], [want], {"index": k}, span).result
+        if isinstance(want, TraitTy) and isinstance(have, StructTy):
+            from .lower_traits import to_trait
+            return to_trait(self, v, want, span)
         raise NotAvailable(f"converting {have} to {want}", span)
 
     def convert_to(self, v: Value, checker_type, span) -> Value:
@@ -305,18 +414,30 @@ class ExprLowerer:
             inst = target.instance
             if inst.body is None:
                 raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
-            fn_values = {i: self.function_value(a.expr or a.default_expr, e.span)
-                         for i, a in enumerate(target.args) if isinstance(a.param_type, ct.FnType)}
+            # A function argument known at compile time (a named function) is bound into a copy of the
+            # callee (direct calls); any other function value (a closure, a variable) is passed at run time.
+            fn_values, dynamic = {}, set()
+            for i, a in enumerate(target.args):
+                if isinstance(a.param_type, ct.FnType):
+                    static = self.static_function(a.expr or a.default_expr)
+                    if static is not None:
+                        fn_values[i] = static
+                    else:
+                        dynamic.add(i)
             name = inst.mangled()
-            if fn_values:
+            if fn_values or dynamic:
                 special = self.program.specialize(inst, fn_values)
                 if special is None:
                     raise NotAvailable("closures and functions as values", e.span)
                 name = special.name
-            args = [self.bound_arg(a) for a in target.args
-                    if not isinstance(a.param_type, (ct.TypeType, ct.FnType))]
+            args = [self.bound_arg(a) for i, a in enumerate(target.args)
+                    if not isinstance(a.param_type, (ct.TypeType, ct.FnType)) or i in dynamic]
             return self.call_function(name, inst, args, e.span)
         if isinstance(target, tg.ClosureTarget):
+            if self.static_function(target.callee) is None:  # a closure or a function value: at run time
+                from .lower_closures import call_value
+                fv = self.lower_expr(target.callee)
+                return call_value(self, fv, [self.bound_arg(a) for a in target.args], e.span)
             inst = self.function_value(target.callee, e.span)
             if inst.body is None:
                 raise NotAvailable(f"the library function '{inst.fn.name}'", e.span)
@@ -330,6 +451,18 @@ class ExprLowerer:
                 raise NotAvailable("closures and functions as values", e.span)
             args += [self.convert_to(self.lower_expr(d), t, e.span) for d, t in extra]
             return self.call_function(inst.mangled(), inst, args, e.span)
+        if isinstance(target, tg.StructTarget):
+            from .lower_objects import lower_struct_new
+            return lower_struct_new(self, e, target)
+        if isinstance(target, tg.MethodTarget):
+            # a method of a struct known statically: a direct call with the receiver as `self`
+            inst = target.instance
+            receiver = self.lower_expr(target.receiver)
+            args = [self.bound_arg(a) for a in target.args if not isinstance(a.param_type, ct.TypeType)]
+            return self.call_function(inst.mangled(), inst, [receiver, *args], e.span)
+        if isinstance(target, tg.TraitMethodTarget):
+            from .lower_traits import lower_trait_call
+            return lower_trait_call(self, e, target)
         kinds = {tg.MethodTarget: "methods of structs", tg.StructTarget: "structs as run-time values",
                  tg.ClosureTarget: "closures", tg.TraitMethodTarget: "traits"}
         raise NotAvailable(kinds.get(type(target), "this call"), e.span)
@@ -345,6 +478,13 @@ class ExprLowerer:
             ret = ir_type(inst.ret, span)
         op = self.b.call(name, args, ret, span)
         return op.results[0] if op.results else self.b.tuple([], span)
+
+    def static_function(self, e):
+        """The function instance a function-typed expression denotes at compile time, else None."""
+        try:
+            return self.function_value(e, getattr(e, "span", None))
+        except NotAvailable:
+            return None
 
     def function_value(self, e, span):
         """The function instance a function-typed expression denotes: a named function (`FunctionRef`) or
@@ -377,4 +517,14 @@ def _compares_trits(t, other) -> bool:
 
 
 def _is_value_type(t) -> bool:
-    return isinstance(t, (ct.Scalar, ct.TensorType, ct.TupleType, ct.StrType, ct.OptionalType))
+    return isinstance(t, (ct.Scalar, ct.TensorType, ct.TupleType, ct.StrType, ct.OptionalType, ct.ListType,
+                          ct.StructType, ct.TraitType))
+
+
+def _same_representation(a: IRType, b: IRType) -> bool:
+    """Elements of IR type a may be read as b without a change (a tensor of rank k as one of any rank)."""
+    if a == b:
+        return True
+    return (isinstance(a, TensorTy) and isinstance(b, TensorTy) and b.rank is None and a.dtype == b.dtype
+            and a.ternary == b.ternary)
+

@@ -14,7 +14,24 @@ from ..check import types as ct
 from ..syntax import ast
 from .lowering import NotAvailable, ir_type
 from .nodes import Value
-from .types import BOOL, BUF, I32, I64, STR, NoneTy, OptionalTy, ScalarTy, TensorTy, TupleTy, scalar_of
+from .types import (
+    BOOL,
+    BUF,
+    I32,
+    I64,
+    STR,
+    FnValTy,
+    ListTy,
+    NoneTy,
+    OptionalTy,
+    ScalarTy,
+    StructTy,
+    TensorTy,
+    TraitTy,
+    TupleTy,
+    UnionTy,
+    scalar_of,
+)
 
 _UNARY = {"exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos", "abs", "relu", "floor", "ceil", "round",
           "sign"}
@@ -130,7 +147,7 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         for i, x in enumerate(target.varargs):
             if i:
                 _append_text(lw, buf, sep, span)
-            append_value(lw, buf, lw.lower_expr(x), x.span)
+            append_value(lw, buf, lw.lower_value(x), x.span)
         _append_text(lw, buf, end, span)
         lw.rt("trt_buf_print", [buf], None, span)
         return lw.b.tuple([], span)
@@ -143,10 +160,22 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         x = lw.to_dtype(val("x"), _dtype(out_ty), span)
         fn = f"trt_{name}_{_RT[_dtype(out_ty)]}"
         return lw.rt(fn, [x], ir_type(out_ty, span), span, consts=(int(target.info.get("dim", -1)),))
-    if name == "length" and isinstance(val("x").type, TupleTy):  # a fixed-length list: its length is known
-        return lw.coerce(lw.b.const(len(val("x").type.items), I64, span), ir_type(out_ty, span), span)
-    if any(isinstance(getattr(a.expr, "ty", None), ct.ListType) for a in target.args):
-        raise NotAvailable("lists as run-time values", span)  # e.g. `xs.append(v)`: lists that grow
+    if name == "length":
+        from .lower_objects import lower_length
+        return lower_length(lw, lw.lower_expr(args["x"].expr), out_ty, span)
+    if name == "append":
+        from .lower_objects import lower_append
+        return lower_append(lw, target, span)
+    if name == "pop":
+        from .lower_objects import lower_pop
+        return lower_pop(lw, target, span)
+    if name == "str":  # `str(x)`: the text `print` / `f"{x}"` gives
+        buf = lw.b.op("buf", [], [BUF], span=span).result
+        append_value(lw, buf, lw.lower_value(args["x"].expr), span)
+        return lw.rt("trt_buf_take_str", [buf], STR, span)
+    if name in ("enumerate", "zip"):
+        from .lower_objects import lower_pairs
+        return lower_pairs(lw, name, target, out_ty, span)
     raise NotAvailable(f"'{name}'", span)
 
 
@@ -168,6 +197,17 @@ def append_value(lw, buf: Value, v: Value, span, spec: str | None = None) -> Non
     ty = v.type
     if isinstance(ty, (OptionalTy, NoneTy)):
         return _append_optional(lw, buf, v, span, spec)
+    if isinstance(ty, UnionTy):  # the member the value holds, printed as that member prints
+        for k, member in enumerate(ty.members):
+            holds = lw.b.op("union_is", [v], [BOOL], {"index": k}, span).result
+            branch = lw.b.if_(holds, [], span)
+            with lw.b.at(branch.regions[0]):
+                item = lw.b.op("union_get", [v], [member], {"index": k}, span).result
+                append_value(lw, buf, item, span, spec)
+                lw.b.yield_([], span)
+            with lw.b.at(branch.regions[1]):
+                lw.b.yield_([], span)
+        return None
     if spec:
         return _append_formatted(lw, buf, v, spec, span)
     if ty == STR:
@@ -180,6 +220,8 @@ def append_value(lw, buf: Value, v: Value, span, spec: str | None = None) -> Non
         lw.rt(f"trt_buf_append_{_RT[ty.dtype]}", [buf, v], None, span)
     elif isinstance(ty, ScalarTy):
         lw.rt("trt_buf_append_i64", [buf, lw.b.cast(v, "int64", span) if ty != I64 else v], None, span)
+    elif isinstance(ty, (ListTy, StructTy, TupleTy, TraitTy, FnValTy)):
+        lw.b.op("print_value", [buf, v], [], {}, span)  # Python's repr of the value (codegen.objects)
     else:
         raise NotAvailable(f"printing values of type {ty}", span)
 
@@ -219,7 +261,8 @@ def _append_formatted(lw, buf: Value, v: Value, spec: str, span) -> None:
     elif kind == "bool":
         lw.rt("trt_format_bool", [buf, v], None, span, consts=consts)
     else:
-        raise NotAvailable("format specs on strings", span)
+        layout = [("v", 0), ("str_bytes", 1), ("str_len", 1), *(("c", c) for c in consts)]
+        lw.b.rt("trt_format_str", [buf, v], None, span, args=layout)
 
 
 def lower_fstring(lw, e) -> Value:
@@ -228,7 +271,7 @@ def lower_fstring(lw, e) -> Value:
         if isinstance(part, str):
             _append_text(lw, buf, part, e.span)
         else:
-            append_value(lw, buf, lw.lower_expr(part.expr), part.expr.span, part.spec or None)
+            append_value(lw, buf, lw.lower_value(part.expr), part.expr.span, part.spec or None)
     return lw.rt("trt_buf_take_str", [buf], STR, e.span)
 
 

@@ -22,7 +22,23 @@ from ..diagnostics import DiagnosticSink
 from ..syntax import ast
 from .builder import Builder
 from .nodes import ENTRY_NAME, Block, Function, Module, Value
-from .types import UNIT, IRType, NoneTy, OptionalTy, ScalarTy, StrTy, TensorTy, TupleTy
+from .types import (
+    UNIT,
+    FnValTy,
+    IRType,
+    ListTy,
+    NoneTy,
+    OptionalTy,
+    ScalarTy,
+    StrTy,
+    StructLayout,
+    StructTy,
+    TensorTy,
+    TraitLayout,
+    TraitTy,
+    TupleTy,
+    UnionTy,
+)
 
 
 class NotAvailable(Exception):
@@ -55,29 +71,40 @@ def not_available_message(what: str) -> str:
     return f"{what} {'is' if singular else 'are'} not available yet"
 
 
-def ir_type(t: ct.Type, span=None) -> IRType:
-    """The IR type of a checker type (a value of this type at run time)."""
+def ir_type(t: ct.Type, span=None, *, stored: bool = False) -> IRType:
+    """The IR type of a checker type (a value of this type at run time). `stored`: the value is an element
+    of a list or a field of a struct, where a tensor of any rank (`Tensor<float32, ?>`) may live."""
     if isinstance(t, ct.Scalar):
         return ScalarTy(t.name)
     if isinstance(t, ct.TensorType):
         if not isinstance(t.shape, tuple):
+            if stored:
+                return TensorTy(t.dtype, None, t.ternary or t.dtype == "trit")
             raise NotAvailable("tensors of unknown rank", span)
         # Every trit tensor is packed at run time; without scales its value is the trits themselves.
         return TensorTy(t.dtype, len(t.shape), t.ternary or t.dtype == "trit")
     if isinstance(t, ct.TupleType):
-        return TupleTy(tuple(ir_type(x, span) for x in t.items))
+        return TupleTy(tuple(ir_type(x, span, stored=stored) for x in t.items))
     if isinstance(t, ct.StrType):
         return StrTy()
     if isinstance(t, (ct.UnitType, ct.NeverType)):
         return UNIT
     if isinstance(t, ct.OptionalType):
-        return OptionalTy(ir_type(t.inner, span))
+        return OptionalTy(ir_type(t.inner, span, stored=stored))
     if isinstance(t, ct.NoneType):
         return NoneTy()
-    names = {ct.ListType: "lists as run-time values",
-             ct.StructType: "structs as run-time values", ct.FnType: "closures and functions as values",
-             ct.TraitType: "trait objects", ct.NoneType: "None as a run-time value",
-             ct.UnionType: "union values at run time"}
+    if isinstance(t, ct.StructType):
+        return StructTy(t.name)
+    if isinstance(t, ct.TraitType):
+        return TraitTy(t.name)
+    if isinstance(t, ct.ListType):
+        # `[]` that nothing gives an element type (`length([])`, `print([])`) holds no values at all
+        return ListTy(ir_type(t.elem, span, stored=True) if t.elem is not None else NoneTy())
+    if isinstance(t, ct.FnType):
+        return FnValTy(tuple(ir_type(p, span) for p in t.params), ir_type(t.ret, span))
+    if isinstance(t, ct.UnionType):
+        return UnionTy(tuple(ir_type(m, span, stored=stored) for m in t.members))
+    names = {ct.NoneType: "None as a run-time value"}
     raise NotAvailable(names.get(type(t), f"values of type {t}"), span)
 
 
@@ -166,6 +193,44 @@ class ProgramLowerer:
         self.sink = sink
         self.module = Module()
         self.reported: set[tuple] = set()
+        self.struct_errors: dict[str, NotAvailable] = {}
+        self.layout_structs()
+        # Top-level `let`s that functions read: they also live in a module global (see lower_globals.py)
+        self.shared_globals = {var.name: var for inst in checked.instances for var, _ in inst.global_reads}
+
+    def trait_entry_tables(self, pending) -> None:
+        """A public function taking a trait object: the tables of every struct that may be passed."""
+        traits = {p.type.name for fn, _ in pending if fn.public for p in fn.params
+                  if isinstance(p.type, TraitTy)}
+        for trait in sorted(traits):
+            _conforming_tables(self, trait)
+            self.module.exported_traits.add(trait)
+
+    def layout_structs(self) -> None:
+        """The IR layout of every struct in scope (fields in declaration order). A struct with a field
+        this version cannot hold at run time is reported where a value of it is built or used."""
+        env = self.checked.env
+        while env is not None:
+            for name, info in env.structs.items():
+                if name in self.module.structs or name in self.struct_errors:
+                    continue
+                try:
+                    fields = [(n, ir_type(t, info.node.span, stored=True))
+                              for n, t in zip(info.field_names, info.field_types, strict=True)]
+                except NotAvailable as exc:
+                    self.struct_errors[name] = exc
+                    continue
+                self.module.structs[name] = StructLayout(name, fields)
+            for name, trait in env.traits.items():
+                if name in self.module.traits:
+                    continue
+                try:
+                    methods = [(m, tuple(ir_type(t, info.span) for t in info.param_types[1:]),
+                                ir_type(info.ret, info.span)) for m, info in trait.methods.items()]
+                except NotAvailable:
+                    continue  # reported where a value of the trait is made (`lower_traits.trait_layout`)
+                self.module.traits[name] = TraitLayout(name, methods)
+            env = env.parent
 
     def not_available(self, exc: NotAvailable) -> None:
         key = (exc.what, exc.span.start if exc.span else None)
@@ -179,6 +244,9 @@ class ProgramLowerer:
         kept = [i for i, t in enumerate(inst.param_types)
                 if not isinstance(t, ct.TypeType) and i not in fn_values]
         try:
+            for t, p in zip(inst.param_types, inst.params, strict=True):
+                if isinstance(t, ct.StructType) and t.name in self.struct_errors:
+                    raise NotAvailable(self.struct_errors[t.name].what, p.span)
             params = [declared_ir_type(inst.param_types[i], inst.params[i].type, inst.params[i].span)
                       for i in kept]
             ret = declared_ir_type(inst.ret, getattr(getattr(inst.fn, "node", None), "ret", None),
@@ -189,7 +257,9 @@ class ProgramLowerer:
         body = Block([Value(t, inst.params[i].name) for t, i in zip(params, kept, strict=True)])
         fn = Function(name, body, ret, span=inst.fn.span, source_name=inst.fn.name,
                       param_names=[inst.params[i].name for i in kept],
-                      public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values,
+                      public=inst.fn.origin == "user" and inst.fn.owner is None and not fn_values
+                      and not any(_pair_valued(t) for t in inst.param_types)
+                      and not _pair_valued(inst.ret) and not isinstance(inst.ret, ct.TraitType),
                       generic=bool(inst.fn.generic) or bool(fn_values), param_origin=kept,
                       param_declared=[str(inst.param_types[i]) for i in kept],
                       param_dims=[_declared_dims(inst.param_types[i]) for i in kept])
@@ -229,6 +299,7 @@ class ProgramLowerer:
         # Bodies after every signature exists, so calls see their callee's parameter types.
         for fn, inst in pending:
             FunctionLowerer(self, fn, inst).lower_instance()
+        self.trait_entry_tables(pending)
         toplevel = list(self.checked.toplevel)
         main = self.checked.main
         if toplevel or main is not None:
@@ -239,6 +310,28 @@ class ProgramLowerer:
             stmts = toplevel + (list(main.body.stmts) if main is not None else [])
             FunctionLowerer(self, fn, None).lower_entry(stmts)
         return self.module
+
+
+def _conforming_tables(program, trait: str) -> None:
+    """Method tables of every struct that has the trait's methods (a Python caller may pass any)."""
+    from .lower_traits import method_table
+
+    for name in list(program.module.structs):
+        if not name.startswith("$"):
+            try:
+                method_table(program, name, trait, None)
+            except NotAvailable:
+                program.module.vtables.pop((name, trait), None)
+
+
+def _pair_valued(t: ct.Type) -> bool:
+    """A function value or a union at the top of a type: such functions are not entry points (their
+    8-byte argument slots hold no such value; a trait object parameter takes two slots, codegen.entry)."""
+    if isinstance(t, (ct.FnType, ct.UnionType)):
+        return True
+    if isinstance(t, ct.TupleType):
+        return any(_pair_valued(x) for x in t.items)
+    return isinstance(t, ct.OptionalType) and _pair_valued(t.inner)
 
 
 def specialized_name(inst, fn_values: dict[int, object]) -> str:

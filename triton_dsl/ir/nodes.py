@@ -129,6 +129,11 @@ class Module:
     functions: dict[str, Function] = field(default_factory=dict)
     name: str = "module"
     entry: str | None = None  # the function running top-level statements then `main`, if any
+    structs: dict[str, Any] = field(default_factory=dict)  # name -> types.StructLayout
+    traits: dict[str, Any] = field(default_factory=dict)   # name -> types.TraitLayout
+    # (struct, trait) -> IR function names of the struct's methods in the trait's order (its vtable)
+    vtables: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    exported_traits: set[str] = field(default_factory=set)  # their tables are exported (Python callers)
 
     def add(self, fn: Function) -> Function:
         self.functions[fn.name] = fn

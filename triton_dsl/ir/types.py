@@ -6,8 +6,17 @@ In: nothing (pure data). Out: hashable type objects printed the way the IR print
 - `TensorTy(dtype, rank, ternary)`  a reference-counted tensor header; the rank is fixed per function
   instance (generic functions are specialized per rank/dtype), the dims are run-time values
 - `TupleTy(items)`    an unboxed tuple (a struct of its items)
-- `StrTy()`           a pointer to constant UTF-8 text (string literals, messages)
+- `StrTy()`           a reference-counted string (`trt_str`; literals are immortal constants)
+- `StructTy(name)`    a reference to a struct object (its fields: `StructLayout` in `Module.structs`)
+- `ListTy(elem)`      a reference to a growable list object of `elem` values
+- `FnValTy(params, ret)`  a function value: code pointer + reference to its captured environment
+- `TraitTy(name)`     a trait object: reference to a struct + the struct's method table for the trait
+- `UnionTy(members)`  a tagged union (`A | B` held at run time)
 - `UnitTy()`          no value (a function without a result)
+
+A `TensorTy` whose `rank` is None is a tensor of any rank (`Tensor<float32, ?>`): a header pointer like
+any tensor, allowed where a value is only stored and passed along (list elements, fields).
+The object model (headers, descriptors, layouts) is docs/runtime.md "Objects".
 
 Named dims are plain `int32` scalars in the IR (`dim` reads one from a tensor).
 """
@@ -60,7 +69,7 @@ class ScalarTy(IRType):
 @dataclass(frozen=True)
 class TensorTy(IRType):
     dtype: str
-    rank: int
+    rank: int | None  # None: any rank (only stored and passed along)
     ternary: bool = False
 
     def __post_init__(self) -> None:
@@ -78,7 +87,7 @@ class TensorTy(IRType):
 
     def __str__(self) -> str:
         head = "ternary" if self.ternary else "tensor"
-        return f"{head}<{_SHORT[self.dtype]}, {self.rank}>"
+        return f"{head}<{_SHORT[self.dtype]}, {'?' if self.rank is None else self.rank}>"
 
 
 @dataclass(frozen=True)
@@ -113,10 +122,103 @@ class OptionalTy(IRType):
 
     @property
     def nullable_pointer(self) -> bool:
-        return isinstance(self.inner, (TensorTy, StrTy))
+        return isinstance(self.inner, (TensorTy, StrTy, StructTy, ListTy))
 
     def __str__(self) -> str:
         return f"{self.inner}?"
+
+
+@dataclass(frozen=True)
+class StructTy(IRType):
+    """A reference to an object of the struct `name` (fields in `Module.structs[name]`)."""
+
+    name: str
+
+    def is_refcounted(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ListTy(IRType):
+    """A reference to a growable list object holding `elem` values."""
+
+    elem: IRType
+
+    def is_refcounted(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"[{self.elem}, ...]"
+
+
+@dataclass(frozen=True)
+class FnValTy(IRType):
+    """A function value `{ptr code, ptr env}`: `code` is `ret (ptr ctx, ptr env, params...)`, `env` an
+    object holding the captured values (null when nothing is captured)."""
+
+    params: tuple[IRType, ...]
+    ret: IRType
+
+    def is_refcounted(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "fn(" + ", ".join(str(p) for p in self.params) + f") -> {self.ret}"
+
+
+@dataclass(frozen=True)
+class TraitTy(IRType):
+    """A trait object `{ptr obj, ptr vtable}`: a struct reference and that struct's methods for the trait."""
+
+    name: str
+
+    def is_refcounted(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"dyn {self.name}"
+
+
+@dataclass(frozen=True)
+class UnionTy(IRType):
+    """A value of one of `members`, chosen at run time: `{i32 tag, member0, member1, ...}` (only the
+    member `tag` names is set; the others are zero, which every refcount function accepts)."""
+
+    members: tuple[IRType, ...]
+
+    def is_refcounted(self) -> bool:
+        return any(m.is_refcounted() for m in self.members)
+
+    def index(self, ty: IRType) -> int | None:
+        return self.members.index(ty) if ty in self.members else None
+
+    def __str__(self) -> str:
+        return " | ".join(str(m) for m in self.members)
+
+
+@dataclass
+class StructLayout:
+    """The fields of a struct in declaration order (name, IR type); `display` is how a user spells it."""
+
+    name: str
+    fields: list[tuple[str, IRType]]
+
+    def index(self, field: str) -> int:
+        return [n for n, _ in self.fields].index(field)
+
+
+@dataclass
+class TraitLayout:
+    """A trait's methods in declaration order: (name, IR parameter types after `self`, IR result)."""
+
+    name: str
+    methods: list[tuple[str, tuple[IRType, ...], IRType]]
+
+    def index(self, method: str) -> int:
+        return [n for n, _, _ in self.methods].index(method)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from .types import BOOL, ScalarTy, TensorTy, UnitTy
 
 # Ops that can fail at run time must say where they come from.
 _NEEDS_SPAN = frozenset({"rt", "call", "check_eq", "check_dim", "panic", "cast", "fused", "dequantize",
-                        "ternary_matmul", "copy_scales", "check_scales"})
+                        "ternary_matmul", "copy_scales", "check_scales", "new_struct", "list_new", "list_get",
+                        "list_set", "list_append", "list_pop", "print_value", "rank_cast", "make_closure",
+                        "call_value", "call_trait", "to_trait", "global_get"})
 
 
 class IRVerificationError(Exception):

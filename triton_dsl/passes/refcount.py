@@ -14,6 +14,9 @@ module with `retain`/`release` ops, under these rules (the runtime's, docs/runti
   on the error path, so a failing call leaks nothing (a Python loop of failing calls keeps memory flat);
 - loop-carried values are owned by the loop body (`for` body, `while` body), borrowed by the `while`
   condition region; `tuple`/`some` retain the items they pack, `get`/`unwrap` the item they extract.
+- ops on objects (`new_struct`, `field_get`, `list_get`, `make_closure`, ...) follow the general rule: their
+  results are fresh references and they borrow their operands (code generation counts the references a
+  store into an object makes and a read out of one gives; see codegen/object_ops.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ _CONSUMING_TERMINATORS = frozenset({"yield", "return", "break", "continue"})
 RELEASE_ON_ERROR = "release_on_error"
 # Ops that never fail at run time (no error path to clean up).
 _NEVER_FAIL = frozenset({"const", "tuple", "get", "dim", "numel", "buf", "none", "some", "is_some", "unwrap",
-                         "retain", "release", "yield", "condition", "return", "break", "continue"})
+                         "retain", "release", "yield", "condition", "return", "break", "continue",
+                         "field_get", "field_set", "list_len", "retype", "union_make", "union_is",
+                         "union_get", "global_set", "global_clear"})
 
 
 def _rc(v: Value) -> bool:
@@ -105,7 +110,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                         out.append(_release(v))
                 if op.opcode != "return" and f.is_loop_body:
                     break
-        if op.opcode in ("tuple", "some"):
+        if op.opcode in ("tuple", "some", "union_make"):
             out.extend(_retain(v) for v in op.operands if _rc(v))
         # Values handed over (e.g. a loop's initial values, now owned by the loop body) are no longer ours,
         # also for an early `return` inside the loop's regions.
@@ -123,7 +128,7 @@ def _rewrite(frame: _Frame, stack: list[_Frame]) -> None:
                            args_on_error=op.opcode == "while" and i == 0)
             _rewrite(inner, [*stack, frame])
         out.append(op)
-        if op.opcode in ("get", "unwrap") and _rc(op.result):
+        if op.opcode in ("get", "unwrap", "union_get") and _rc(op.result):
             out.append(_retain(op.result))
         # Results we own from now on; released after their last use.
         for r in op.results:

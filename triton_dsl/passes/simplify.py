@@ -12,7 +12,8 @@ from ..ir.types import ScalarTy
 
 # Ops that only compute their results (no errors possible, no effects): safe to delete when unused.
 _PURE = frozenset({"const", "binary", "unary", "select", "tuple", "get", "dim", "numel", "buf", "none",
-                   "some", "is_some", "unwrap"})
+                   "some", "is_some", "unwrap", "field_get", "list_len", "retype", "union_make",
+                   "union_is", "union_get"})
 _MAY_FAIL = frozenset({"floordiv", "mod", "pow"})  # integer ÷ 0 and negative exponents raise
 _FOLD = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
          "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,

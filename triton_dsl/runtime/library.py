@@ -41,6 +41,7 @@ from . import (
     rt_format,
     rt_matmul,
     rt_memory,
+    rt_objects,
     rt_print,
     rt_quant,
     rt_random,
@@ -57,9 +58,9 @@ from .units import LazyLibrary, LoadedUnit, Unit, exported_signatures
 # later ones it declares). Hot leaf loops (`define(kernel=True)`: reduction cores, Philox, strided
 # copies, ...) are compiled at -O2; everything else (memory, errors, text, printing, formatting, the
 # drivers that check arguments and dispatch to kernels) at -O0, which keeps the compile paid short.
-_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_print.emit, rt_format.emit, rt_random.emit,
-             rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit, rt_create.emit,
-             rt_cast.emit,
+_EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_objects.emit, rt_print.emit, rt_format.emit,
+             rt_random.emit, rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit,
+             rt_create.emit, rt_cast.emit,
              rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
              rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
              rt_capi.emit)  # the C API of built libraries (contexts, tensor access, ternary tensors)
