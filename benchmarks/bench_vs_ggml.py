@@ -3,7 +3,7 @@
 Run from the repository root: `python -m benchmarks.bench_vs_ggml [--rounds R] [--repeat N] [--cases ...]`,
 at the level the process compiles for (`TRITON_DSL_CPU=x86-64-v3 python -m benchmarks.bench_vs_ggml` for
 the AVX2 kernels on any x86-64-v3 machine).
-In: nothing (random data, fixed seeds); optionally the ggml harness (`/work/shared/bench/ggml_bench.c`,
+In: nothing (random data, fixed seeds); optionally the ggml harness (`../shared/bench/ggml_bench.c`,
 built against a ggml build; its header says how): `$TRITON_DSL_GGML_BENCH` is the binary for the native
 level, `$TRITON_DSL_GGML_BENCH_AVX2` (if set) the one built with GGML_NATIVE=OFF and AVX2 flags, used when
 our process target has no AVX-512; without a binary the ggml columns are left empty.
