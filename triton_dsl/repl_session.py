@@ -1,7 +1,8 @@
 """An interactive session: entries compiled one at a time against everything entered before.
 
 In: entry texts (what a user types at `tritonc repl`, a `%%triton` cell, a file given to `:load`). Out:
-for each entry, its effect — declarations kept for later entries, `let` bindings kept as values, the
+for each entry, its effect — declarations kept for later entries, `let` bindings kept as values (objects
+as handles on the run-time objects themselves), the
 value of a final bare expression (printed by the program's own `print` when `echo`), the functions it
 defined — or a `CompileError` (the session is unchanged), a `TritonRuntimeError` (the entry's definitions
 are kept, its bindings are not) or an `EntryError` (a request the session cannot take).
@@ -18,8 +19,13 @@ statements become the body of a generated public function
 which is checked twice: a probe (without a return type) tells the types of the bindings and of the final
 expression, then the real function is checked, lowered and compiled. Values cross between entries through
 the Python API boundary (`api_args`): whatever type it can pass and return, a binding can hold (tensors,
-ternary tensors, scalars, strings, optionals, tuples; other types once the boundary supports them, see
-`api_args.boundary_supported`); a binding of another type is dropped with a note.
+ternary tensors, scalars, strings, optionals, tuples; see `api_args.handle_supported`); a binding of
+another type is dropped with a note. Structs, lists and trait objects are not converted: the entry
+function returns them as `api_objects.ObjectHandle`s (each owning one reference to the run-time object)
+and takes them back as the same objects, so the language's reference semantics hold across entries
+(`let a = q`, then `a.t = 1.0` in a later entry changes `q.t`). A handle keeps the session's compiled
+modules alive (its object's type descriptors and method tables live in them); dropping the binding
+(rebinding, `reset`) releases its reference.
 
 Each entry is its own LLVM module. Functions an earlier entry's module defines are only *declared* in
 the new one (`codegen.module.emit_module(external=...)`) and bound to the earlier addresses when it loads,
@@ -106,8 +112,10 @@ class ReplSession:
     def reset(self) -> None:
         """Forget every declaration and binding (compiled modules stay loaded until unreferenced)."""
         self._decls: list[_Decl] = []
+        # Dropping the bindings releases the session's references to their objects (`ObjectHandle`);
+        # handles held elsewhere (a notebook variable) keep theirs, and the old module list with them.
         self.bindings: dict[str, Binding] = {}
-        self._compiled: list[_Compiled] = []
+        self._compiled: list[_Compiled] = []  # a new list: handles made before keep the old one
         self._count = 0
         self.sources: dict[str, Source] = {}
 
@@ -153,13 +161,14 @@ class ReplSession:
         new_types = _out_types(wrapper)
         result = EntryResult(value_type=None if value_type is None else str(value_type))
         kept: dict[str, Any] = {}  # name -> checker type, for the bindings returned by this entry
+        from .check import types as ct
         from .ir.lowering import NotAvailable, ir_type
 
         for bname, bty in new_types.items():
             if bname not in rebound:
                 continue
             try:
-                ok = _boundary_supported(ir_type(bty))
+                ok = _handle_supported(ir_type(bty))
             except NotAvailable:
                 ok = False
             if ok:
@@ -170,30 +179,45 @@ class ReplSession:
         returns_value = False
         if value_type is not None:
             try:
-                returns_value = _boundary_supported(ir_type(value_type))
+                returns_value = _handle_supported(ir_type(value_type))
             except NotAvailable:
                 returns_value = False
         outputs = list(kept) + ([_VALUE] if returns_value else [])
         ret_types = [str(kept[n]) for n in kept] + ([str(value_type)] if returns_value else [])
         printed = echo and _printable(value_type)
+        # A public function cannot return a bare trait object (`lowering`): one inside a 1-tuple it can.
+        tupled = len(outputs) > 1 or any(isinstance(t, ct.TraitType)
+                                         for t in [*kept.values(), *([value_type] if returns_value else [])])
         if value_type is not None and not returns_value and not printed:
             result.notes.append(f"the value ({value_type}) cannot be shown yet: it cannot cross the Python "
                                 "boundary, and `print` does not take it")
-        final = self._check(source, decls, live, (outputs, ret_types, printed))
+        final = self._check(source, decls, live, (outputs, ret_types, printed, tupled))
         result.printed = printed
         compiled, module, fn_name = self._compile(final, source)
         # The declarations as one program: what compiles instances of generic functions called from
         # Python, and what a pickled function of the session carries (`api.Module.__reduce__`).
         module._source_text = self._decls_text(decls)
+        stale = _stale_bindings(self.bindings, module._objects)
+        if stale & set(live):  # passing one would read the object with the new layout
+            names = ", ".join(f"`{n}`" for n in sorted(stale & set(live)))
+            raise EntryError(f"{names} holds a value of an earlier definition of its type, which this entry "
+                             "redefines: redefine the type in an entry of its own (that drops the binding), "
+                             "then bind it again")
         result.defined = sorted({it.name for it in items if _item_name(it)})
         result.compiled = sorted(compiled.defined)
         result.compile_seconds = time.perf_counter() - t0
         # Declarations are the session's from here: the entry compiled. Its bindings need it to run.
         self._decls = decls
         self._compiled.append(compiled)
+        for bname in sorted(stale):
+            result.notes.append(f"`{bname}` ({self.bindings[bname].type}) is dropped: this entry redefined "
+                                "its type, and its value has the old layout")
+            del self.bindings[bname]
         from .api_args import CallPlan
 
-        plan = CallPlan(module._ir.functions[fn_name], module._result, module._jit)
+        # objects come back as handles keeping every module of the session alive (`self._compiled`)
+        plan = CallPlan(module._ir.functions[fn_name], module._result, module._jit, module._objects,
+                        handles=self._compiled)
         args = [live[n].value for n in live]
         try:
             bound = plan.bind(tuple(args), {})
@@ -202,7 +226,7 @@ class ReplSession:
         t1 = time.perf_counter()
         out = plan.run(*bound)
         result.run_seconds = time.perf_counter() - t1
-        values = list(out) if len(outputs) > 1 else [out] if outputs else []
+        values = list(out) if tupled else [out] if outputs else []
         for oname, value in zip(outputs, values, strict=True):
             if oname == _VALUE:
                 result.value = value
@@ -340,13 +364,13 @@ class ReplSession:
         if final is None:
             ret, epilogue = "", ""
         else:
-            outputs, ret_types, echo = final
-            ret = "" if not outputs else f" -> {ret_types[0]}" if len(outputs) == 1 else \
-                " -> (" + ", ".join(ret_types) + ")"
+            outputs, ret_types, echo, tupled = final
+            ret = "" if not outputs else f" -> {ret_types[0]}" if not tupled else \
+                " -> (" + ", ".join(ret_types) + ",)"
             epilogue = f"    print({_VALUE})\n" if echo else ""
             if outputs:
-                epilogue += f"    return {outputs[0]}\n" if len(outputs) == 1 else \
-                    "    return (" + ", ".join(outputs) + ")\n"
+                epilogue += f"    return {outputs[0]}\n" if not tupled else \
+                    "    return (" + ", ".join(outputs) + ",)\n"
         body_out = "" if final is not None else "".join(
             f"    let {_OUT}{n} = {n}\n" for n in _all_binding_names(names, stmts))
         text = (f"fn {ENTRY_PREFIX}{self._count}({params}){ret} {{\n{prologue}    let __repl_mark = 0\n"
@@ -409,10 +433,30 @@ class ReplSession:
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
-def _boundary_supported(ty) -> bool:
-    from .api_args import boundary_supported
+def _handle_supported(ty) -> bool:
+    from .api_args import handle_supported
 
-    return boundary_supported(ty)
+    return handle_supported(ty)
+
+
+def _handles(value):
+    """The `ObjectHandle`s a binding's value holds (itself, or inside tuples)."""
+    from .api_objects import ObjectHandle
+
+    if isinstance(value, ObjectHandle):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _handles(item)
+
+
+def _stale_bindings(bindings: dict[str, Binding], objects) -> set[str]:
+    """Bindings holding an object whose type's layout differs in `objects` (an entry's module) from the
+    module that made it: a struct or trait redefined since (fields or methods changed)."""
+    from .api_objects import layout_signature
+
+    return {n for n, b in bindings.items() for h in _handles(b.value)
+            if h.signature() != layout_signature(h.ty, objects.structs, objects.traits)}
 
 
 def _input_type(value, type_of) -> str:
@@ -424,10 +468,11 @@ def _input_type(value, type_of) -> str:
 
 
 def _printable(ty) -> bool:
-    """Types the language's `print` shows (the REPL leaves others to the front end's Python repr)."""
+    """Types the REPL has the language's `print` show (it leaves others to the front end's Python repr):
+    a struct, list or trait object prints in the language's form, read from the object itself."""
     from .check import types as ct
 
-    return isinstance(ty, (ct.Scalar, ct.StrType, ct.TensorType))
+    return isinstance(ty, (ct.Scalar, ct.StrType, ct.TensorType, ct.ListType, ct.StructType, ct.TraitType))
 
 
 def _item_name(item) -> str:
