@@ -256,6 +256,10 @@ def test_trait_typed_bindings_dispatch_across_entries(capfd: pytest.CaptureFixtu
     session.run("let p = Plus(k=0.5)\nqs.append(p)")
     session.run("p.k = 100.0")  # the list holds the same struct the binding names
     assert session.run("apply(qs, 1.0)").value == 113.0
+    session.run("fn once(q: Quantizer, x: float32) -> float32 { return q.quantize(x) }")
+    once = session.function("once")
+    assert once(session.bindings["one"].value, 1.0) == 11.0  # a trait object with its own table
+    assert once(session.bindings["p"].value, 1.0) == 101.0  # a struct handle, given the struct's table
     capfd.readouterr()
     assert session.run("qs[1]", echo=True).printed
     assert session.run("one", echo=True).printed
@@ -307,6 +311,10 @@ def test_objects_passed_to_functions_of_earlier_entries() -> None:
     assert copy.t == 3.0 and session.run("q.t").value == 3.0
     with pytest.raises(TypeError, match="must be a Q value, not a handle of a"):
         bump(session.run("let xs = [1]\nxs").value)
+    session.run("fn bump_all(qs: [Q, ...]) {\n    for q in qs {\n        bump(q)\n    }\n}")
+    handle = session.bindings["q"].value
+    session.function("bump_all")([handle, copy, handle])  # a Python list of a handle twice and a copy
+    assert session.run("q.t").value == 5.0 and copy.t == 3.0
 
 
 def test_a_runtime_error_keeps_changes_to_objects_but_not_new_bindings() -> None:
