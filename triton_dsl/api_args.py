@@ -3,7 +3,9 @@
 In: a public IR function, its checked instance (declared types and default expressions) and the Python
 arguments of a call. Out: the 8-byte slots of the entry point (`codegen.entry`) plus the tensor headers
 made for the call (released after it); and, after the call, results converted back to numpy arrays,
-Python scalars and tuples. Wrong arguments raise TypeError/ValueError naming the parameter in the
+Python scalars and tuples (structs, lists and trait objects as copies, `api_objects`; or kept as
+`api_objects.ObjectHandle`s for a `CallPlan` made with `handles=`, and a handle given as an argument
+passes its object itself). Wrong arguments raise TypeError/ValueError naming the parameter in the
 language's terms (`Tensor<float32, [?, 4]>`), never internal names.
 """
 
@@ -319,8 +321,8 @@ def _converter(ty, declared, pname: str, fname: str, objects=None):
 
 def boundary_supported(ty) -> bool:
     """Whether values of IR type `ty` can both be passed to and returned from a public function (what
-    `_converter` and `_result_builder` handle). The REPL keeps a binding between entries only when this
-    holds: extend it together with those two."""
+    `_converter` and `_result_builder` handle) as Python values: extend it together with those two.
+    The REPL keeps a binding between entries when `handle_supported` holds (objects as handles)."""
     if isinstance(ty, (ScalarTy, TensorTy, StrTy)):
         return True
     if isinstance(ty, OptionalTy):
