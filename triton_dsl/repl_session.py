@@ -351,7 +351,8 @@ class ReplSession:
         checked = check_program(program, sink)
         result = CheckResult(source, sink.diagnostics, program, checked)
         if not result.ok:
-            raise CompileError(_errors(sink.diagnostics, {**self.bindings, **live}))
+            raise CompileError(_errors(sink.diagnostics, {**self.bindings, **live},
+                                       f"<{self.name}-generated-"))
         return result
 
     def _wrapper_fn(self, live: dict[str, Binding], stmts: list, final: tuple | None):
@@ -559,13 +560,16 @@ def _final_type(wrapper, has_stmts: bool):
     return last.expr.ty
 
 
-def _errors(diagnostics: list[Diagnostic], live: dict[str, Binding]) -> list[Diagnostic]:
+def _errors(diagnostics: list[Diagnostic], live: dict[str, Binding], generated: str = "") -> list[Diagnostic]:
     """The errors to show; an unknown name that is a session binding, read inside a function, gets a note
     (bindings are locals of the entries)."""
     out = []
-    for d in diagnostics:
-        if d.severity != "error":
-            continue
+    errors = [d for d in diagnostics if d.severity == "error"]
+    # An error in the entry's own text may echo in the generated lines that read its bindings back
+    # (`let __repl_out_e = e`): those names mean nothing to the user, the entry's error says it all.
+    if generated and any(not (d.file or "").startswith(generated) for d in errors):
+        errors = [d for d in errors if not (d.file or "").startswith(generated)]
+    for d in errors:
         name = next((n for n in live if f"`{n}`" in d.message), None)
         if name is not None and d.code.startswith("E02"):
             d = Diagnostic(d.code, d.message, d.span, d.notes + (Note(

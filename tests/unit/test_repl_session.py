@@ -343,3 +343,23 @@ def test_redefining_a_struct_drops_bindings_of_the_old_layout() -> None:
                             "value has the old layout"]
     assert "p" not in session.bindings and session.bindings["n"].value == 4
     assert session.run("let p = P(y=1, x=2.0)\np.x + 1.0").value == 3.0
+
+
+def test_optional_tuple_and_typed_empty_list_bindings() -> None:
+    session = ReplSession()
+    session.run(Q)
+    session.run("let q = Q(t=1.0, xs=[])\nlet o: Q? = None\nlet e: [int32, ...] = []\nlet pair = (q, 3)")
+    assert session.run("o == None").value is True
+    session.run("o = q\ne.append(7)")
+    session.run("pair[0].t = 4.0")  # the tuple holds the same struct
+    assert session.run("q.t").value == 4.0 and session.run("e[0]").value == 7
+    o = session.bindings["o"].value
+    assert o.same_object(session.bindings["q"].value) and session.bindings["o"].type == "Q?"
+
+
+def test_an_untyped_empty_list_reports_the_entry_line_only() -> None:
+    session = ReplSession()
+    with pytest.raises(CompileError) as info:
+        session.run("let e = []")
+    (d,) = info.value.diagnostics  # not also the generated `let __repl_out_e = e`
+    assert (d.code, d.file, d.line, d.col) == ("E0306", "<repl-1>", 1, 9)
