@@ -105,7 +105,7 @@ class ObjectHandle:
     reads a Python copy (as a result would be converted); `repr` shows that copy, which prints as the
     language prints the object."""
 
-    __slots__ = ("_ptr", "table", "ty", "_objects", "_keep", "__weakref__")
+    __slots__ = ("_ptr", "table", "ty", "type_text", "_objects", "_keep", "__weakref__")
 
     def __init__(self, ptr: int, ty: IRType, objects: ModuleObjects, keep: object = None, table: int = 0):
         self._ptr = ptr  # the reference this handle owns (taken over from a call's result)
@@ -113,6 +113,9 @@ class ObjectHandle:
         self.table = table
         self._objects = objects
         self._keep = keep
+        # the checker's spelling of its type (`[Q, ...]`), when the maker knows it: a REPL session sets it
+        # so a notebook variable holding the handle can be read by a later entry
+        self.type_text: str | None = None
 
     def signature(self) -> str:
         return layout_signature(self.ty, self._objects.structs, self._objects.traits)

@@ -227,7 +227,11 @@ class ReplSession:
         out = plan.run(*bound)
         result.run_seconds = time.perf_counter() - t1
         values = list(out) if tupled else [out] if outputs else []
-        for oname, value in zip(outputs, values, strict=True):
+        from .api_objects import ObjectHandle
+
+        for oname, value, tname in zip(outputs, values, ret_types, strict=True):
+            if isinstance(value, ObjectHandle):
+                value.type_text = tname  # so the handle can come back as an input (a notebook variable)
             if oname == _VALUE:
                 result.value = value
             else:
@@ -465,6 +469,12 @@ def _input_type(value, type_of) -> str:
     outside int32 is an int64 (rather than a value the boundary would have to refuse)."""
     if isinstance(value, int) and not isinstance(value, bool) and not -2**31 <= value < 2**31:
         return "int64"
+    from .api_objects import ObjectHandle
+
+    if isinstance(value, ObjectHandle):  # an object an entry returned, typed as the session spelled it
+        if value.type_text is None:
+            raise EntryError("an object handle without a known type cannot be read by an entry")
+        return value.type_text
     return type_of(value)
 
 

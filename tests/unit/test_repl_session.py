@@ -363,3 +363,20 @@ def test_an_untyped_empty_list_reports_the_entry_line_only() -> None:
         session.run("let e = []")
     (d,) = info.value.diagnostics  # not also the generated `let __repl_out_e = e`
     assert (d.code, d.file, d.line, d.col) == ("E0306", "<repl-1>", 1, 9)
+
+
+def test_a_returned_handle_comes_back_as_an_input() -> None:
+    """A notebook variable holding an object a cell returned (`h = %triton q`) is that object in a later
+    cell: `ipython._inputs` passes it, typed as the session typed it."""
+    from triton_dsl.ipython import _inputs
+
+    session = ReplSession(name="cell")
+    session.run(Q)
+    session.run("let q = Q(t=1.0, xs=[])")
+    h = session.run("q").value
+    assert h.type_text == "Q"
+    namespace = {"h": h, "other": object()}
+    inputs = _inputs(session, "h.t = 2.5\nother", namespace)
+    assert inputs == {"h": h}
+    session.run("h.t = 2.5", inputs=inputs)
+    assert session.run("q.t").value == 2.5 and "h" not in session.bindings
