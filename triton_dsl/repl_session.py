@@ -5,7 +5,8 @@ for each entry, its effect — declarations kept for later entries, `let` bindin
 as handles on the run-time objects themselves), the
 value of a final bare expression (printed by the program's own `print` when `echo`), the functions it
 defined — or a `CompileError` (the session is unchanged), a `TritonRuntimeError` (the entry's definitions
-are kept, its bindings are not) or an `EntryError` (a request the session cannot take).
+are kept, its bindings are not; what it did to objects bound earlier before the error stays done, as the
+objects are shared, not copied) or an `EntryError` (a request the session cannot take).
 
 How an entry runs. Its items (`fn`, `layer`, `struct`, `trait`) join the session's declarations; its
 statements become the body of a generated public function
@@ -129,7 +130,8 @@ class ReplSession:
     def run(self, text: str, *, name: str | None = None, echo: bool = False,
             inputs: dict[str, Any] | None = None) -> EntryResult:
         """Check, compile and run one entry. Raises CompileError (the session is unchanged) or
-        TritonRuntimeError (declarations of the entry are kept, bindings are not).
+        TritonRuntimeError (declarations of the entry are kept, bindings are not; changes it made to
+        objects before the error are not undone).
 
         `inputs` are Python values the entry may read by name (a notebook's variables), typed from their
         values as the API types a generic call (`Tensor<float32, [?, ?]>`); they are bindings of this
