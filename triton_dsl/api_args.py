@@ -406,6 +406,18 @@ def _result_builder(ty, objects=None, handles: object = None):
     if isinstance(ty, (ListTy, StructTy)) and objects is not None:
         reader = objects.reader()
         return lambda it: reader.result(next(it), ty)
+    if isinstance(ty, TraitTy) and objects is not None:  # in a tuple: its struct's copy, from two slots
+        import ctypes
+        reader = objects.reader()
+
+        def trait_object(it):
+            obj, _table = next(it), next(it)
+            cell = ctypes.c_uint64(obj)  # `Reader.at` reads a trait object from its slot
+            try:
+                return reader.at(ctypes.addressof(cell), ty)
+            finally:
+                interop.func("trt_obj_decref")(obj)
+        return trait_object
     if isinstance(ty, TupleTy):
         items = [_result_builder(t, objects, handles) for t in ty.items]
         return lambda it: tuple(item(it) for item in items)
