@@ -201,10 +201,12 @@ class ReplSession:
         module._source_text = self._decls_text(decls)
         stale = _stale_bindings(self.bindings, module._objects)
         if stale & set(live):  # passing one would read the object with the new layout
-            names = ", ".join(f"`{n}`" for n in sorted(stale & set(live)))
-            raise EntryError(f"{names} holds a value of an earlier definition of its type, which this entry "
-                             "redefines: redefine the type in an entry of its own (that drops the binding), "
-                             "then bind it again")
+            names = sorted(stale & set(live))
+            which = ", ".join(f"`{n}`" for n in names) + \
+                (" holds a value" if len(names) == 1 else " hold values")
+            raise EntryError(f"{which} of an earlier definition of its type, which this entry redefines: "
+                             "redefine the type in an entry of its own (that drops the binding), then bind "
+                             "it again")
         result.defined = sorted({it.name for it in items if _item_name(it)})
         result.compiled = sorted(compiled.defined)
         result.compile_seconds = time.perf_counter() - t0
