@@ -163,6 +163,18 @@ class ObjectHandle:
     def __repr__(self) -> str:
         return repr(self.value())
 
+    def __copy__(self) -> ObjectHandle:
+        """Another handle on the same object (its own reference)."""
+        twin = ObjectHandle(self.lend(self.ty, "copy", None), self.ty, self._objects, self._keep, self.table)
+        twin.type_text = self.type_text
+        return twin
+
+    def __reduce__(self):
+        # the default for a class with __slots__ would copy the raw pointer: a second owner of one
+        # reference (a double release), or an address of another process after unpickling
+        raise TypeError("an ObjectHandle refers to a run-time object of this process; pickle or deep-copy "
+                        "handle.value() (a Python copy) instead")
+
 
 def struct_class(name: str, fields: list[str], defaults: list) -> type:
     """A `StructValue` subclass constructing like the language does: positions in field order, keywords,

@@ -380,3 +380,25 @@ def test_a_returned_handle_comes_back_as_an_input() -> None:
     assert inputs == {"h": h}
     session.run("h.t = 2.5", inputs=inputs)
     assert session.run("q.t").value == 2.5 and "h" not in session.bindings
+
+
+def test_handles_copy_as_references_and_refuse_pickling() -> None:
+    import copy
+    import gc
+    import pickle
+
+    session = ReplSession()
+    session.run(Q)
+    before = _live()
+    session.run("let q = Q(t=1.0, xs=[])")
+    twin = copy.copy(session.bindings["q"].value)  # its own reference to the same object
+    assert twin.same_object(session.bindings["q"].value)
+    for refuse in (pickle.dumps, copy.deepcopy):
+        with pytest.raises(TypeError, match="refers to a run-time object of this process"):
+            refuse(twin)
+    session.reset()
+    gc.collect()
+    assert _live() == before + 2 and twin.value().t == 1.0  # the twin still holds q and its list
+    del twin
+    gc.collect()
+    assert _live() == before
