@@ -62,7 +62,7 @@ class EntryError(ValueError):
 @dataclass
 class Binding:
     name: str
-    value: Any
+    value: Any  # a Python value, or an `api_objects.ObjectHandle` for a struct, list or trait object
     type: str  # the checker's spelling, e.g. `Tensor<float32, [3]>`
 
 
@@ -70,7 +70,8 @@ class Binding:
 class EntryResult:
     """What running one entry produced."""
 
-    value: Any = _NO_VALUE  # the final bare expression's value (Python form), if it had one
+    value: Any = _NO_VALUE  # the final bare expression's value (Python form; an object as an
+    # `api_objects.ObjectHandle`), if it had one
     value_type: str | None = None
     defined: list[str] = field(default_factory=list)  # functions the entry defined or redefined
     bound: list[str] = field(default_factory=list)  # bindings the entry created or changed

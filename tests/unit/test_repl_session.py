@@ -1,4 +1,5 @@
-"""ReplSession in-process: what each entry compiles, what persists, what an error leaves behind, where
+"""ReplSession in-process: what each entry compiles, what persists (struct, list and trait-object bindings
+as the run-time objects themselves, with the language's aliasing), what an error leaves behind, where
 diagnostics point; the REPL's bracket balance and the Pygments lexer."""
 
 from __future__ import annotations
