@@ -227,7 +227,10 @@ class ReplSession:
         try:
             bound = plan.bind(tuple(args), {})
         except (TypeError, ValueError, OverflowError) as exc:  # an input the boundary refuses
-            raise EntryError(str(exc).replace(f"{ENTRY_PREFIX}{self._count}()", "entry")) from None
+            message = str(exc).replace(f"{ENTRY_PREFIX}{self._count}()", "entry")
+            for i, n in enumerate(live):  # the generated parameter names mean nothing to the user
+                message = message.replace(f"argument '{_IN}{i}'", f"`{n}`")
+            raise EntryError(message) from None
         t1 = time.perf_counter()
         out = plan.run(*bound)
         result.run_seconds = time.perf_counter() - t1

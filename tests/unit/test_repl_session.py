@@ -346,6 +346,18 @@ def test_redefining_a_struct_drops_bindings_of_the_old_layout() -> None:
     assert session.run("let p = P(y=1, x=2.0)\np.x + 1.0").value == 3.0
 
 
+def test_a_held_handle_of_a_redefined_struct_is_refused_as_an_input() -> None:
+    """A handle Python kept (a notebook variable) is not in the session's bindings, so a redefinition
+    cannot drop it: the boundary refuses it, naming the input."""
+    session = ReplSession()
+    session.run("struct P {\n    x: float32\n}")
+    held = session.run("P(x=1.5)").value
+    session.run("struct P {\n    y: int32\n    x: float32\n}")
+    with pytest.raises(EntryError, match=r"^entry: `held`: this P value was made with an earlier definition"):
+        session.run("held.x", inputs={"held": held})
+    assert held.value().x == 1.5  # still readable with its own layout
+
+
 def test_optional_tuple_and_typed_empty_list_bindings() -> None:
     session = ReplSession()
     session.run(Q)
