@@ -3,7 +3,9 @@
 In: a public IR function, its checked instance (declared types and default expressions) and the Python
 arguments of a call. Out: the 8-byte slots of the entry point (`codegen.entry`) plus the tensor headers
 made for the call (released after it); and, after the call, results converted back to numpy arrays,
-Python scalars and tuples. Wrong arguments raise TypeError/ValueError naming the parameter in the
+Python scalars and tuples (structs, lists and trait objects as copies, `api_objects`; or kept as
+`api_objects.ObjectHandle`s for a `CallPlan` made with `handles=`, and a handle given as an argument
+passes its object itself). Wrong arguments raise TypeError/ValueError naming the parameter in the
 language's terms (`Tensor<float32, [?, 4]>`), never internal names.
 """
 
@@ -42,7 +44,7 @@ class CallPlan:
     """Everything about calling one compiled function instance that does not depend on the arguments:
     the entry point, parameter names and defaults, one converter per parameter, the result layout."""
 
-    def __init__(self, fn, result, jm, objects=None):
+    def __init__(self, fn, result, jm, objects=None, handles: object = None):
         import ctypes
 
         from .codegen.entry import flatten_type
@@ -71,7 +73,9 @@ class CallPlan:
         self._addressof = ctypes.addressof
         self._context = Context
         self._raise_if_error = raise_if_error
-        self._result = _result_builder(fn.ret_type, self.objects)
+        # `handles`: struct, list and trait-object results come back as `ObjectHandle`s keeping this
+        # alive (the REPL passes its compiled modules), not as Python copies
+        self._result = _result_builder(fn.ret_type, self.objects, handles)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[list[int], list[int]]:
         names, fname = self.names, self.fn.source_name
@@ -308,7 +312,7 @@ def _converter(ty, declared, pname: str, fname: str, objects=None):
             return slots if ty.nullable_pointer else [1, *slots]
         return optional
     if isinstance(ty, TupleTy):
-        return _tuple_converter(ty, declared, pname, fname)
+        return _tuple_converter(ty, declared, pname, fname, objects)
 
     def unsupported(value, dims, owned):
         raise TypeError(f"{where}: values of type {declared} cannot be passed from Python yet")
@@ -317,8 +321,8 @@ def _converter(ty, declared, pname: str, fname: str, objects=None):
 
 def boundary_supported(ty) -> bool:
     """Whether values of IR type `ty` can both be passed to and returned from a public function (what
-    `_converter` and `_result_builder` handle). The REPL keeps a binding between entries only when this
-    holds: extend it together with those two."""
+    `_converter` and `_result_builder` handle) as Python values: extend it together with those two.
+    The REPL keeps a binding between entries when `handle_supported` holds (objects as handles)."""
     if isinstance(ty, (ScalarTy, TensorTy, StrTy)):
         return True
     if isinstance(ty, OptionalTy):
@@ -328,7 +332,24 @@ def boundary_supported(ty) -> bool:
     return False
 
 
-def _tuple_converter(ty: TupleTy, declared, pname: str, fname: str):
+def handle_supported(ty) -> bool:
+    """Whether values of IR type `ty` cross the boundary when objects travel as `ObjectHandle`s (a
+    `CallPlan` made with `handles=`): what `boundary_supported` takes, plus structs, lists of element
+    types the language can store and trait objects, and optionals and tuples of those."""
+    from .ir.types import ListTy, NoneTy, StructTy, TraitTy
+
+    if isinstance(ty, ListTy):
+        return not isinstance(ty.elem, NoneTy)  # `[]` whose element type nothing fixed
+    if isinstance(ty, (StructTy, TraitTy)):
+        return True
+    if isinstance(ty, OptionalTy):
+        return handle_supported(ty.inner)
+    if isinstance(ty, TupleTy):
+        return all(handle_supported(t) for t in ty.items)
+    return boundary_supported(ty)
+
+
+def _tuple_converter(ty: TupleTy, declared, pname: str, fname: str, objects=None):
     """A fixed-length list / tuple parameter (e.g. `stride: [int32, int32]`) from a Python tuple or list
     of that length: each item goes through its own converter, the slots are concatenated."""
     where = f"{fname}(): argument '{pname}'"
@@ -342,7 +363,7 @@ def _tuple_converter(ty: TupleTy, declared, pname: str, fname: str):
         items_declared = list(ty.items)
     spelled = "[" + ", ".join(t.dtype if isinstance(t, ScalarTy) else str(d)
                               for t, d in zip(ty.items, items_declared, strict=True)) + "]"
-    items = [_converter(t, d, f"{pname}[{i}]", fname)
+    items = [_converter(t, d, f"{pname}[{i}]", fname, objects)
              for i, (t, d) in enumerate(zip(ty.items, items_declared, strict=True))]
 
     def sequence(value, dims, owned):
@@ -369,16 +390,36 @@ def _ternary_result(addr: int):
     return TernaryTensor(packed, shape, scales, kind)
 
 
-def _result_builder(ty, objects=None):
-    """A function turning an iterator over result slots into the Python value of type `ty`."""
-    from .ir.types import ListTy, StructTy
+def _result_builder(ty, objects=None, handles: object = None):
+    """A function turning an iterator over result slots into the Python value of type `ty`; with
+    `handles` (not None), objects become `ObjectHandle`s owning the returned reference (kept, not
+    converted) and keeping `handles` alive."""
+    from .ir.types import ListTy, StructTy, TraitTy
     from .runtime import interop
 
+    if handles is not None and objects is not None and isinstance(ty, (ListTy, StructTy, TraitTy)):
+        from .api_objects import ObjectHandle
+
+        if isinstance(ty, TraitTy):  # two slots: the struct and its method table
+            return lambda it: ObjectHandle(next(it), ty, objects, handles, table=next(it))
+        return lambda it: ObjectHandle(next(it), ty, objects, handles)
     if isinstance(ty, (ListTy, StructTy)) and objects is not None:
         reader = objects.reader()
         return lambda it: reader.result(next(it), ty)
+    if isinstance(ty, TraitTy) and objects is not None:  # in a tuple: its struct's copy, from two slots
+        import ctypes
+        reader = objects.reader()
+
+        def trait_object(it):
+            obj, _table = next(it), next(it)
+            cell = ctypes.c_uint64(obj)  # `Reader.at` reads a trait object from its slot
+            try:
+                return reader.at(ctypes.addressof(cell), ty)
+            finally:
+                interop.func("trt_obj_decref")(obj)
+        return trait_object
     if isinstance(ty, TupleTy):
-        items = [_result_builder(t, objects) for t in ty.items]
+        items = [_result_builder(t, objects, handles) for t in ty.items]
         return lambda it: tuple(item(it) for item in items)
     if isinstance(ty, TensorTy):
         if ty.ternary or ty.dtype == "trit":
@@ -393,7 +434,7 @@ def _result_builder(ty, objects=None):
         size = dtype.itemsize
         return lambda it: np.frombuffer(int(next(it)).to_bytes(8, "little")[:size], dtype=dtype)[0].item()
     if isinstance(ty, OptionalTy):
-        inner = _result_builder(ty.inner, objects)
+        inner = _result_builder(ty.inner, objects, handles)
         width = len(flatten_type(ty.inner))
         if ty.nullable_pointer:
             def nullable(it):

@@ -12,6 +12,12 @@ In: IR types of a public function's parameters and result, the program's struct 
   `StructValue` — made by `module.StructName(field=value, ...)` (keywords, positions, literal defaults) or
   returned by an earlier call — fills a struct parameter (a new run-time object per call, so changes the
   function makes are not seen by the Python value).
+- handles: an `ObjectHandle` owns one reference to a run-time object itself (no copy). A call given a
+  handle (as an argument, or inside a list or struct argument) passes that very object, so the function's
+  changes are seen through the handle; results come back as handles only from a `CallPlan` made with
+  `handles=` (the REPL session's entries, which keep object bindings across entries this way: copies would
+  break the language's reference semantics). A handle is refused (TypeError) by a function whose type of
+  the same name has another layout (a struct or trait redefined in a later REPL entry).
 Layouts are `codegen.objects`'s (docs/runtime.md "Objects").
 """
 
@@ -54,6 +60,120 @@ class StructValue:
 
 
 _MISSING = object()
+
+
+def layout_signature(ty: IRType, structs: dict, traits: dict, seen: frozenset = frozenset()) -> str:
+    """The memory layout a value of `ty` implies, spelled out through struct fields and trait method
+    tables: two modules agree on how to read an object exactly when its type's signatures are equal (a
+    struct redefined with other fields, or a trait with other methods, changes it)."""
+    def sig(t: IRType) -> str:
+        return layout_signature(t, structs, traits, seen)
+
+    if isinstance(ty, StructTy):
+        lay = structs.get(ty.name)
+        if ty.name in seen or lay is None:
+            return ty.name
+        inner = frozenset(seen | {ty.name})
+        fields = ", ".join(f"{n}: {layout_signature(t, structs, traits, inner)}" for n, t in lay.fields)
+        return f"{ty.name}{{{fields}}}"
+    if isinstance(ty, TraitTy):
+        lay = traits.get(ty.name)
+        if ty.name in seen or lay is None:
+            return ty.name
+        inner = frozenset(seen | {ty.name})
+        methods = ", ".join(
+            f"{m}({', '.join(layout_signature(p, structs, traits, inner) for p in params)}) -> "
+            f"{layout_signature(ret, structs, traits, inner)}" for m, params, ret in lay.methods)
+        return f"{ty.name}<{methods}>"
+    if isinstance(ty, ListTy):
+        return f"[{sig(ty.elem)}, ...]"
+    if isinstance(ty, OptionalTy):
+        return f"{sig(ty.inner)}?"
+    if isinstance(ty, TupleTy):
+        return "(" + ", ".join(sig(t) for t in ty.items) + ")"
+    if isinstance(ty, UnionTy):
+        return " | ".join(sig(t) for t in ty.members)
+    return str(ty)
+
+
+class ObjectHandle:
+    """An owned reference to a run-time struct, list or trait object (not a copy).
+
+    `ty` is its IR type; `table` the method table of a trait object (else 0). The handle keeps `keep`
+    alive (the compiled modules whose type descriptors, `drop` / `print` functions and method tables the
+    object and everything it holds point into) and releases its reference when it is dropped. `value()`
+    reads a Python copy (as a result would be converted); `repr` shows that copy, which prints as the
+    language prints the object."""
+
+    __slots__ = ("_ptr", "table", "ty", "type_text", "_objects", "_keep", "__weakref__")
+
+    def __init__(self, ptr: int, ty: IRType, objects: ModuleObjects, keep: object = None, table: int = 0):
+        self._ptr = ptr  # the reference this handle owns (taken over from a call's result)
+        self.ty = ty
+        self.table = table
+        self._objects = objects
+        self._keep = keep
+        # the checker's spelling of its type (`[Q, ...]`), when the maker knows it: a REPL session sets it
+        # so a notebook variable holding the handle can be read by a later entry
+        self.type_text: str | None = None
+
+    def signature(self) -> str:
+        return layout_signature(self.ty, self._objects.structs, self._objects.traits)
+
+    def lend(self, ty: IRType, where: str, objects: ModuleObjects | None) -> int:
+        """A new reference to the object for a call expecting `ty` (the caller releases it)."""
+        from .runtime import interop
+
+        if self.ty != ty:
+            raise TypeError(f"{where} must be a {ty} value, not a handle of a {self.ty} value")
+        if objects is not None and self._ptr and layout_signature(ty, objects.structs, objects.traits) \
+                != layout_signature(ty, self._objects.structs, self._objects.traits):
+            raise TypeError(f"{where}: this {ty} value was made with an earlier definition of its type "
+                            "(its layout differs from the one this function expects)")
+        if self._ptr:
+            interop.func("trt_obj_incref")(self._ptr)
+        return self._ptr
+
+    def value(self):
+        """A Python copy of the object's current contents (lists, `StructValue`s, arrays)."""
+        if not self._ptr:
+            return None
+        reader = self._objects.reader()
+        if isinstance(self.ty, TraitTy):
+            cell = ctypes.c_uint64(self._ptr)  # a trait object is read from its slot: the struct pointer
+            return reader.at(ctypes.addressof(cell), self.ty)
+        return reader.pointer_value(self._ptr, self.ty)
+
+    def same_object(self, other: ObjectHandle) -> bool:
+        return isinstance(other, ObjectHandle) and other._ptr == self._ptr
+
+    def release(self) -> None:
+        """Drop the reference now (the handle reads as None afterwards)."""
+        ptr, self._ptr = self._ptr, 0
+        if ptr:
+            from .runtime import interop
+            interop.func("trt_obj_decref")(ptr)
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the runtime may already be gone
+            pass
+
+    def __repr__(self) -> str:
+        return repr(self.value())
+
+    def __copy__(self) -> ObjectHandle:
+        """Another handle on the same object (its own reference)."""
+        twin = ObjectHandle(self.lend(self.ty, "copy", None), self.ty, self._objects, self._keep, self.table)
+        twin.type_text = self.type_text
+        return twin
+
+    def __reduce__(self):
+        # the default for a class with __slots__ would copy the raw pointer: a second owner of one
+        # reference (a double release), or an address of another process after unpickling
+        raise TypeError("an ObjectHandle refers to a run-time object of this process; pickle or deep-copy "
+                        "handle.value() (a Python copy) instead")
 
 
 def struct_class(name: str, fields: list[str], defaults: list) -> type:
@@ -176,10 +296,11 @@ class Writer:
     """Builds run-time values of IR types from Python values (the references made belong to the object
     they are stored into; the top-level one to the call's `owned` list)."""
 
-    def __init__(self, structs: dict, jm, where: str):
+    def __init__(self, structs: dict, jm, where: str, objects: ModuleObjects | None = None):
         self.structs = structs
         self.jm = jm
         self.where = where
+        self.objects = objects  # for checking that a handle's layout is this module's
 
     def descriptor(self, ty: IRType) -> int:
         try:
@@ -190,6 +311,9 @@ class Writer:
     def pointer(self, value, ty: IRType) -> int:
         """An owned reference for a pointer-represented value."""
         from .runtime import interop
+
+        if isinstance(value, ObjectHandle) and isinstance(ty, (ListTy, StructTy)):
+            return value.lend(ty, self.where, self.objects)  # the object itself, not a copy
 
         if isinstance(ty, TensorTy):
             arr = value
@@ -240,6 +364,16 @@ class Writer:
     def trait_object(self, value, ty: TraitTy) -> tuple[int, int]:
         """(owned struct reference, method table) for a struct value passed as a trait object."""
         from .codegen.objects import vtable_symbol
+        if isinstance(value, ObjectHandle) and isinstance(value.ty, TraitTy) and value.table:
+            return value.lend(ty, self.where, self.objects), value.table  # the object and its own table
+        if isinstance(value, ObjectHandle) and isinstance(value.ty, StructTy):
+            name = value.ty.name
+            try:
+                table = self.jm.global_address(vtable_symbol(name, ty.name))
+            except KeyError:
+                raise TypeError(f"{self.where}: `{name}` does not have the methods of the trait "
+                                f"`{ty.name}`") from None
+            return value.lend(value.ty, self.where, self.objects), table
         name = getattr(type(value), "_type_name", None)
         if not isinstance(value, StructValue) or name not in self.structs:
             raise TypeError(f"{self.where} must be a struct with the methods of `{ty.name}`, "
@@ -267,6 +401,10 @@ class Writer:
                 self.store(value, addr + align, ty.inner)
         elif isinstance(ty, UnionTy):
             raise TypeError(f"{self.where}: union values cannot be passed from Python yet")
+        elif isinstance(ty, TraitTy):  # {ptr obj, ptr vtable}
+            obj, table = self.trait_object(value, ty)
+            ctypes.c_uint64.from_address(addr).value = obj
+            ctypes.c_uint64.from_address(addr + 8).value = table
         elif isinstance(ty, TupleTy):
             pos = 0
             for item, t in zip(value, ty.items, strict=True):
@@ -285,6 +423,7 @@ class ModuleObjects:
         from .api_args import _literal
 
         self.structs = ir_module.structs
+        self.traits = getattr(ir_module, "traits", {})
         self.jm = jm
         self.classes: dict[str, type] = {}
         env = checked.env if checked is not None else None
@@ -306,7 +445,7 @@ class ModuleObjects:
         return Reader(self.structs, self.classes)
 
     def writer(self, where: str) -> Writer:
-        return Writer(self.structs, self.jm, where)
+        return Writer(self.structs, self.jm, where, self)
 
 
 class _EmptyList(list):
@@ -316,4 +455,5 @@ class _EmptyList(list):
 _EMPTY_LIST = _EmptyList()
 
 
-__all__ = ["StructValue", "struct_class", "Reader", "Writer", "ModuleObjects"]
+__all__ = ["ObjectHandle", "layout_signature", "StructValue", "struct_class", "Reader", "Writer",
+           "ModuleObjects"]

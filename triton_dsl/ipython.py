@@ -39,6 +39,7 @@ def _inputs(session: ReplSession, text: str, namespace: dict) -> dict[str, Any]:
 
     import numpy as np
 
+    from .api_objects import ObjectHandle
     from .runtime.ternary import TernaryTensor
 
     known = set(session.names())
@@ -48,6 +49,7 @@ def _inputs(session: ReplSession, text: str, namespace: dict) -> dict[str, Any]:
             continue
         value = namespace[name]
         if isinstance(value, (np.ndarray, TernaryTensor, str, np.generic)) or (
+                isinstance(value, ObjectHandle) and value.type_text is not None) or (
                 isinstance(value, numbers.Number) and not isinstance(value, complex)):
             found[name] = value
     return found

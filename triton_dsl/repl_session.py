@@ -1,10 +1,12 @@
 """An interactive session: entries compiled one at a time against everything entered before.
 
 In: entry texts (what a user types at `tritonc repl`, a `%%triton` cell, a file given to `:load`). Out:
-for each entry, its effect — declarations kept for later entries, `let` bindings kept as values, the
+for each entry, its effect — declarations kept for later entries, `let` bindings kept as values (objects
+as handles on the run-time objects themselves), the
 value of a final bare expression (printed by the program's own `print` when `echo`), the functions it
 defined — or a `CompileError` (the session is unchanged), a `TritonRuntimeError` (the entry's definitions
-are kept, its bindings are not) or an `EntryError` (a request the session cannot take).
+are kept, its bindings are not; what it did to objects bound earlier before the error stays done, as the
+objects are shared, not copied) or an `EntryError` (a request the session cannot take).
 
 How an entry runs. Its items (`fn`, `layer`, `struct`, `trait`) join the session's declarations; its
 statements become the body of a generated public function
@@ -18,8 +20,13 @@ statements become the body of a generated public function
 which is checked twice: a probe (without a return type) tells the types of the bindings and of the final
 expression, then the real function is checked, lowered and compiled. Values cross between entries through
 the Python API boundary (`api_args`): whatever type it can pass and return, a binding can hold (tensors,
-ternary tensors, scalars, strings, optionals, tuples; other types once the boundary supports them, see
-`api_args.boundary_supported`); a binding of another type is dropped with a note.
+ternary tensors, scalars, strings, optionals, tuples; see `api_args.handle_supported`); a binding of
+another type is dropped with a note. Structs, lists and trait objects are not converted: the entry
+function returns them as `api_objects.ObjectHandle`s (each owning one reference to the run-time object)
+and takes them back as the same objects, so the language's reference semantics hold across entries
+(`let a = q`, then `a.t = 1.0` in a later entry changes `q.t`). A handle keeps the session's compiled
+modules alive (its object's type descriptors and method tables live in them); dropping the binding
+(rebinding, `reset`) releases its reference.
 
 Each entry is its own LLVM module. Functions an earlier entry's module defines are only *declared* in
 the new one (`codegen.module.emit_module(external=...)`) and bound to the earlier addresses when it loads,
@@ -55,7 +62,7 @@ class EntryError(ValueError):
 @dataclass
 class Binding:
     name: str
-    value: Any
+    value: Any  # a Python value, or an `api_objects.ObjectHandle` for a struct, list or trait object
     type: str  # the checker's spelling, e.g. `Tensor<float32, [3]>`
 
 
@@ -63,7 +70,8 @@ class Binding:
 class EntryResult:
     """What running one entry produced."""
 
-    value: Any = _NO_VALUE  # the final bare expression's value (Python form), if it had one
+    value: Any = _NO_VALUE  # the final bare expression's value (Python form; an object as an
+    # `api_objects.ObjectHandle`), if it had one
     value_type: str | None = None
     defined: list[str] = field(default_factory=list)  # functions the entry defined or redefined
     bound: list[str] = field(default_factory=list)  # bindings the entry created or changed
@@ -106,8 +114,10 @@ class ReplSession:
     def reset(self) -> None:
         """Forget every declaration and binding (compiled modules stay loaded until unreferenced)."""
         self._decls: list[_Decl] = []
+        # Dropping the bindings releases the session's references to their objects (`ObjectHandle`);
+        # handles held elsewhere (a notebook variable) keep theirs, and the old module list with them.
         self.bindings: dict[str, Binding] = {}
-        self._compiled: list[_Compiled] = []
+        self._compiled: list[_Compiled] = []  # a new list: handles made before keep the old one
         self._count = 0
         self.sources: dict[str, Source] = {}
 
@@ -121,7 +131,8 @@ class ReplSession:
     def run(self, text: str, *, name: str | None = None, echo: bool = False,
             inputs: dict[str, Any] | None = None) -> EntryResult:
         """Check, compile and run one entry. Raises CompileError (the session is unchanged) or
-        TritonRuntimeError (declarations of the entry are kept, bindings are not).
+        TritonRuntimeError (declarations of the entry are kept, bindings are not; changes it made to
+        objects before the error are not undone).
 
         `inputs` are Python values the entry may read by name (a notebook's variables), typed from their
         values as the API types a generic call (`Tensor<float32, [?, ?]>`); they are bindings of this
@@ -153,13 +164,14 @@ class ReplSession:
         new_types = _out_types(wrapper)
         result = EntryResult(value_type=None if value_type is None else str(value_type))
         kept: dict[str, Any] = {}  # name -> checker type, for the bindings returned by this entry
+        from .check import types as ct
         from .ir.lowering import NotAvailable, ir_type
 
         for bname, bty in new_types.items():
             if bname not in rebound:
                 continue
             try:
-                ok = _boundary_supported(ir_type(bty))
+                ok = _handle_supported(ir_type(bty))
             except NotAvailable:
                 ok = False
             if ok:
@@ -170,40 +182,64 @@ class ReplSession:
         returns_value = False
         if value_type is not None:
             try:
-                returns_value = _boundary_supported(ir_type(value_type))
+                returns_value = _handle_supported(ir_type(value_type))
             except NotAvailable:
                 returns_value = False
         outputs = list(kept) + ([_VALUE] if returns_value else [])
         ret_types = [str(kept[n]) for n in kept] + ([str(value_type)] if returns_value else [])
         printed = echo and _printable(value_type)
+        # A public function cannot return a bare trait object (`lowering`): one inside a 1-tuple it can.
+        tupled = len(outputs) > 1 or any(isinstance(t, ct.TraitType)
+                                         for t in [*kept.values(), *([value_type] if returns_value else [])])
         if value_type is not None and not returns_value and not printed:
             result.notes.append(f"the value ({value_type}) cannot be shown yet: it cannot cross the Python "
                                 "boundary, and `print` does not take it")
-        final = self._check(source, decls, live, (outputs, ret_types, printed))
+        final = self._check(source, decls, live, (outputs, ret_types, printed, tupled))
         result.printed = printed
         compiled, module, fn_name = self._compile(final, source)
         # The declarations as one program: what compiles instances of generic functions called from
         # Python, and what a pickled function of the session carries (`api.Module.__reduce__`).
         module._source_text = self._decls_text(decls)
+        stale = _stale_bindings(self.bindings, module._objects)
+        if stale & set(live):  # passing one would read the object with the new layout
+            names = sorted(stale & set(live))
+            which = ", ".join(f"`{n}`" for n in names) + \
+                (" holds a value" if len(names) == 1 else " hold values")
+            raise EntryError(f"{which} of an earlier definition of its type, which this entry redefines: "
+                             "redefine the type in an entry of its own (that drops the binding), then bind "
+                             "it again")
         result.defined = sorted({it.name for it in items if _item_name(it)})
         result.compiled = sorted(compiled.defined)
         result.compile_seconds = time.perf_counter() - t0
         # Declarations are the session's from here: the entry compiled. Its bindings need it to run.
         self._decls = decls
         self._compiled.append(compiled)
+        for bname in sorted(stale):
+            result.notes.append(f"`{bname}` ({self.bindings[bname].type}) is dropped: this entry redefined "
+                                "its type, and its value has the old layout")
+            del self.bindings[bname]
         from .api_args import CallPlan
 
-        plan = CallPlan(module._ir.functions[fn_name], module._result, module._jit)
+        # objects come back as handles keeping every module of the session alive (`self._compiled`)
+        plan = CallPlan(module._ir.functions[fn_name], module._result, module._jit, module._objects,
+                        handles=self._compiled)
         args = [live[n].value for n in live]
         try:
             bound = plan.bind(tuple(args), {})
         except (TypeError, ValueError, OverflowError) as exc:  # an input the boundary refuses
-            raise EntryError(str(exc).replace(f"{ENTRY_PREFIX}{self._count}()", "entry")) from None
+            message = str(exc).replace(f"{ENTRY_PREFIX}{self._count}()", "entry")
+            for i, n in enumerate(live):  # the generated parameter names mean nothing to the user
+                message = message.replace(f"argument '{_IN}{i}'", f"`{n}`")
+            raise EntryError(message) from None
         t1 = time.perf_counter()
         out = plan.run(*bound)
         result.run_seconds = time.perf_counter() - t1
-        values = list(out) if len(outputs) > 1 else [out] if outputs else []
-        for oname, value in zip(outputs, values, strict=True):
+        values = list(out) if tupled else [out] if outputs else []
+        from .api_objects import ObjectHandle
+
+        for oname, value, tname in zip(outputs, values, ret_types, strict=True):
+            if isinstance(value, ObjectHandle):
+                value.type_text = tname  # so the handle can come back as an input (a notebook variable)
             if oname == _VALUE:
                 result.value = value
             else:
@@ -327,7 +363,8 @@ class ReplSession:
         checked = check_program(program, sink)
         result = CheckResult(source, sink.diagnostics, program, checked)
         if not result.ok:
-            raise CompileError(_errors(sink.diagnostics, {**self.bindings, **live}))
+            raise CompileError(_errors(sink.diagnostics, {**self.bindings, **live},
+                                       f"<{self.name}-generated-"))
         return result
 
     def _wrapper_fn(self, live: dict[str, Binding], stmts: list, final: tuple | None):
@@ -340,13 +377,13 @@ class ReplSession:
         if final is None:
             ret, epilogue = "", ""
         else:
-            outputs, ret_types, echo = final
-            ret = "" if not outputs else f" -> {ret_types[0]}" if len(outputs) == 1 else \
-                " -> (" + ", ".join(ret_types) + ")"
+            outputs, ret_types, echo, tupled = final
+            ret = "" if not outputs else f" -> {ret_types[0]}" if not tupled else \
+                " -> (" + ", ".join(ret_types) + ",)"
             epilogue = f"    print({_VALUE})\n" if echo else ""
             if outputs:
-                epilogue += f"    return {outputs[0]}\n" if len(outputs) == 1 else \
-                    "    return (" + ", ".join(outputs) + ")\n"
+                epilogue += f"    return {outputs[0]}\n" if not tupled else \
+                    "    return (" + ", ".join(outputs) + ",)\n"
         body_out = "" if final is not None else "".join(
             f"    let {_OUT}{n} = {n}\n" for n in _all_binding_names(names, stmts))
         text = (f"fn {ENTRY_PREFIX}{self._count}({params}){ret} {{\n{prologue}    let __repl_mark = 0\n"
@@ -409,10 +446,30 @@ class ReplSession:
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
-def _boundary_supported(ty) -> bool:
-    from .api_args import boundary_supported
+def _handle_supported(ty) -> bool:
+    from .api_args import handle_supported
 
-    return boundary_supported(ty)
+    return handle_supported(ty)
+
+
+def _handles(value):
+    """The `ObjectHandle`s a binding's value holds (itself, or inside tuples)."""
+    from .api_objects import ObjectHandle
+
+    if isinstance(value, ObjectHandle):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _handles(item)
+
+
+def _stale_bindings(bindings: dict[str, Binding], objects) -> set[str]:
+    """Bindings holding an object whose type's layout differs in `objects` (an entry's module) from the
+    module that made it: a struct or trait redefined since (fields or methods changed)."""
+    from .api_objects import layout_signature
+
+    return {n for n, b in bindings.items() for h in _handles(b.value)
+            if h.signature() != layout_signature(h.ty, objects.structs, objects.traits)}
 
 
 def _input_type(value, type_of) -> str:
@@ -420,14 +477,21 @@ def _input_type(value, type_of) -> str:
     outside int32 is an int64 (rather than a value the boundary would have to refuse)."""
     if isinstance(value, int) and not isinstance(value, bool) and not -2**31 <= value < 2**31:
         return "int64"
+    from .api_objects import ObjectHandle
+
+    if isinstance(value, ObjectHandle):  # an object an entry returned, typed as the session spelled it
+        if value.type_text is None:
+            raise EntryError("an object handle without a known type cannot be read by an entry")
+        return value.type_text
     return type_of(value)
 
 
 def _printable(ty) -> bool:
-    """Types the language's `print` shows (the REPL leaves others to the front end's Python repr)."""
+    """Types the REPL has the language's `print` show (it leaves others to the front end's Python repr):
+    a struct, list or trait object prints in the language's form, read from the object itself."""
     from .check import types as ct
 
-    return isinstance(ty, (ct.Scalar, ct.StrType, ct.TensorType))
+    return isinstance(ty, (ct.Scalar, ct.StrType, ct.TensorType, ct.ListType, ct.StructType, ct.TraitType))
 
 
 def _item_name(item) -> str:
@@ -514,13 +578,16 @@ def _final_type(wrapper, has_stmts: bool):
     return last.expr.ty
 
 
-def _errors(diagnostics: list[Diagnostic], live: dict[str, Binding]) -> list[Diagnostic]:
+def _errors(diagnostics: list[Diagnostic], live: dict[str, Binding], generated: str = "") -> list[Diagnostic]:
     """The errors to show; an unknown name that is a session binding, read inside a function, gets a note
     (bindings are locals of the entries)."""
     out = []
-    for d in diagnostics:
-        if d.severity != "error":
-            continue
+    errors = [d for d in diagnostics if d.severity == "error"]
+    # An error in the entry's own text may echo in the generated lines that read its bindings back
+    # (`let __repl_out_e = e`): those names mean nothing to the user, the entry's error says it all.
+    if generated and any(not (d.file or "").startswith(generated) for d in errors):
+        errors = [d for d in errors if not (d.file or "").startswith(generated)]
+    for d in errors:
         name = next((n for n in live if f"`{n}`" in d.message), None)
         if name is not None and d.code.startswith("E02"):
             d = Diagnostic(d.code, d.message, d.span, d.notes + (Note(

@@ -118,3 +118,36 @@ def test_structs_built_in_python_pass_as_trait_objects():
     with pytest.raises(TypeError, match="must be a struct with the methods of `Quantizer`, not int"):
         m.roundtrip(3, w)
     assert live_objects() == before
+
+
+def test_a_trait_object_in_a_tuple_result_comes_back_as_its_struct():
+    """A trait object takes two result slots: the struct (a copy, as struct results are) and the int after
+    it both come back right (the int was written over the method table before)."""
+    m = api.compile("""
+trait Shape {
+    fn area(self) -> float32
+}
+struct Sq {
+    s: float32
+    fn area(self) -> float32 { return self.s * self.s }
+}
+struct Circle {
+    r: float32
+    fn area(self) -> float32 { return 3.0 * self.r * self.r }
+}
+fn pick(big: bool) -> (Shape, int32, Shape) {
+    let a: Shape = Sq(s=2.0)
+    let b: Shape = Circle(r=1.0)
+    if big {
+        return (b, 7, a)
+    }
+    return (a, 8, b)
+}
+""", name="trait_tuple.triton")
+    before = live_objects()
+    first, n, last = m.pick(True)
+    assert (type(first).__name__, first.r, n, type(last).__name__, last.s) == ("Circle", 1.0, 7, "Sq", 2.0)
+    first, n, last = m.pick(False)
+    assert (first.s, n, last.r) == (2.0, 8, 1.0)
+    del first, last
+    assert live_objects() == before

@@ -22,6 +22,12 @@ CELLS = [
     "from triton_dsl import TernaryTensor\nTernaryTensor.from_numpy(np.array([[1, 0], [-1, 0]], np.int8), "
     "scale=0.5)",
     '%%triton\nprint(f"base sums to {sum(base):.1f}")\nprint(base * 2.0)',
+    # objects: a cell's struct binding is the same object in later cells and in Python (a handle)
+    "%%triton\nstruct P {\n    x: float32\n    xs: [int32, ...]\n}\nfn bump(p: P) {\n    p.x = p.x + 1.0\n}\n"
+    "let p = P(x=1.0, xs=[1])",
+    "h = %triton p\nh",
+    "%%triton\nh.x = 5.0\nh.xs.append(2)",
+    "bump(h)\n%triton p",
 ]
 
 
@@ -59,3 +65,7 @@ def test_notebook_magics() -> None:
     assert out.startswith("TernaryTensor(shape=(2, 2)") and "zeros=50.0%" in out
     assert "<table>" in data["text/html"] and "0: 2 (50.0%)" in data["text/html"]
     assert results[9][:2] == ("base sums to 6.0\n[2. 4. 6.]\n", "")  # the program's output is the cell's
+    assert results[10][:2] == ("", "")
+    assert results[11][:2] == ("P(x=1.0, xs=[1])", "")  # a handle shows a copy of the object
+    assert results[12][:2] == ("", "")  # the notebook variable `h` is the object `p` names
+    assert results[13][:2] == ("P(x=6.0, xs=[1, 2])", "")  # and a Python call given `h` changes it too

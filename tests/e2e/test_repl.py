@@ -187,3 +187,71 @@ def test_summary_of_bindings_and_files(tmp_path: Path) -> None:
         "error: no tensor bindings to summarize (`:summary FILE` for a file)",
         f"error: weights file '{tmp_path / 'none'}': cannot read: No such file or directory"]
     assert proc.returncode == 1
+
+
+OBJECTS_SCRIPT = """\
+trait Quantizer {
+    fn quantize(self, x: float32) -> float32
+}
+struct Plus {
+    k: float32
+    hist: [float32, ...]
+    fn quantize(self, x: float32) -> float32 {
+        self.hist.append(x)
+        return x + self.k
+    }
+}
+struct Twice {
+    fn quantize(self, x: float32) -> float32 { return x * 2.0 }
+}
+let p = Plus(k=1.0, hist=[])
+let alias = p
+alias.k = 5.0
+p
+let qs: [Quantizer, ...] = [Twice(), p]
+qs[1].quantize(2.0)
+p.hist
+qs.append(Plus(k=0.5, hist=[]))
+fn run_all(qs: [Quantizer, ...], x: float32) -> float32 {
+    let acc = x
+    for q in qs {
+        acc = q.quantize(acc)
+    }
+    return acc
+}
+run_all(qs, 1.0)
+alias.hist
+main {
+    alias.k = 0.0
+    let gone = qs.pop()
+    let bad = qs[7]
+}
+length(qs)
+p.k
+gone
+:reset
+p
+"""
+
+
+def test_script_keeps_objects_between_entries(tmp_path: Path) -> None:
+    """Struct, list and trait-object bindings are the same objects in every later entry: an alias's
+    field assignment, a method appending to a field, a list of trait objects dispatching, printing in the
+    language's form; an entry failing at run time keeps the changes it made to objects, not its bindings;
+    `:reset` forgets them."""
+    proc = _script(OBJECTS_SCRIPT, tmp_path)
+    assert proc.stdout.splitlines() == [
+        "Plus(k=5.0, hist=[])",
+        "7.0",
+        "[2.0]",
+        "7.5",  # Twice: 2.0, p: 7.0 (recording 2.0), the new Plus: 7.5
+        "[2.0, 2.0]",
+        "2",  # the failed entry's pop and field assignment happened before the error; `gone` is not kept
+        "0.0",
+        "session reset",
+    ]
+    assert "runtime error: list index 7 is out of range for a list of length 2" in proc.stderr
+    assert "<repl-18>:1:1: error[E0201]: cannot find `gone` in this scope" in proc.stderr
+    assert "cannot find `p`" in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("note:")]  # none dropped
+    assert proc.returncode == 1

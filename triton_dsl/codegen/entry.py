@@ -107,8 +107,11 @@ def emit_slot_entry(m: ModuleEmitter, fn: Function) -> ir.Function:
     params = [_assemble(b, p.type, read) for p in fn.params]
     value = b.call(m.function(fn.name), [ctx, *params])
     if not isinstance(fn.ret_type, UnitTy):
-        for i, (leaf, ty) in enumerate(_leaves(b, value, fn.ret_type)):
+        i = 0
+        for leaf, ty in _leaves(b, value, fn.ret_type):
             b.store(_to_abi(b, leaf, ty), _slot(b, results, i))
+            # a trait object fills two slots (`flatten_type`): the next leaf goes after its method table
+            i += 2 if isinstance(ty, TraitTy) else 1
     b.ret_void()
     return llfn
 
