@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from triton_dsl.cli import main
@@ -61,13 +62,30 @@ def test_every_example_checks(name, tritonc):
 
 def test_custom_quantizers(capsys):
     out = run_example("custom_quantizers.triton", capsys)
-    # a [Quantizer, ...] of the seed's PercentileQuantizer (twice) and a TWN struct: each quantizes every
-    # layer through the trait; the percentile is met exactly, TWN keeps about half the weights
+    # the seed's quantizers through a [Quantizer, ...] on a real trained MLP (scikit-learn, 8x8 digits):
+    # the percentile is met exactly, and the ternarized network keeps most of the float accuracy
+    assert out.startswith("float32: test accuracy 0.975 on 360 images\n")
     assert out.count("percentile 0.5: 1 learnable parameter(s)") == 1 and "twn: 0 learnable" in out
-    assert out.count("zeros  50.0%") == 3 and out.count("zeros  70.0%") == 3
-    assert "fc1 784x256      zeros  50.5%  error    52.9%  at best scale  52.9%" in out
+    assert out.count("zeros  50.0%") == 2 and out.count("zeros  70.0%") == 2
+    assert "fc1 64x128   zeros  45.0%  error    44.9%  at best scale  44.9%  output  36.2%" in out
+    accuracies = [float(line.split()[-1]) for line in out.splitlines() if "ternary test accuracy" in line]
+    assert accuracies == [0.931, 0.894, 0.944, 0.933]
     assert "layer-wise adaptive: 3 parameter tensors" in out
-    assert "mixed precision ['binary', 'ternary', 'ternary']:" in out
-    assert "fc1 784x256       binary: 50176 bytes packed, 16.0x smaller than float32" in out
-    assert "fc3 128x10       ternary: 384 bytes packed, 13.3x smaller than float32" in out
-    assert out.endswith("h = [32, 10]\n")
+    assert "mixed precision ['binary', 'ternary']:" in out
+    assert "fc1 64x128    binary: 2048 bytes packed, 16.0x smaller than float32" in out
+    assert out.endswith("fc2 128x10   ternary: 384 bytes packed, 13.3x smaller than float32\n")
+
+
+def test_digits_mlp_data_is_what_its_script_says():
+    """examples/data/digits_mlp.safetensors (written by examples/make_digits_mlp.py): the MLP's layers and
+    the test split, and the float network is 97.5 % accurate on it (numpy float64 here)."""
+    from safetensors.numpy import load_file
+
+    t = load_file(str(EXAMPLES / "data" / "digits_mlp.safetensors"))
+    shapes = {k: v.shape for k, v in t.items()}
+    assert shapes == {"fc1.weight": (64, 128), "fc1.bias": (128,), "fc2.weight": (128, 10), "fc2.bias": (10,),
+                      "x_test": (360, 64), "y_test": (360,)}
+    assert t["x_test"].min() >= 0.0 and t["x_test"].max() <= 1.0 and set(t["y_test"]) == set(range(10))
+    h = np.maximum(t["x_test"].astype(np.float64) @ t["fc1.weight"] + t["fc1.bias"], 0.0)
+    logits = h @ t["fc2.weight"] + t["fc2.bias"]
+    assert np.mean(logits.argmax(1) == t["y_test"]) == 0.975

@@ -111,7 +111,7 @@ def test_shape_rules():
     assert t["p"] == "Tensor<float32, [4, 2, 3]>"
     assert t["n"] == "int64"  # numel, like a named dim, is an int64 (issue 15)
     assert t["sm"] == "Tensor<float32, [8, 4]>"
-    assert t["am"] == "Tensor<int32, [8]>"
+    assert t["am"] == "Tensor<int64, [8]>"  # as numpy, PyTorch and the runtime
     assert t["mx"] == "Tensor<float32, []>"
 
 

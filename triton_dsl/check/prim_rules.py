@@ -268,7 +268,7 @@ def reduction(r: RuleCall) -> Type:
     except shapes.ShapeError as exc:
         raise shape_error(exc, r.args["dim"].span or r.span) from None
     if r.name in ("argmax", "argmin"):
-        dtype = "int32"
+        dtype = "int64"  # as the runtime (docs/runtime.md), numpy and PyTorch: an index of any axis
     elif r.name in ("mean", "std", "var"):
         dtype = t.dtype if is_float_dtype(t.dtype) else "float32"
     else:  # sum/prod: a bool (or trit) tensor counts
