@@ -41,7 +41,7 @@ CASES = [
     ('std(x, dim=0, keepdim=true)', 'Tensor<float32, [1, 3]>'),
     ('var(x)', 'Tensor<float32, []>'),
     ('prod(ones([4], dtype=int8))', 'Tensor<int32, []>'),
-    ('argmin(x)', 'Tensor<int32, []>'),
+    ('argmin(x)', 'Tensor<int64, []>'),
     ('min(x, dim=1)', 'Tensor<float32, [2]>'),
     ('min(3, 4)', 'int32'),
     ('max(x, randn([2, 3]))', 'Tensor<float32, [2, 3]>'),
