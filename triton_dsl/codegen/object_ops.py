@@ -16,6 +16,7 @@ from ..abi import layout
 from ..ir.nodes import Op
 from ..ir.types import ListTy, StructTy
 from . import rtabi
+from .kernels.trk_ir import Callee
 from .llvm_types import I32, I64, PTR, llvm_type
 from .objects import byte_ptr, elem_size, emit_refcount
 
@@ -176,7 +177,6 @@ class ObjectOpsMixin:
 
     def op_call_value(self, op: Op) -> None:
         """A call through a function value: `code(ctx, env, args...)`, one indirect call."""
-        from .objects import Callee
         fv, *args = op.operands
         pair = self.get(fv)
         ty = fv.type
@@ -239,7 +239,6 @@ class ObjectOpsMixin:
 
     def op_call_trait(self, op: Op) -> None:
         """Dynamic dispatch: load the method from the table, one indirect call with the struct as `self`."""
-        from .objects import Callee
         recv, *args = op.operands
         pair = self.get(recv)
         obj, table = self.b.extract_value(pair, 0), self.b.extract_value(pair, 1)

@@ -39,6 +39,7 @@ from ..ir.types import (
     UnitTy,
 )
 from . import rtabi
+from .kernels.trk_ir import Callee
 from .llvm_types import I8, I32, I64, PTR, VOID, llvm_type
 
 if TYPE_CHECKING:
@@ -438,18 +439,6 @@ class _Printer:
                 self.text(")")
 
 
-class Callee:
-    """A function pointer value with the function type llvmlite's call needs (opaque `ptr` has none)."""
-
-    def __init__(self, value, fnty: ir.FunctionType):
-        self.value = value
-        self.function_type = fnty
-        self.type = value.type
-
-    def get_reference(self) -> str:
-        return self.value.get_reference()
-
-
 class FnPointer:
     """A function's address as an opaque `ptr` value (llvmlite would print a typed function pointer)."""
 
@@ -466,4 +455,4 @@ class FnPointer:
 
 
 __all__ = ["ObjectSupport", "emit_refcount", "mem_layout", "field_offsets", "elem_size", "byte_ptr",
-           "obj_pointer", "descriptor_symbol", "nested_object_types", "Callee", "FnPointer"]
+           "obj_pointer", "descriptor_symbol", "nested_object_types", "FnPointer"]

@@ -15,7 +15,20 @@ from contextlib import contextmanager
 from llvmlite import ir
 
 from ..abi import layout
-from ..codegen.kernels.trk_ir import F32, F64, HALF, I1, I8, I16, I32, I64, VOID, declare, entry_alloca
+from ..codegen.kernels.trk_ir import (
+    F32,
+    F64,
+    HALF,
+    I1,
+    I8,
+    I16,
+    I32,
+    I64,
+    VOID,
+    Callee,
+    declare,
+    entry_alloca,
+)
 from ..codegen.kernels.trk_ir import i8 as c8
 from ..codegen.kernels.trk_ir import i32 as c32
 from ..codegen.kernels.trk_ir import i64 as c64
@@ -174,18 +187,6 @@ def opaque(value):
     return value
 
 
-class _Callee:
-    """An opaque function pointer value seen by llvmlite's CallInstr as a callee of a known type."""
-
-    def __init__(self, value, fnty: ir.FunctionType):
-        self.value = value
-        self.function_type = fnty
-        self.type = value.type
-
-    def get_reference(self) -> str:
-        return self.value.get_reference()
-
-
 class FnBuilder:
     """An `ir.IRBuilder` positioned in a new function, with loop/branch/field helpers."""
 
@@ -265,7 +266,7 @@ class FnBuilder:
         llvmlite's call instruction reads the callee's `function_type`; an opaque `ptr` value has none,
         so the call goes through a small proxy that supplies it.
         """
-        return self.b.call(_Callee(fnptr, ir.FunctionType(ret, argtys)), args)
+        return self.b.call(Callee(fnptr, ir.FunctionType(ret, argtys)), args)
 
     # -- control flow ---------------------------------------------------------------------------------
     @contextmanager

@@ -63,6 +63,19 @@ def splat(b: ir.IRBuilder, value: ir.Value, n: int) -> ir.Value:
     return b.shuffle_vector(v, ir.Constant(vty, ir.Undefined), ir.Constant(vec(I32, n), [0] * n))
 
 
+class Callee:
+    """An opaque function pointer value with the function type llvmlite's `call` needs to call through
+    it (an opaque `ptr` carries none): `b.call(Callee(fnptr, fnty), args)`."""
+
+    def __init__(self, value: ir.Value, fnty: ir.FunctionType):
+        self.value = value
+        self.function_type = fnty
+        self.type = value.type
+
+    def get_reference(self) -> str:
+        return self.value.get_reference()
+
+
 def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
     """The function `name` of `module`, declared with `fnty` if it is not there yet."""
     existing = module.globals.get(name)
