@@ -29,6 +29,13 @@ from llvmlite import ir
 
 from . import rtabi
 from .int8_rows import emit_int8_rows_check
+from .kernels.relayout import (
+    LUT5_AVX2_MIN_COLUMNS,
+    LUT5_AVX2_MIN_ROWS,
+    LUT5_MIN_COLUMNS,
+    LUT_MIN_COLUMNS,
+    PERM8_MIN_COLUMNS,
+)
 from .llvm_types import FLOAT, I32, I64, PTR
 from .ternary_layouts import (
     LUT3,
@@ -49,11 +56,6 @@ if TYPE_CHECKING:
 
 # header scale_kind values (docs/runtime.md)
 SCALE_NONE, SCALE_TENSOR, SCALE_CHANNEL, SCALE_ASYMMETRIC = 0, 1, 2, 3
-LUT_MIN_COLUMNS = 128  # below this, building a table per row costs more than the lookups save
-PERM8_MIN_COLUMNS = 32  # the same for the AVX2 bit-plane kernel (matmul_api.PERM8_MIN_COLUMNS)
-# and for the 1.6-bit table kernel (matmul_api.LUT5_MIN_COLUMNS, LUT5_AVX2_MIN_ROWS/_COLUMNS)
-LUT5_MIN_COLUMNS = 128
-LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 
 
 INT8_VARIANTS = ("avx512-vnni", "avx512bw", "avx2", "ssse3")  # bitlinear variants faster than the float path

@@ -33,13 +33,18 @@ from triton_dsl.codegen.kernels import matmul_tt as _matmul_tt
 from triton_dsl.codegen.kernels import relayout as _relayout
 from triton_dsl.codegen.kernels import threads as _threads
 from triton_dsl.codegen.kernels.relayout import (
+    LUT5_AVX2_MIN_COLUMNS,
+    LUT5_AVX2_MIN_ROWS,
     LUT5_CHUNK,
     LUT5_GROUP_K,
+    LUT5_MIN_COLUMNS,
     LUT_GROUPS_PER_WORD,
+    LUT_MIN_COLUMNS,
     LUT_TILES,
     PANEL_F32,
     PANEL_VNNI,
     PERM8_BLOCK_TILES,
+    PERM8_MIN_COLUMNS,
     PERM8_WORD_K,
     VNNI_KBLOCK,
 )
@@ -47,12 +52,6 @@ from triton_dsl.codegen.kernels.relayout import (
 BUILDERS = [_threads.build, _relayout.build, _matmul_f32.build, _matmul_gemv.build, _matmul_gemm_lut.build,
             _matmul_perm8.build, _matmul_lut5.build, _bitlinear.build, _matmul_tt.build, _conv2d.build]
 
-LUT_MIN_COLUMNS = 128
-PERM8_MIN_COLUMNS = 32  # below, the per-row tables cost more than they save (masked adds instead)
-# lut5 builds a 243-entry table per 5 k and row (363 adds) for every column strip: below ~128 columns that
-# costs more than the masked adds it saves; with AVX2 the perm8 kernels win until M ≥ 8 and N ≥ 1024
-LUT5_MIN_COLUMNS = 128
-LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
 _lock = threading.Lock()
 _lib = None
 

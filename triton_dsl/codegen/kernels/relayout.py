@@ -60,6 +60,14 @@ PERM8_WORD_K = 32  # k per u32 bit-plane lane
 LUT5_GROUP_K = 5  # k per lut5 byte (3^5 = 243 ≤ 256)
 LUT5_CHUNK = 16  # lut5 groups per column per chunk (16 bytes, 80 k)
 
+# When a table kernel is worth its tables (matmul_api and generated code choose the layout alike):
+LUT_MIN_COLUMNS = 128  # lut3 (AVX-512): below, building a table per row costs more than the lookups save
+PERM8_MIN_COLUMNS = 32  # perm8 (AVX2): the same, masked adds instead below
+# lut5 builds a 243-entry table per 5 k and row (363 adds) for every column strip: below ~128 columns that
+# costs more than the masked adds it saves; with AVX2 the perm8 kernels win until M ≥ 8 and N ≥ 1024
+LUT5_MIN_COLUMNS = 128
+LUT5_AVX2_MIN_ROWS, LUT5_AVX2_MIN_COLUMNS = 8, 1024
+
 _ARGS = [PTR, I64, I64, I64, I64, I64, PTR]  # src, K, N, mode, rows_per_n, row_len, dst
 
 
