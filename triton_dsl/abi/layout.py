@@ -50,6 +50,10 @@ TENSOR_FIELDS = {
     "grad": (152, _PTR),
     "tape_node": (160, _PTR),
     "hooks": (168, _PTR),
+    # autodiff (docs/runtime.md "Autodiff"): creation order of a recorded tensor (0 for leaves), and the
+    # gradient being accumulated for it while a backward runs
+    "grad_seq": (176, _I64),
+    "grad_pending": (184, _PTR),
 }
 SHAPE_OFFSET = 40
 HEADER_SIZE = 192  # multiple of 64: inline data stays 64-byte aligned
@@ -64,7 +68,7 @@ SCALE_KIND_NAMES = (None, "tensor", "channel", "asymmetric")
 
 TENSOR_T = ir.LiteralStructType([
     _I64, _I32, _I32, _PTR, _I64, _I64, ir.ArrayType(_I64, MAX_RANK), _I32, _I32, _PTR, _I64, _PTR,
-    _PTR, _PTR, _PTR, _PTR, _PTR, _I64, _I64,
+    _PTR, _PTR, _PTR, _PTR, _PTR, _I64, _PTR,
 ])
 
 # Context.

@@ -2,7 +2,8 @@
 
 In: an `Emitter`. Out: `trt_alloc`, `trt_free`, `trt_tensor_new`, `trt_tensor_zeros`, `trt_tensor_borrow`,
 `trt_view`, `trt_incref`, `trt_decref`, `trt_copy`, `trt_scalar_<dt>`, `trt_item_<dt>`, `trt_set_aux`,
-`trt_set_release` (see docs/runtime.md "Tensor header" for the freeing rules).
+`trt_set_release` (see docs/runtime.md "Tensor header" for the freeing rules; a header's tape node and
+hooks are released through the slot rt_autograd installs, `trt_set_grad_release`).
 """
 
 from __future__ import annotations
@@ -171,6 +172,13 @@ def _emit_constructors(em: Emitter) -> None:
 
 def _emit_refcount(em: Emitter) -> None:
     release = em.callback_slot("trt_release_fn", "trt_set_release")
+    # The autodiff state a header may hold (tape node, hooks) is released by rt_autograd's
+    # `trt_grad_release`, reached through this slot: rt_autograd installs it when it first stores a node or
+    # a hook (`trt_set_grad_release`), so this group links nothing of autodiff (or of objects).
+    grad_release = em.global_var("trt_grad_release_fn", PTR, None)
+    fb = em.define("trt_set_grad_release", VOID, [PTR], public=False)
+    fb.b.store(fb.args[0], grad_release)
+    fb.ret()
 
     fb = em.define("trt_incref", VOID, [PTR])
     fb.add_to_refcount(fb.args[0], "refcount", 1)
@@ -194,6 +202,13 @@ def _emit_refcount(em: Emitter) -> None:
         fb.call_ptr(aux_free, VOID, [PTR], [aux])
     fb.call("trt_decref", fb.get(t, "scales"))
     fb.call("trt_decref", fb.get(t, "grad"))
+    fb.call("trt_decref", fb.get(t, "grad_pending"))
+    no_graph = fb.b.and_(fb.is_null(fb.get(t, "tape_node")), fb.is_null(fb.get(t, "hooks")))
+    has_graph = fb.b.not_(no_graph)
+    with fb.if_then(has_graph):
+        fn = fb.load(grad_release, PTR)
+        with fb.if_then(fb.b.not_(fb.is_null(fn))):
+            fb.call_ptr(fn, VOID, [PTR], [t])
     fb.call("free", t)
     fb.ret()
 
