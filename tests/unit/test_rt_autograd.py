@@ -120,7 +120,8 @@ def test_grad_mode_and_flags(ctx):
     plain = tensor(np.ones(3, np.float32))
     assert f("trt_requires_grad")(x) == 1 and f("trt_requires_grad")(plain) == 0
     assert f("trt_requires_grad")(None) == 0
-    assert f("trt_grad_needed")(x) == 1 and f("trt_grad_needed")(plain) == 0 and f("trt_grad_needed")(None) == 0
+    assert f("trt_grad_needed")(x) == 1 and f("trt_grad_needed")(plain) == 0
+    assert f("trt_grad_needed")(None) == 0
     assert f("trt_set_grad_enabled")(0) == 1
     assert f("trt_grad_needed")(x) == 0 and f("trt_requires_grad")(x) == 1
     assert f("trt_set_grad_enabled")(1) == 0
@@ -234,6 +235,21 @@ def test_diamond_runs_the_shared_node_once_with_the_summed_gradient(ctx):
     np.testing.assert_array_equal(dict(tape.calls)["a"], [8.0, 80.0])  # 3*g + 5*g
     np.testing.assert_array_equal(grad_of(ctx, x), [16.0, 160.0])
     decref(a, b, c, d, grad, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_summed_gradients_in_other_float_dtypes(ctx, dtype):
+    x = leaf(ctx, np.array([0.5, 1.5], dtype))
+    for _ in range(2):
+        tape = Tape()
+        a = tape.op(ctx, "a", values(x), [(x, lambda g: g * 0.5), (x, lambda g: g * 0.25)])
+        grad = tensor(np.array([1.0, 2.0], dtype))
+        call(ctx, "trt_backward", a, grad)
+        decref(a, grad)
+    got = grad_of(ctx, x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, np.array([1.5, 3.0], dtype))
+    decref(x)
 
 
 def test_inputs_used_twice_and_flattened_gradients(ctx):
@@ -418,7 +434,8 @@ def _drop(obj):
     decref(ctypes.c_void_p.from_address(obj + layout.OBJ_HEADER_SIZE).value)  # the captured tensor
 
 
-ENV_TYPE = TypeDesc(b"env", cptr(DROP(_drop)), layout.OBJ_HEADER_SIZE + 8, None, None, layout.KIND_ENV, 1, None)
+ENV_TYPE = TypeDesc(b"env", cptr(DROP(_drop)), layout.OBJ_HEADER_SIZE + 8, None, None, layout.KIND_ENV, 1,
+                    None)
 
 
 def env_holding(ctx, t) -> int:

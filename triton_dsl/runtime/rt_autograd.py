@@ -612,6 +612,7 @@ def _emit_leaves(em: Emitter) -> None:
     t = fb.args[0]
     fb.ret_if(fb.is_null(t))
     g = fb.get(t, "grad")
+    fb.ret_if(fb.is_null(g))  # nothing to write (an immortal header's memory may be read-only)
     fb.put(t, "grad", NULL)
     fb.call("trt_decref", g)
     fb.ret()
