@@ -359,6 +359,19 @@ def test_a_failing_node_stops_backward_and_releases_the_worklist(ctx):
     decref(a, b, c, d, grad, x)
 
 
+def test_grad_mode_is_off_while_backward_runs(ctx):
+    x = leaf(ctx, np.ones(1, np.float32))
+    seen = []
+    y = Tape().op(ctx, "y", values(x), [(x, lambda g: seen.append(f("trt_grad_needed")(x)) or g)])
+    call(ctx, "trt_backward", y, None)
+    assert seen == [0] and f("trt_grad_needed")(x) == 1
+    # also restored after a failed backward, and a disabled mode stays disabled
+    assert f("trt_set_grad_enabled")(0) == 1
+    expect_error(ctx, layout.ERR_VALUE, "second time", "trt_backward", y, None)
+    assert f("trt_set_grad_enabled")(1) == 0
+    decref(y, x)
+
+
 def test_backward_inside_backward_is_refused(ctx):
     x = leaf(ctx, np.ones(1, np.float32))
     inner = []

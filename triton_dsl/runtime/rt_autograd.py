@@ -148,8 +148,7 @@ def _dispatch(fb: FnBuilder, dtype, prefix: str, *args) -> None:
 
 # -- grad mode, flags ------------------------------------------------------------------------------------
 
-def _emit_mode(em: Emitter) -> None:
-    mode = em.global_var("trt_grad_mode", I8, 1)
+def _emit_mode(em: Emitter, mode) -> None:
 
     fb = em.define("trt_grad_needed", I8, [PTR])
     t = fb.args[0]
@@ -367,7 +366,11 @@ def _emit_accumulate(em: Emitter, running) -> None:
     fb.ret(c32(0))
 
 
-def _emit_backward(em: Emitter, running) -> None:
+def _emit_backward(em: Emitter, running, mode) -> None:
+    # The grad mode while a backward runs is off (nodes and hooks compute gradients without recording
+    # them); the caller's mode is kept here and restored when the backward ends.
+    saved = em.global_var("trt_bw_saved_mode", I8, 1)
+
     # Internal: a backward failed with t popped and its gradient G held: release them and the worklist.
     fb = em.define("trt_bw_abort", VOID, [PTR, PTR], public=False)
     g, t = fb.args
@@ -375,6 +378,7 @@ def _emit_backward(em: Emitter, running) -> None:
     fb.call("trt_decref", t)
     fb.call("trt_bw_drain")
     fb.b.store(c8(0), running)
+    fb.b.store(fb.load(saved, I8), mode)
     fb.ret()
 
     fb = em.define("trt_backward", I32, [PTR, PTR, PTR])
@@ -416,6 +420,8 @@ def _emit_backward(em: Emitter, running) -> None:
             fb.ret_if(fb.is_null(conv), c32(1))
             b.store(conv, own)
     b.store(c8(1), running)
+    b.store(fb.load(mode, I8), saved)
+    b.store(c8(0), mode)
     fb.call("trt_decref", fb.get(loss, "grad_pending"))  # none outside a backward; be safe
     fb.put(loss, "grad_pending", fb.load(own, PTR))
     fb.call("trt_incref", loss)
@@ -496,6 +502,7 @@ def _emit_backward(em: Emitter, running) -> None:
         fb.call("trt_decref", gv)
         fb.call("trt_decref", t)
     b.store(c8(0), running)
+    b.store(fb.load(saved, I8), mode)
     fb.ret(c32(0))
 
 
@@ -709,12 +716,13 @@ def _emit_copy_into(em: Emitter) -> None:
 def emit(em: Emitter) -> None:
     running = em.global_var("trt_bw_running", I8, 0)
     _emit_kernels(em)
-    _emit_mode(em)
+    mode = em.global_var("trt_grad_mode", I8, 1)
+    _emit_mode(em, mode)
     _emit_release(em)
     _emit_heap(em)
     _emit_add(em)
     _emit_accumulate(em, running)
-    _emit_backward(em, running)
+    _emit_backward(em, running, mode)
     _emit_tape(em)
     _emit_leaves(em)
     _emit_sum_to_shape(em)
