@@ -509,7 +509,8 @@ def test_many_nodes_keep_their_order(ctx):
         t = tape.op(ctx, i, values(prev) * 1, [(prev, lambda g: g), (x, lambda g: g)])
         tensors.append(t)
         prev = t
-    total = tape.op(ctx, "sum", np.zeros(1), [(t, lambda g: g) for t in tensors])
+    order = np.random.default_rng(1).permutation(len(tensors))  # pushed in random seq order
+    total = tape.op(ctx, "sum", np.zeros(1), [(tensors[i], lambda g: g) for i in order])
     call(ctx, "trt_backward", total, None)
     assert [n for n, _ in tape.calls] == ["sum", *range(199, -1, -1)]
     # node i receives 200 - i (its own term plus every later chain node's)
