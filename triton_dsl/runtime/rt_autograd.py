@@ -397,8 +397,7 @@ def _emit_backward(em: Emitter, running, mode) -> None:
             n = fb.get(loss, "numel")
             with fb.if_then(b.icmp_signed("!=", n, c64(1)), likely=False):
                 emit_error(fb, layout.ERR_VALUE, "backward: grad can be implicitly created only for a tensor "
-                           "of one element (this one has shape %s); pass backward(y, grad)",
-                           shape_text(fb, loss))
+                           "of one element; pass backward(y, grad)")
                 fb.ret(c32(1))
             ones = fb.call("trt_tensor_new", ctx, fb.get(loss, "dtype"), fb.get(loss, "rank"),
                            _shape_of(fb, loss))
@@ -581,8 +580,7 @@ def _emit_leaves(em: Emitter) -> None:
     with fb.if_then(b.icmp_signed("==", on, c8(0))):
         fb.ret(fb.call("trt_detach", ctx, t))
     with fb.if_then(b.not_(_is_float(fb, fb.get(t, "dtype"))), likely=False):
-        emit_error(fb, layout.ERR_VALUE, "only floating-point tensors can require gradients (this one is %s)",
-                   _dtype_name(fb, fb.get(t, "dtype")))
+        emit_error(fb, layout.ERR_VALUE, "only floating-point tensors can require gradients")
         fb.ret(NULL)
     tslot = fb.var(PTR, t)
     reuse = b.and_(b.icmp_signed("==", fb.get(t, "refcount"), c64(1)), fb.is_null(fb.get(t, "tape_node")))
