@@ -14,6 +14,8 @@ from .runtime.errors import TritonRuntimeError
 
 if TYPE_CHECKING:
     from .api import Module, compile, compile_file
+    from .api_grad import value_and_grad
+    from .gradcheck import gradcheck
     from .ipython import load_ipython_extension
     from .runtime.ternary import TernaryTensor
     from .runtime.weights import WeightsFileError, load_weights, save_weights
@@ -25,12 +27,13 @@ __version__ = "0.1.0"
 _LAZY = {"Module": ".api", "compile": ".api", "compile_file": ".api", "TernaryTensor": ".runtime.ternary",
          "WeightsFileError": ".runtime.weights", "load_weights": ".runtime.weights",
          "save_weights": ".runtime.weights", "summary": ".summarize", "Summary": ".summarize",
-         "load_ipython_extension": ".ipython"}
+         "load_ipython_extension": ".ipython", "value_and_grad": ".api_grad",
+         "gradcheck": ".gradcheck"}
 
 __all__ = [
     "CompileError", "Diagnostic", "Module", "TernaryTensor", "TritonRuntimeError", "WeightsFileError",
     "Summary", "__version__", "compile", "compile_file", "load_ipython_extension", "load_weights",
-    "save_weights", "stdlib", "summary",
+    "save_weights", "stdlib", "summary", "value_and_grad", "gradcheck",
 ]
 
 

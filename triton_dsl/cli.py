@@ -26,10 +26,11 @@ from .commands import (
     run,
 )
 from .commands import convert as convert_command
+from .commands import gradcheck as gradcheck_command
 from .commands import summary as summary_command
 from .target import TargetError
 
-COMMANDS = [check, run, build, repl, summary_command, convert_command]
+COMMANDS = [check, run, build, repl, summary_command, convert_command, gradcheck_command]
 
 _INTERNAL_ERROR = ("tritonc: internal compiler error: {summary} — this is a bug in triton_dsl, not in your "
                    "program; run with --debug for the traceback")

@@ -6,8 +6,8 @@ values at the clipping threshold). Out: clipped STE forward = dequantized `terna
 tanh(x / t), hard = its nearest ternary value; gumbel output in [-1, 1], hard output in {-1, 0, 1}, both
 reproducible under a fixed `seed`, and a statistical check that large |x| at a small temperature gives
 sign(x). `ste_quantize` (default quantize_fn) = dequantized `ternary_quantize`. The seed's blocks of
-"Gradient Handling" that use only these functions (24, 26, 28) run under `tritonc run`; block 22 stops only
-at `mse_loss`.
+"Gradient Handling" that use only these functions (24, 26, 28) run under `tritonc run` (block 22, which
+trains, is tests/stdlib/test_training.py's).
 """
 
 from __future__ import annotations
@@ -167,14 +167,6 @@ def test_seed_gradient_blocks_run(block, tritonc, tmp_path):
     code, out, err = tritonc("run", str(probed))
     assert (code, err) == (0, ""), err
     assert out == seed_digest.expected_output(path, out)
-
-
-def test_seed_block_22_stops_only_at_mse_loss(tritonc):
-    # ste_quantize compiles now (blocks 37 and 39 run: tests/e2e/test_function_values.py); block 22's
-    # training step also calls mse_loss, an nn primitive not compiled yet.
-    (path,) = SEED.glob("22_*.triton")
-    code, out, err = tritonc("run", str(path))
-    assert (code, out) == (1, "") and err.count("error[E0901]") == 1 and "'mse_loss' is not available" in err
 
 
 def test_python_api_calls_the_gradient_functions():

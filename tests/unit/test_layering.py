@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("runtime",),   # the native runtime and kernel library, built and loaded through jit
     ("pipeline", "program_cache", "aot"),  # aot: the objects of ahead-of-time libraries
     ("api", "api_args", "api_objects", "api_wrappers", "stdlib"),  # stdlib.py: the stdlib as Python functions
-    ("convert", "summarize"),  # weight files of other tools, and what a file or program stores
+    ("api_grad",),  # value_and_grad: wrappers compiled next to a function's source
+    ("convert", "summarize", "gradcheck"),  # weight files of other tools, and what a file or program stores
     ("repl_session",),  # sessions of entries compiled one at a time
     ("commands", "cli", "repl", "ipython", "__main__", "__init__"),  # faces: repl, the notebook magics
 ]

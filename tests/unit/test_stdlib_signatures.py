@@ -82,8 +82,11 @@ IMPLEMENTED = {
     "quantized_conv2d", "quantized_matmul", "bitlinear", "percentile_value", "compute_threshold_for_sparsity",
     "ste_quantize", "clipped_ste_quantize", "soft_quantize", "gumbel_softmax_quantize",
 }
-# Library functions the project adds for the examples and statistics (not in the seed).
-HELPERS = {"count_trits", "packed_bytes"}
+# Library functions the project adds for the examples and statistics (not in the seed), and the training
+# library of the autodiff issue (losses, layers, optimizers' helpers: docs/autodiff.md).
+HELPERS = {"count_trits", "packed_bytes", "mse_loss", "l1_loss", "cross_entropy",
+           "binary_cross_entropy_with_logits", "batch_norm", "layer_norm", "dropout", "AdamW", "cosine_lr",
+           "step_lr"}
 
 
 def seed_declarations_of_blocks(first: int, last: int) -> set[str]:

@@ -84,6 +84,7 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     'trt_cast': ('ptr', ('ptr', 'ptr', 'i32')),
     'trt_check_argument': ('i32', ('ptr', 'ptr', 'i32', 'i32', 'ptr', 'ptr', 'ptr')),
     'trt_clear_error': ('void', ('ptr',)),
+    'trt_clock': ('double', ()),
     'trt_concat': ('ptr', ('ptr', 'ptr', 'i64', 'i32')),
     'trt_conv2d_f32': ('ptr', ('ptr', 'ptr', 'ptr', 'i64', 'i64', 'i64', 'i64')),
     'trt_conv2d_t2': ('ptr', ('ptr', 'ptr', 'ptr', 'i64', 'i64', 'i64', 'i64')),

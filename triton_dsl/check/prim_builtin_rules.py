@@ -33,6 +33,7 @@ from .types import (
     Type,
     TypeType,
     is_error,
+    is_float_dtype,
 )
 
 # ------------------------------------------------------------------------------------------ io, autodiff
@@ -42,6 +43,11 @@ def print_rule(r: RuleCall) -> Type:
     for p in ("sep", "end"):
         require(r, p, isinstance(r.args[p].ty, StrType) or is_error(r.args[p].ty), "a string")
     return UNIT
+
+
+def clock(r: RuleCall) -> Type:
+    """`clock()`: seconds on a monotonic clock, as a float64 (differences time parts of a program)."""
+    return Scalar("float64")
 
 
 def panic(r: RuleCall) -> Type:
@@ -55,8 +61,49 @@ def stop_gradient(r: RuleCall) -> Type:
     return r.args["x"].ty
 
 
+def requires_grad_(r: RuleCall) -> Type:
+    """`x.requires_grad_()`: a leaf of the graph sharing x's memory (gradients accumulate in its .grad)."""
+    t = as_tensor(r, "x", dequantize=False)
+    if t.ternary or not is_float_dtype(t.dtype) or not isinstance(r.args["x"].ty, TensorType):
+        raise r.fail("E0501", f"only floating-point tensors can require gradients, got `{r.args['x'].ty}`",
+                     r.args["x"].span)
+    return t
+
+
 def backward(r: RuleCall) -> Type:
-    as_tensor(r, "loss")
+    loss = as_tensor(r, "loss")
+    if r.args["grad"].given:
+        grad = as_tensor(r, "grad")
+        if not is_float_dtype(loss.dtype) or grad.dtype != loss.dtype:
+            raise r.fail("E0501", f"the gradient passed to `backward` must be a `{loss.dtype}` tensor "
+                         f"like the output, got `{r.args['grad'].ty}`", r.args["grad"].span)
+    return UNIT
+
+
+def zero_grad(r: RuleCall) -> Type:
+    """`zero_grad(t)` / `t.zero_grad()`: forget the accumulated gradient of a leaf (PyTorch's set_to_none)."""
+    as_tensor(r, "x", dequantize=False)
+    return UNIT
+
+
+def no_grad(r: RuleCall) -> Type:
+    """`no_grad(fn() { ... })`: runs the function with gradient recording off; gives what it returns."""
+    body = r.args["body"].ty
+    if is_error(body):
+        return body
+    if not isinstance(body, FnType) or body.params:
+        raise r.fail("E0501", f"`no_grad` takes a function of no parameters, got `{body}`",
+                     r.args["body"].span)
+    return body.ret
+
+
+def copy_(r: RuleCall) -> Type:
+    """`dst.copy_(src)`: writes src's values into dst's memory (seen through every reference to dst)."""
+    dst = as_tensor(r, "x", dequantize=False)
+    src = as_tensor(r, "src")
+    if dst.ternary or not is_float_dtype(dst.dtype) or src.dtype != dst.dtype:
+        raise r.fail("E0501", f"`copy_` copies a floating-point tensor into one of the same dtype, "
+                     f"got `{src}` into `{dst}`", r.span)
     return UNIT
 
 

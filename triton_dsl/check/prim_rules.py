@@ -118,7 +118,7 @@ def is_int_scalar(t: Type) -> bool:
 def creation(r: RuleCall) -> Type:
     shape = shape_arg(r, "shape")
     dtype = const_dtype(r, "dtype") or "float32"
-    const_bool(r, "requires_grad")
+    r.info["requires_grad"] = const_bool(r, "requires_grad")
     r.info.update(shape=shape, dtype=dtype)
     return TensorType(dtype, shape)
 
@@ -128,7 +128,7 @@ def full(r: RuleCall) -> Type:
     value = r.args["value"].ty
     require(r, "value", isinstance(value, Scalar) or is_error(value), "a number")
     dtype = const_dtype(r, "dtype") or (value.name if isinstance(value, Scalar) else "float32")
-    r.info.update(shape=shape, dtype=dtype)
+    r.info.update(shape=shape, dtype=dtype, requires_grad=const_bool(r, "requires_grad"))
     return TensorType(dtype, shape)
 
 
@@ -136,7 +136,7 @@ def uniform(r: RuleCall) -> Type:
     for p in ("low", "high"):
         require(r, p, isinstance(r.args[p].ty, Scalar) or is_error(r.args[p].ty), "a number")
     shape = shape_arg(r, "shape")
-    r.info.update(shape=shape, dtype="float32")
+    r.info.update(shape=shape, dtype="float32", requires_grad=const_bool(r, "requires_grad"))
     return TensorType("float32", shape)
 
 
@@ -158,7 +158,7 @@ def arange(r: RuleCall) -> Type:
 
 def tensor_literal(r: RuleCall) -> Type:
     a = r.args["data"]
-    const_bool(r, "requires_grad")
+    r.info["requires_grad"] = const_bool(r, "requires_grad")
     t = a.ty
     dims: list = []
     node_dims = a.nest or ()

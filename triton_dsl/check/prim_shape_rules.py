@@ -1,4 +1,4 @@
-"""Typing rules of the linear-algebra, nn and shape primitives (matmul, conv2d, batch_norm, softmax,
+"""Typing rules of the linear-algebra, nn and shape primitives (matmul, conv2d, softmax,
 losses, reshape, transpose, permute, (un)squeeze, flatten, stack, concat, numel).
 
 In: a `RuleCall` (see `primitives.py`). Out: the result type; resolved constants in `call.info`
@@ -13,12 +13,11 @@ from . import shapes
 from .operators import OpError, check_matmul, combine_dtypes
 from .prim_rules import (
     as_tensor,
-    const_bool,
     const_int,
     shape_arg,
     shape_error,
 )
-from .primitives import NOT_CONST, RuleCall
+from .primitives import RuleCall
 from .types import (
     ANY_RANK,
     ERROR,
@@ -70,19 +69,6 @@ def conv2d(r: RuleCall) -> Type:
     return TensorType("float32", shape)
 
 
-def batch_norm(r: RuleCall) -> Type:
-    x = as_tensor(r, "x")
-    channels = x.shape[1] if isinstance(x.shape, tuple) and len(x.shape) >= 2 else None
-    for p in ("gamma", "beta", "running_mean", "running_var"):
-        t = as_tensor(r, p)
-        if isinstance(t.shape, tuple) and (len(t.shape) != 1 or not shapes.dims_agree(t.shape[0], channels)):
-            raise r.fail("E0401", f"batch_norm: '{p}' should have shape [{shapes.format_dim(channels)}] "
-                         f"(one value per channel of {shapes.format_shape(x.shape)}), got "
-                         f"{shapes.format_shape(t.shape)}", r.args[p].span)
-    const_bool(r, "training") if r.args["training"].const is not NOT_CONST else None
-    return TensorType(x.dtype if is_float_dtype(x.dtype) else "float32", x.shape)
-
-
 def softmax(r: RuleCall) -> Type:
     x = as_tensor(r, "x")
     dim = const_int(r, "dim")
@@ -93,21 +79,6 @@ def softmax(r: RuleCall) -> Type:
             raise shape_error(exc, r.args["dim"].span or r.span) from None
     r.info.update(dim=dim)
     return TensorType(x.dtype if is_float_dtype(x.dtype) else "float32", x.shape)
-
-
-def mse_loss(r: RuleCall) -> Type:
-    a, b = as_tensor(r, "input"), as_tensor(r, "target")
-    try:
-        shapes.broadcast_shapes(a.shape, b.shape)
-    except shapes.ShapeError as exc:
-        raise shape_error(exc, r.span) from None
-    return TensorType("float32", ())
-
-
-def cross_entropy(r: RuleCall) -> Type:
-    as_tensor(r, "input")
-    as_tensor(r, "target")
-    return TensorType("float32", ())
 
 
 # ------------------------------------------------------------------------------------------ shape ops

@@ -138,12 +138,8 @@ def _table() -> dict[str, Primitive]:
         # linear algebra and nn
         ("matmul", "linalg", "a, b", sh.matmul),
         ("conv2d", "nn", "input, weight, bias=None, stride=1, padding=0", sh.conv2d),
-        ("batch_norm", "nn",
-         "x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5", sh.batch_norm),
         ("softmax", "nn", "x, dim=-1", sh.softmax),
         ("log_softmax", "nn", "x, dim=-1", sh.softmax),
-        ("mse_loss", "nn", "input, target", sh.mse_loss),
-        ("cross_entropy", "nn", "input, target", sh.cross_entropy),
         # shape ops
         ("reshape", "shape", "x, shape", sh.reshape),
         ("transpose", "shape", "x, dim0=-2, dim1=-1", sh.transpose),
@@ -162,11 +158,16 @@ def _table() -> dict[str, Primitive]:
         # io and control
         ("print", "io", "sep=' ', end='\\n'", b.print_rule),
         ("panic", "io", "message", b.panic),
+        ("clock", "io", "", b.clock),
         *w.ROWS,  # weight files: save_weights, load_tensor, load_ternary (prim_weights.py)
         # autodiff
         ("stop_gradient", "autodiff", "x", b.stop_gradient),
-        ("backward", "autodiff", "loss", b.backward),
+        ("requires_grad_", "autodiff", "x", b.requires_grad_),
+        ("backward", "autodiff", "loss, grad=None", b.backward),
         ("register_hook", "autodiff", "x, hook", b.register_hook),
+        ("zero_grad", "autodiff", "x", b.zero_grad),
+        ("no_grad", "autodiff", "body", b.no_grad),
+        ("copy_", "autodiff", "x, src", b.copy_),
         # builtins on lists and ranges
         ("length", "builtin", "x", b.length),
         ("enumerate", "builtin", "items", b.enumerate_rule),
@@ -204,7 +205,8 @@ TENSOR_METHODS = {
     "register_hook": "register_hook", "sum": "sum", "mean": "mean", "std": "std", "var": "var",
     "max": "max", "min": "min", "argmax": "argmax", "argmin": "argmin", "prod": "prod", "abs": "abs",
     "exp": "exp", "log": "log", "sqrt": "sqrt", "clip": "clip", "clamp": "clamp",
-    "detach": "stop_gradient", "backward": "backward",
+    "detach": "stop_gradient", "backward": "backward", "zero_grad": "zero_grad", "copy_": "copy_",
+    "requires_grad_": "requires_grad_",
 }
 LIST_METHODS = {"append": "append", "pop": "pop"}
 

@@ -285,7 +285,8 @@ class FunctionEmitter(ControlFlowMixin, ObjectOpsMixin):
             args += [self.get(v) for v in op.operands]
             args += [ir.Constant(params[len(args) + i], c) for i, c in enumerate(op.attrs.get("consts", ()))]
         else:
-            # ("v", i): operand i; ("c", x): a constant; ("array", [i...], bits): operands packed in memory
+            # ("v", i): operand i; ("c", x): a constant; ("array", [i...], bits): operands packed in memory;
+            # ("rank_of", i) / ("shape_of", i): tensor operand i's rank and dims array (header fields)
             for item in template:
                 if item[0] == "v":
                     args.append(self.get(op.operands[item[1]]))
@@ -299,6 +300,16 @@ class FunctionEmitter(ControlFlowMixin, ObjectOpsMixin):
                     args.append(self.list_len(self.get(op.operands[item[1]])))
                 elif item[0] == "str_bytes":  # the UTF-8 bytes and byte length of a string operand
                     args.append(rtabi.field_ptr(self.b, self.get(op.operands[item[1]]), 16))
+                elif item[0] in ("rank_of", "shape_of"):  # a tensor operand's rank / its dims array
+                    t = self.get(op.operands[item[1]])
+                    if item[0] == "rank_of":
+                        args.append(self.b.load(rtabi.field_ptr(self.b, t, layout.TENSOR_FIELDS["rank"][0]),
+                                                typ=I32))
+                    else:
+                        args.append(rtabi.field_ptr(self.b, t, layout.SHAPE_OFFSET))
+                elif item[0] in ("code", "env"):  # a function value's code pointer / environment
+                    pair = self.get(op.operands[item[1]])
+                    args.append(self.b.extract_value(pair, 0 if item[0] == "code" else 1))
                 elif item[0] == "str_len":
                     s = self.get(op.operands[item[1]])
                     args.append(self.b.load(rtabi.field_ptr(self.b, s, 8), typ=I64))

@@ -135,6 +135,11 @@ def lower_attribute(lw, e: ast.Attribute) -> Value:
         if t.type.rank < 2:
             return t
         return lw.rt("trt_transpose", [t], ir_type(e.ty, e.span), e.span, consts=(-2, -1))
+    if e.name in ("grad", "requires_grad"):
+        from .lower_autodiff import lower_grad_attribute
+        # (the .grad of a tensor of any rank, e.g. an optimizer's parameter, is one too)
+        want = ir_type(e.ty, e.span, stored=t.type.rank is None)
+        return lower_grad_attribute(lw, t, e.name, want, e.span)
     raise NotAvailable(f"the tensor attribute `.{e.name}` as a value", e.span)
 
 

@@ -102,15 +102,20 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         return lw.b.binary(op, a, b, span)
     if name in _REDUCE:
         return _reduce(lw, name, val("x"), target.info, out_ty, span)
-    if name == "stop_gradient":
-        return val("x")  # forward value unchanged; gradients arrive with autodiff
+    if target.primitive.category == "autodiff":
+        from .lower_autodiff import lower_autodiff
+        return lower_autodiff(lw, name, target, args, span)
     if name == "numel":
         n = lw.b.op("numel", [val("x")], [I64], span=span).result
         return lw.coerce(n, ir_type(out_ty, span), span)
     if name == "matmul":
         return lw.matmul_values(val("a"), val("b"), e)
     if name in ("zeros", "ones", "randn", "rand", "full", "uniform"):
-        return _creation(lw, name, target, args, out_ty, span)
+        t = _creation(lw, name, target, args, out_ty, span)
+        if target.info.get("requires_grad"):
+            from .lower_autodiff import requires_grad
+            t = requires_grad(lw, t, span)
+        return t
     if name in ("ternarize", "quantile", "cast", "trits", "along_axis0", "conv2d_dynamic", "conv2d"):
         # The quantization stdlib's primitives are lowered by `ir.lower_quant` (owned with the stdlib).
         try:
@@ -123,7 +128,11 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         return lower_weights(lw, e, target)
     if name == "tensor":
         from .lower_access import lower_tensor_literal
-        return lower_tensor_literal(lw, e, target, args)
+        t = lower_tensor_literal(lw, e, target, args)
+        if target.info.get("requires_grad"):
+            from .lower_autodiff import requires_grad
+            t = requires_grad(lw, t, span)
+        return t
     if name in ("reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "stack", "concat"):
         from .lower_access import lower_shape_primitive
         return lower_shape_primitive(lw, name, e, target, args)
@@ -151,6 +160,8 @@ def lower_primitive(lw, e: ast.Call, target) -> Value:
         _append_text(lw, buf, end, span)
         lw.rt("trt_buf_print", [buf], None, span)
         return lw.b.tuple([], span)
+    if name == "clock":
+        return lw.rt("trt_clock", [], ScalarTy("float64"), span, no_ctx=True, fallible=False)
     if name == "panic":
         msg = val("message")
         lw.b.panic(msg, span)

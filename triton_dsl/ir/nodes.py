@@ -134,6 +134,7 @@ class Module:
     # (struct, trait) -> IR function names of the struct's methods in the trait's order (its vtable)
     vtables: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     exported_traits: set[str] = field(default_factory=set)  # their tables are exported (Python callers)
+    autodiff: bool = False  # the program asks for gradients: the tape-recording passes run (docs/autodiff.md)
 
     def add(self, fn: Function) -> Function:
         self.functions[fn.name] = fn

@@ -97,7 +97,8 @@ def _fuse_block(block: Block, uses: Counter) -> None:
     for op in block.ops:
         if op.opcode == "const" and isinstance(op.result.type, ScalarTy):
             consts[op.result.id] = op
-        if op.opcode == "rt" and op.attrs["fn"].startswith("trt_scalar_") and len(op.operands) == 1:
+        if op.opcode == "rt" and op.attrs["fn"].startswith("trt_scalar_") and len(op.operands) == 1 \
+                and "lifted_from" not in op.attrs:  # (a lifted reduction is a tape node: keep the tensor)
             wrapped[op.result.id] = op.operands[0]
         for region in op.regions:
             if op.opcode != "fused":

@@ -37,7 +37,7 @@ class TensorHeader(ctypes.Structure):
                 ("scale_kind", ctypes.c_int32), ("scales", ctypes.c_void_p), ("owner", ctypes.c_int64),
                 ("base", ctypes.c_void_p), ("aux", ctypes.c_void_p), ("aux_free", ctypes.c_void_p),
                 ("grad", ctypes.c_void_p), ("tape_node", ctypes.c_void_p), ("hooks", ctypes.c_void_p),
-                ("reserved0", ctypes.c_int64), ("reserved1", ctypes.c_int64)]
+                ("grad_seq", ctypes.c_int64), ("grad_pending", ctypes.c_void_p)]
 
 
 assert ctypes.sizeof(TensorHeader) == layout.HEADER_SIZE

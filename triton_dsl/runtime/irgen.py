@@ -57,6 +57,7 @@ _LIBC = {
     "strtof": (F32, [PTR, PTR], False),
     "strtol": (I64, [PTR, PTR, I32], False),
     "write": (I64, [I32, PTR, I64], False),
+    "clock_gettime": (I32, [I32, PTR], False),
     "log": (F64, [F64], False),
     "exp": (F64, [F64], False),
     "sqrt": (F64, [F64], False),

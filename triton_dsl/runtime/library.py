@@ -36,6 +36,7 @@ from . import (
     rt_autograd,
     rt_capi,
     rt_cast,
+    rt_clock,
     rt_create,
     rt_elem,
     rt_errors,
@@ -62,6 +63,7 @@ from .units import LazyLibrary, LoadedUnit, Unit, exported_signatures
 _EMITTERS = (rt_errors.emit, rt_memory.emit, rt_text.emit, rt_objects.emit, rt_print.emit, rt_format.emit,
              rt_random.emit, rt_elem.emit, rt_reduce.emit, rt_softmax.emit, rt_matmul.emit, rt_shape.emit,
              rt_create.emit, rt_cast.emit,
+             rt_clock.emit,  # clock(): the monotonic clock
              rt_autograd.emit,  # autodiff: tape, backward engine, gradients, hooks (after rt_cast: converts)
              rt_quant.emit,  # quantization primitives (after rt_elem: uses trt_parallel)
              rt_weights.emit,  # weight files (save_weights / load_tensor / load_ternary)
