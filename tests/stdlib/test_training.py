@@ -166,10 +166,11 @@ def test_train_digits_shortened_then_infer_digits_reproduces_it(tritonc, tmp_pat
     code, out, err = tritonc("run", str(program))
     assert (code, err) == (0, ""), err
     lines = out.splitlines()
-    assert len(lines) == 5 and lines[0].startswith("epoch 1: loss ")
+    assert len(lines) == 6 and lines[0].startswith("epoch 1: loss ")
     losses = [float(re.search(r"loss ([\d.]+)", line).group(1)) for line in lines[:3]]
     assert losses[2] < losses[1] < losses[0]
     assert lines[3] == "saved digits_ternary.safetensors (2432 bytes of packed weights)"
+    assert lines[4].startswith("float32 baseline (same MLP, same training): test accuracy 0.9")
     accuracy = float(lines[-1].split(":")[1])
     assert accuracy >= 0.88  # chance is 0.1; a wrong gradient does not train
     saved = triton_dsl.load_weights("digits_ternary.safetensors")
