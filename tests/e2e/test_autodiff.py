@@ -310,3 +310,35 @@ fn step(w: Tensor<float32, [16, 4]>, x: Tensor<float32, [32, 16]>) -> float32 {
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert last < first  # the in-place updates reached the caller's array
     assert after - before < 2048  # KiB: 1,000 steps of graphs and gradients freed
+
+
+def test_indexing_slicing_stack_concat_and_a_replacing_hook(tritonc, tmp_path):
+    code, out, err = _run(tritonc, tmp_path, """
+let x = tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=true)
+backward(sum(x[1] * 2.0) + sum(x[:, 1:3] * x[:, 1:3]) + x[0, 2] * 10.0 + x[-1, ::2][1])
+print(x.grad)
+let a = tensor([1.0, 2.0], requires_grad=true)
+let b = tensor([3.0, 4.0, 5.0], requires_grad=true)
+let c = concat([a * 2.0, b], dim=0)
+let s = stack([a, a * a], dim=1)
+backward(sum(c * c) + sum(s * tensor([[1.0, 10.0], [1.0, 10.0]])))
+print(a.grad, b.grad)
+let h = a * 3.0
+h.register_hook(fn(grad) -> Tensor<float32, [2]> { return grad * 10.0 })
+zero_grad(a)
+backward(sum(h * h))
+print(a.grad)
+""")
+    assert (code, err) == (0, ""), err
+    assert out.splitlines() == ["[[ 0.  4. 16.]", " [ 2. 12. 15.]]", "[29. 57.] [ 6.  8. 10.]", "[180. 360.]"]
+
+
+def test_a_list_without_a_rule_is_an_error_not_a_silent_zero(tritonc, tmp_path):
+    code, out, err = _run(tritonc, tmp_path, """
+let x = tensor([1.0, 2.0], requires_grad=true)
+let xs = [x, x * 2.0]
+let s = stack(xs)
+backward(sum(s))
+""")
+    assert code == 1 and "prog.triton:4:9" in err
+    assert "the gradient of 'stack(xs)' is not available yet" in err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..syntax import ast
 from .assign import Conversion
-from .prim_builtin_rules import EXPECTED_ARGS
+from .prim_builtin_rules import ALSO_ACCEPTED, EXPECTED_ARGS
 from .primitives import (
     LIST_METHODS,
     TENSOR_METHODS,
@@ -67,7 +67,8 @@ class MethodCallMixin:
                 continue
             hint = EXPECTED_ARGS.get((prim.name, p.name))
             t = self.check_expr(a.value, hint(rargs) if hint else None)
-            if hint is not None:
+            also = ALSO_ACCEPTED.get((prim.name, p.name))
+            if hint is not None and not (also is not None and also(t, hint(rargs))):
                 self.coerce(a.value, t, hint(rargs), f"argument `{p.name}` of `{prim.name}`", code="E0501")
             rargs[p.name] = self._prim_arg(a.value, t, True)
             out.append(BoundArg(p.name, t, a.value))

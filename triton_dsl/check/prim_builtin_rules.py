@@ -126,6 +126,16 @@ def hook_type(args: dict[str, Arg]) -> Type:
 EXPECTED_ARGS = {("register_hook", "hook"): hook_type}
 
 
+def hook_replacing_grad(t: Type, expected: Type) -> bool:
+    """A hook may also return a tensor of the gradient's type, which replaces the gradient (PyTorch)."""
+    return isinstance(t, FnType) and isinstance(expected, FnType) and t.params == expected.params \
+        and t.ret == expected.params[0]
+
+
+# Other types such an argument may have (beyond the expected one).
+ALSO_ACCEPTED = {("register_hook", "hook"): hook_replacing_grad}
+
+
 # ------------------------------------------------------------------------------------------ builtins
 
 

@@ -61,7 +61,7 @@ class _Recorder:
     def record(self, op: Op, rule: Rule, out: list[Op]) -> None:
         b = Builder(Block(), op.span)
         captured = rule.captured(op)
-        need = _needed(b, "trt_grad_needed", [captured[i] for i in rule.inputs])
+        need = _needed(b, rule.need_fn, [captured[i] for i in rule.inputs])
         y = op.result
         if rule.missing:
             check = b.if_(need, [], op.span)

@@ -35,6 +35,7 @@ class Rule:
     inputs: tuple[int, ...]
     captured: Callable[[Op], list[Value]] = field(default=lambda op: list(op.operands))
     missing: bool = False  # differentiable, but no rule yet: an error if a gradient must pass through
+    need_fn: str = "trt_grad_needed"  # the runtime predicate on the inputs (a list: trt_list_grad_needed)
 
 
 def _no_rule(b, op, i, g, xs):
@@ -197,6 +198,48 @@ def _transpose(b, op, i, g, xs):
     return transpose(b, g, d0, d1)
 
 
+def _index(b, op, i, g, xs):
+    """x[specs]: g added into zeros of x's shape at the selected positions (the same index specs)."""
+    layout = op.attrs["args"]  # [("v", 0), ("array", [1..k], 64), ("c", n)]: the forward's operands
+    k = len(op.operands) - 1
+    return rt(b, "trt_index_backward", [g, *xs], xs[0].type,
+              args=[("v", 0), ("v", 1), ("array", list(range(2, 2 + k)), 64), layout[2]])
+
+
+def _element(b, op, i, g, xs):
+    """x[i, j] (all axes indexed, read as a scalar and lifted): g at that element's flat offset."""
+    x, offset = xs
+    return rt(b, "trt_grad_at", [g, x, offset], x.type)
+
+
+_OMITTED = -(2 ** 63)  # an omitted slice bound (runtime/rt_shape.py)
+
+
+def _select_along(b: Builder, g: Value, dim: int, spec: tuple[Value, ...], rank: int) -> Value:
+    """g indexed with full slices before axis `dim` and `spec` (kind, start, stop, step) at it."""
+    full = [b.const(1, I64), b.const(_OMITTED, I64), b.const(_OMITTED, I64), b.const(1, I64)]
+    specs = [v for _ in range(dim) for v in full] + list(spec)
+    return rt(b, "trt_index", [g, *specs], TensorTy(g.type.dtype, rank),
+              args=[("v", 0), ("array", list(range(1, 1 + len(specs))), 64), ("c", dim + 1)])
+
+
+def _stack(b, op, i, g, xs):
+    """stack([x0, x1, ...], dim): input i's gradient is g[..., i, ...] along dim."""
+    dim = op.attrs["args"][2][1] % g.type.rank
+    zero = b.const(0, I64)
+    return _select_along(b, g, dim, (zero, b.const(i, I64), zero, zero), g.type.rank - 1)
+
+
+def _concat(b, op, i, g, xs):
+    """concat([x0, x1, ...], dim): input i's gradient is its slice of g along dim."""
+    dim = op.attrs["args"][2][1] % g.type.rank
+    start = b.const(0, I64)
+    for x in xs[:i]:
+        start = b.binary("add", start, b.dim(x, dim))
+    stop = b.binary("add", start, b.dim(xs[i], dim))
+    return _select_along(b, g, dim, (b.const(1, I64), start, stop, b.const(1, I64)), g.type.rank)
+
+
 def _identity(b, op, i, g, xs):
     return g
 
@@ -209,7 +252,8 @@ def _cast(b, op, i, g, xs):
 _REDUCE_DIM = re.compile(r"trt_(sum|mean|max|min|std|var|prod)_dim_(f16|f32|f64)$")
 _REDUCE_ALL = re.compile(r"trt_(sum|mean|max|min|std|var|prod)_all_(f16|f32|f64)$")
 _SOFTMAX = re.compile(r"trt_(log_softmax|softmax)_(f16|f32|f64)$")
-_SHAPE_RULES = {"trt_reshape": _reshape, "trt_squeeze": _reshape, "trt_squeeze_all": _reshape,
+_SHAPE_RULES = {"trt_index": _index,
+                "trt_reshape": _reshape, "trt_squeeze": _reshape, "trt_squeeze_all": _reshape,
                 "trt_unsqueeze": _reshape, "trt_transpose": _transpose, "trt_broadcast_to": _identity,
                 "trt_copy": _identity}
 # Runtime calls giving a float tensor that carry no gradient by definition.
@@ -228,12 +272,16 @@ def rule_for(op: Op) -> Rule | None:
         return None
     fn = op.attrs["fn"]
     source = op.attrs.get("lifted_from")
+    if source is not None and source.fn == "load":  # an element x[i, j], boxed by passes.lift_scalars
+        return Rule(_element, (0,), lambda op: [source.x, *source.extra])
     if source is not None:  # a full reduction's scalar, boxed by passes.lift_scalars
         m = _REDUCE_ALL.match(source.fn)
         if m.group(1) == "prod":
             return missing(op, lambda op: [source.x])
         return Rule(_full_reduction(m.group(1), m.group(2)), (0,), lambda op: [source.x])
     floats = tuple(i for i, v in enumerate(op.operands) if is_float_tensor(v))
+    if fn in ("trt_stack", "trt_concat") and not floats:  # of a list value: checked element by element
+        return Rule(_no_rule, (0,), missing=True, need_fn="trt_list_grad_needed")
     if not floats or fn in _NO_GRADIENT:
         return None
     if fn.startswith("trt_matmul_"):
@@ -246,6 +294,8 @@ def rule_for(op: Op) -> Rule | None:
         return Rule(_softmax(m.group(1) == "log_softmax", m.group(2)), (0,))
     if fn in _SHAPE_RULES:
         return Rule(_SHAPE_RULES[fn], (0,))
+    if fn in ("trt_stack", "trt_concat") and op.attrs.get("args", [("",)])[0][0] == "array":
+        return Rule(_stack if fn == "trt_stack" else _concat, floats)
     if fn == "trt_cast" and is_float_tensor(op.operands[0]):
         return Rule(_cast, (0,))
     return missing(op)

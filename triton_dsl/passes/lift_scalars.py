@@ -35,8 +35,8 @@ _SUFFIX = {"float16": "f16", "float32": "f32", "float64": "f64"}
 class LiftedFrom:
     """The attribute `lifted_from` of a lifted reduction's box: the reduction (`fn`) and its input `x`."""
 
-    def __init__(self, fn: str, x: Value):
-        self.fn, self.x = fn, x
+    def __init__(self, fn: str, x: Value, extra: list[Value] | None = None):
+        self.fn, self.x, self.extra = fn, x, list(extra or [])
 
     def __repr__(self) -> str:
         return f"{self.fn}(%{self.x.hint or self.x.id})"
@@ -47,6 +47,9 @@ def _is_float_scalar(v: Value) -> bool:
 
 
 def _is_seed(op: Op) -> bool:
+    """A full reduction of a float tensor, or one element read out of one (`x[i, j]`)."""
+    if op.opcode == "load":
+        return _is_float_scalar(op.result)
     return op.opcode == "rt" and bool(_REDUCTION.match(op.attrs["fn"])) and _is_float_scalar(op.result)
 
 
@@ -158,8 +161,9 @@ class _Rewriter:
             scalar = Value(ScalarTy(lifted.type.dtype), lifted.hint)
             op.results = [scalar]
             out.append(op)
-            attrs = {"fn": f"trt_scalar_{_SUFFIX[lifted.type.dtype]}",
-                     "lifted_from": LiftedFrom(op.attrs["fn"], op.operands[0])}
+            source = LiftedFrom("load", op.operands[0], op.operands[1:]) if op.opcode == "load" \
+                else LiftedFrom(op.attrs["fn"], op.operands[0])
+            attrs = {"fn": f"trt_scalar_{_SUFFIX[lifted.type.dtype]}", "lifted_from": source}
             out.append(Op("rt", [scalar], [lifted], attrs, op.span))
             return
         if _is_item(op) and self.is_lifted(op.result):

@@ -166,6 +166,18 @@ def _emit_mode(em: Emitter, mode) -> None:
     fb.ret_if(fb.is_null(t), c8(0))
     fb.ret(fb.b.trunc(fb.b.and_(fb.get(t, "flags"), c32(RG)), I8))
 
+    # Whether any tensor of a list (`stack(xs)` of a list value) requires grad, in grad mode.
+    fb = em.define("trt_list_grad_needed", I8, [PTR])
+    lst = fb.args[0]
+    b = fb.b
+    fb.ret_if(b.icmp_signed("==", fb.load(mode, I8), c8(0)), c8(0))
+    data = fb.load(fb.byte_at(lst, layout.LIST_FIELDS["list_data"][0]), PTR)
+    with fb.loop(0, fb.load(fb.byte_at(lst, layout.LIST_FIELDS["list_len"][0]), I64)) as i:
+        t = fb.load(fb.at(data, i, PTR), PTR)
+        with fb.if_then(b.icmp_signed("!=", b.and_(fb.get(t, "flags"), c32(RG)), c32(0))):
+            fb.ret(c8(1))
+    fb.ret(c8(0))
+
 
 def _emit_release(em: Emitter) -> None:
     """Internal `void trt_grad_release(t)`: free t's tape node and hooks (the tensor free path calls it

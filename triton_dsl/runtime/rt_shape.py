@@ -2,7 +2,8 @@
 slicing, broadcast_to (copies through `trt_strided_copy`), concat and stack.
 
 In: an `Emitter`. Out: the functions of docs/runtime.md "Shape ops". Every index is bounds-checked and
-every shape rule reports both shapes; nothing here touches element values except to move them.
+every shape rule reports both shapes; nothing here touches element values except to move them — and
+the gradients of indexing (`trt_index_backward`, `trt_grad_at`: autodiff), which add them into zeros.
 """
 
 from __future__ import annotations
@@ -176,11 +177,10 @@ def _emit_permute(em: Emitter) -> None:
     fb.ret(fb.call("trt_permute", ctx, t, axes))
 
 
-def _emit_index(em: Emitter) -> None:
-    fb = em.define("trt_index", PTR, [PTR, PTR, PTR, I32])
-    ctx, t, specs, n = fb.args
+def _index_view(fb: FnBuilder, ctx, t, specs, n):
+    """The strided view `t[specs]` selects: (rank, dims, strides, offset) in elements of t; returns null
+    from the function (error set) on a bad index."""
     b = fb.b
-    _no_trit(fb, t, "indexing")
     rank = fb.get(t, "rank")
     with fb.if_then(b.icmp_signed(">", n, rank), likely=False):
         emit_error(fb, layout.ERR_INDEX, "too many indices for a tensor of rank %d: %d", rank, n)
@@ -213,7 +213,45 @@ def _emit_index(em: Emitter) -> None:
                 b.store(b.mul(stride, st), fb.at(strides, rv, I64))
                 b.store(b.add(rv, c64(1)), r)
                 b.store(b.add(fb.load(off, I64), b.mul(first, stride)), off)
-    fb.ret(_gather(fb, ctx, t, b.trunc(fb.load(r, I64), I32), dims, strides, fb.load(off, I64)))
+    return b.trunc(fb.load(r, I64), I32), dims, strides, fb.load(off, I64)
+
+
+def _emit_index(em: Emitter) -> None:
+    fb = em.define("trt_index", PTR, [PTR, PTR, PTR, I32])
+    ctx, t, specs, n = fb.args
+    _no_trit(fb, t, "indexing")
+    rank, dims, strides, off = _index_view(fb, ctx, t, specs, n)
+    fb.ret(_gather(fb, ctx, t, rank, dims, strides, off))
+
+    # The gradient of indexing (autodiff, docs/autodiff.md): zeros of `like`'s shape with g added at the
+    # positions `like[specs]` selects (a slice with a step visits each position once: plain adds).
+    fb = em.define("trt_index_backward", PTR, [PTR, PTR, PTR, PTR, I32])
+    ctx, g, like, specs, n = fb.args
+    b = fb.b
+    rank, dims, strides, off = _index_view(fb, ctx, like, specs, n)
+    out = fb.call("trt_tensor_zeros", ctx, fb.get(g, "dtype"), fb.get(like, "rank"),
+                  fb.byte_at(like, layout.SHAPE_OFFSET))
+    fb.ret_if(fb.is_null(out), NULL)
+    r64 = b.sext(rank, I64)
+    with fb.loop(0, fb.get(g, "numel")) as i:
+        rest, pos = fb.var(I64, i), fb.var(I64, off)
+        with fb.loop(0, r64) as j:  # the multi-index of element i of g, innermost axis first
+            ax = b.sub(b.sub(r64, c64(1)), j)
+            size = fb.load(fb.at(dims, ax, I64), I64)
+            k = b.srem(fb.load(rest, I64), size)
+            b.store(b.sdiv(fb.load(rest, I64), size), rest)
+            b.store(b.add(fb.load(pos, I64), b.mul(k, fb.load(fb.at(strides, ax, I64), I64))), pos)
+        _add_element(fb, out, fb.load(pos, I64), g, i)
+    fb.ret(out)
+
+    # The gradient of reading one element `x[i, j]` (flat offset `off`): zeros like x, g's value there.
+    fb = em.define("trt_grad_at", PTR, [PTR, PTR, PTR, I64])
+    ctx, g, like, off = fb.args
+    out = fb.call("trt_tensor_zeros", ctx, fb.get(g, "dtype"), fb.get(like, "rank"),
+                  fb.byte_at(like, layout.SHAPE_OFFSET))
+    fb.ret_if(fb.is_null(out), NULL)
+    _add_element(fb, out, off, g, c64(0))
+    fb.ret(out)
 
     fb = em.define("trt_offset", I64, [PTR, PTR, PTR, I32])
     ctx, t, idx, n = fb.args
@@ -234,6 +272,18 @@ def _emit_index(em: Emitter) -> None:
             fb.ret(c64(-1))
         b.store(b.add(fb.load(off, I64), b.mul(i1, fb.load(fb.at(src, ax, I64), I64))), off)
     fb.ret(fb.load(off, I64))
+
+
+def _add_element(fb: FnBuilder, dst, at, src, i) -> None:
+    """dst[at] += src[i] for float tensors of the same dtype (f16/f32/f64)."""
+    b = fb.b
+    dtype = fb.get(dst, "dtype")
+    for code in layout.FLOAT_DTYPES:
+        with fb.if_then(b.icmp_signed("==", dtype, c32(code))):
+            ty = layout.scalar_type(code)
+            slot = fb.at(fb.get(dst, "data"), at, ty)
+            value = fb.load(fb.at(fb.get(src, "data"), i, ty), ty)
+            b.store(b.fadd(fb.load(slot, ty), value), slot)
 
 
 def _slice_bounds(fb: FnBuilder, ctx, size, start, stop, step):
