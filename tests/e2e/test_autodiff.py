@@ -342,3 +342,20 @@ backward(sum(s))
 """)
     assert code == 1 and "prog.triton:4:9" in err
     assert "the gradient of 'stack(xs)' is not available yet" in err
+
+
+def test_quantizers_on_the_tape(tritonc, tmp_path):
+    # the STE around a TWN quantizer trains (the quantizer's own scale gradient is cut by stop_gradient);
+    # differentiating the quantized value itself reaches the scale, which has no rule yet: an error at
+    # backward naming the quantizer, never a gradient that silently leaves the scale out
+    code, out, err = _run(tritonc, tmp_path, """
+let w = randn([4, 3], requires_grad=true)
+let q = ste_quantize(w, quantize_fn=fn(x) { return ternary_quantize(x, method="twn") })
+backward(sum(q * 2.0))
+print(sum(w.grad))
+let p = prod(w * 1.0)
+print("forward runs")
+backward(sum(dequantize(ternary_quantize(w, method="twn"))) + sum(w))
+""")
+    assert code == 1 and out.splitlines() == ["24.0", "forward runs"]
+    assert "the gradient of 'ternarize(x, delta, -delta, alpha, alpha)' is not available yet" in err

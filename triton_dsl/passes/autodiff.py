@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..ir.builder import Builder
 from ..ir.nodes import Block, Function, Module, Op, Value
 from ..ir.types import I32, STR, FnValTy, ScalarTy, StructLayout, StructTy, UnitTy
-from .grad_rules import Rule, rule_for
+from .grad_rules import NO_RULE, Rule, rule_for
 
 _I8 = ScalarTy("int8")
 
@@ -102,10 +102,15 @@ class _Recorder:
             branch = b.if_(need, [], op.span)
             with b.at(branch.regions[0]):
                 grad = rule.grad(b, op, i, g, xs)
-                if grad is not None:
+                if grad == NO_RULE:
+                    text = " ".join(op.span.text().split()) if op.span is not None else "this operation"
+                    msg = f"the gradient of '{text[:50]}' is not available yet (E0901)"
+                    b.panic(b.const(msg, STR, op.span), op.span)
+                elif grad is not None:
                     grad = b.rt("trt_sum_to_shape", [grad, xs[i]], xs[i].type).result
                     b.rt("trt_grad_accumulate", [xs[i], grad], I32)
-                b.yield_()
+                if grad != NO_RULE:
+                    b.yield_()
             with b.at(branch.regions[1]):
                 b.yield_()
         b.ret()

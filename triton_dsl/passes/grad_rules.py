@@ -34,23 +34,41 @@ class Rule:
     grad: GradFn
     inputs: tuple[int, ...]
     captured: Callable[[Op], list[Value]] = field(default=lambda op: list(op.operands))
-    missing: bool = False  # differentiable, but no rule yet: an error if a gradient must pass through
-    need_fn: str = "trt_grad_needed"  # the runtime predicate on the inputs (a list: trt_list_grad_needed)
+    # a list input without a rule: checked when the op runs (`need_fn` = trt_list_grad_needed), since
+    # during backward the grad mode is off and the list's tensors cannot be asked one by one
+    missing: bool = False
+    need_fn: str = "trt_grad_needed"  # the runtime predicate on the inputs
+
+
+NO_RULE = "no rule"  # what `grad` gives for an input whose gradient has no rule yet
 
 
 def _no_rule(b, op, i, g, xs):
-    return None
+    return NO_RULE
 
 
-def missing(op: Op, captured: Callable[[Op], list[Value]] | None = None) -> Rule:
-    """The rule of a differentiable op without a gradient rule yet (checked on its float tensor inputs)."""
+def missing(op: Op, captured: Callable[[Op], list[Value]] | None = None,
+            inputs: tuple[int, ...] | None = None) -> Rule:
+    """The rule of a differentiable op without a gradient rule yet: the node stops backward with an error
+    if a gradient reaches one of these inputs (never a silent zero); the forward runs as usual."""
     take = captured or (lambda o: list(o.operands))
-    inputs = tuple(i for i, v in enumerate(take(op)) if is_float_tensor(v))
-    return Rule(_no_rule, inputs, take, missing=True)
+    if inputs is None:
+        inputs = tuple(i for i, v in enumerate(take(op)) if is_tracked(v))
+    return Rule(_no_rule, inputs, take)
 
 
 def is_float_tensor(v: Value) -> bool:
     return isinstance(v.type, TensorTy) and not v.type.ternary and v.type.dtype in _SFX
+
+
+def is_ternary(v: Value) -> bool:
+    return isinstance(v.type, TensorTy) and v.type.ternary
+
+
+def is_tracked(v: Value) -> bool:
+    """A tensor that can be on the tape: a float tensor, or a TernaryTensor made from tracked values
+    (its gradient is the float32 gradient of its value)."""
+    return is_float_tensor(v) or is_ternary(v)
 
 
 # -- small builders for backward code -------------------------------------------------------------------
@@ -262,9 +280,17 @@ _NO_GRADIENT = frozenset({"trt_detach", "trt_set_requires_grad", "trt_tensor_gra
 
 
 def rule_for(op: Op) -> Rule | None:
-    """The rule recording `op`, MISSING, or None when `op` carries no gradient."""
-    if len(op.results) != 1 or not is_float_tensor(op.result):
+    """The rule recording `op`, or None when `op` carries no gradient."""
+    if len(op.results) != 1 or not is_tracked(op.result):
         return None
+    if op.opcode == "rt" and op.attrs["fn"] == "trt_ternarize_f32":
+        pass  # a TernaryTensor result (below)
+    elif not is_float_tensor(op.result):
+        return None
+    if op.opcode == "dequantize":  # a TernaryTensor's value: its gradient is the value's gradient
+        return Rule(_identity, (0,))
+    if op.opcode == "ternary_matmul":
+        return missing(op)
     if op.opcode == "fused":
         inputs = tuple(i for i, v in enumerate(op.operands) if is_float_tensor(v))
         return Rule(_fused, inputs) if inputs else None
@@ -282,6 +308,10 @@ def rule_for(op: Op) -> Rule | None:
     floats = tuple(i for i, v in enumerate(op.operands) if is_float_tensor(v))
     if fn in ("trt_stack", "trt_concat") and not floats:  # of a list value: checked element by element
         return Rule(_no_rule, (0,), missing=True, need_fn="trt_list_grad_needed")
+    if fn == "trt_ternarize_f32":
+        # d value / d x is 0 almost everywhere (a step); thresholds and scales have no rule yet
+        params = tuple(i for i in range(1, len(op.operands)) if is_float_tensor(op.operands[i]))
+        return missing(op, inputs=params) if params else None
     if not floats or fn in _NO_GRADIENT:
         return None
     if fn.startswith("trt_matmul_"):

@@ -344,8 +344,11 @@ def _emit_accumulate(em: Emitter, running) -> None:
     with fb.if_then(fb.is_null(g), likely=False):
         emit_error(fb, INTERNAL, "internal: a null gradient for a tensor of shape %s", shape_text(fb, t))
         fb.ret(c32(1))
+    # a TernaryTensor's gradient is the float32 gradient of its value (trit × scale)
+    ternary = b.and_(b.icmp_signed("==", fb.get(t, "dtype"), c32(layout.TRIT)),
+                     b.icmp_signed("==", fb.get(g, "dtype"), c32(layout.FLOAT32)))
     ok = b.and_(b.icmp_signed("==", fb.get(t, "numel"), fb.get(g, "numel")),
-                b.icmp_signed("==", fb.get(t, "dtype"), fb.get(g, "dtype")))
+                b.or_(b.icmp_signed("==", fb.get(t, "dtype"), fb.get(g, "dtype")), ternary))
     with fb.if_then(b.not_(ok), likely=False):
         emit_error(fb, INTERNAL, "internal: a gradient of shape %s (%s) for a tensor of shape %s (%s)",
                    shape_text(fb, g), _dtype_name(fb, fb.get(g, "dtype")), shape_text(fb, t),
