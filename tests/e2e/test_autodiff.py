@@ -359,3 +359,28 @@ backward(sum(dequantize(ternary_quantize(w, method="twn"))) + sum(w))
 """)
     assert code == 1 and out.splitlines() == ["24.0", "forward runs"]
     assert "the gradient of 'ternarize(x, delta, -delta, alpha, alpha)' is not available yet" in err
+
+
+def test_activation_gradient_through_packed_ternary_weights():
+    m = _module("""
+fn f(x: Tensor<float32, [b, k]>, w: Tensor<float32, [k, n]>, s: Tensor<float32, [k]>,
+     g: Tensor<float32, [b, n]>) -> float32 {
+    let q = learned_quantize(w, 0.3, -0.3, s, s)   # per-channel scales (axis 0)
+    return sum((x @ q) * g)
+}
+fn f1(x: Tensor<float32, [k]>, w: Tensor<float32, [k, n]>) -> float32 {
+    return sum(x @ ternary_quantize(w, method="twn"))   # one scale, 1-D activations
+}
+""")
+    x = RNG.standard_normal((3, 6)).astype(np.float32)
+    w = RNG.standard_normal((6, 4)).astype(np.float32)
+    s = RNG.uniform(0.5, 2.0, 6).astype(np.float32)
+    g = RNG.standard_normal((3, 4)).astype(np.float32)
+    _, gx = value_and_grad(m.f)(x, w, s, g)
+    value = np.where(w > 0.3, 1.0, np.where(w < -0.3, -1.0, 0.0)) * s[:, None]
+    np.testing.assert_allclose(gx, g.astype(np.float64) @ value.T, rtol=1e-5, atol=1e-6)
+    _, gx1 = value_and_grad(m.f1)(x[0], w)
+    a = np.abs(w)
+    kept = a > 0.7 * a.mean()
+    twn = np.sign(w) * kept * a[kept].mean()
+    np.testing.assert_allclose(gx1, twn.sum(axis=1), rtol=1e-5, atol=1e-6)

@@ -310,6 +310,7 @@ FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     'trt_ternary_new': ('ptr', ('ptr', 'i32', 'ptr', 'ptr', 'i32', 'ptr')),
     'trt_ternary_scale_count': ('i64', ('ptr',)),
     'trt_ternary_scale_kind': ('i32', ('ptr',)),
+    'trt_ternary_scale_tensor': ('ptr', ('ptr', 'ptr')),
     'trt_ternary_scales': ('ptr', ('ptr',)),
     'trt_transpose': ('ptr', ('ptr', 'ptr', 'i32', 'i32')),
     'trt_uniform': ('ptr', ('ptr', 'i32', 'i32', 'ptr', 'double', 'double')),

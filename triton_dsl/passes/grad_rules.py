@@ -230,6 +230,20 @@ def _element(b, op, i, g, xs):
     return rt(b, "trt_grad_at", [g, x, offset], x.type)
 
 
+def _ternary_matmul(b, op, i, g, xs):
+    """x @ W with W packed [in, out]: dx = g @ Wᵀ, on the packed kernel with the transposed trits (moved as
+    int8 codes and packed again, never a float copy of W), then each input row's scale."""
+    if i == 1:
+        return NO_RULE  # the TernaryTensor's own gradient (it was made from tracked values)
+    w = xs[1]
+    codes = rt(b, "trt_cast", [w], TensorTy("int8", 2), consts=(2,))  # trits, scales not applied
+    moved = transpose(b, codes)
+    packed = rt(b, "trt_cast", [moved], TensorTy("trit", 2, True), consts=(1,))
+    product = b.op("ternary_matmul", [g, packed], [TensorTy("float32", g.type.rank)]).result
+    scales = rt(b, "trt_ternary_scale_tensor", [w], TensorTy("float32", 1))
+    return elementwise(b, [product, scales], lambda bb, a: bb.binary("mul", a[0], a[1]))
+
+
 _OMITTED = -(2 ** 63)  # an omitted slice bound (runtime/rt_shape.py)
 
 
@@ -290,7 +304,9 @@ def rule_for(op: Op) -> Rule | None:
     if op.opcode == "dequantize":  # a TernaryTensor's value: its gradient is the value's gradient
         return Rule(_identity, (0,))
     if op.opcode == "ternary_matmul":
-        return missing(op)
+        if is_float_tensor(op.operands[0]):  # float activations x packed weights
+            return Rule(_ternary_matmul, tuple(i for i in (0, 1) if is_tracked(op.operands[i])))
+        return missing(op)  # ternary x ternary
     if op.opcode == "fused":
         inputs = tuple(i for i, v in enumerate(op.operands) if is_float_tensor(v))
         return Rule(_fused, inputs) if inputs else None

@@ -740,3 +740,26 @@ def emit(em: Emitter) -> None:
     _emit_leaves(em)
     _emit_sum_to_shape(em)
     _emit_copy_into(em)
+    _emit_ternary_scales(em)
+
+
+def _emit_ternary_scales(em: Emitter) -> None:
+    """`ptr trt_ternary_scale_tensor(ctx, w)`: the scales of a TernaryTensor as a float32 tensor that
+    multiplies `g @ trits(w)ᵀ` (the gradient of `x @ w` w.r.t. x): [1] for one scale (1 without scales),
+    [rows] per channel (axis 0). Asymmetric scales (+1 and -1 scaled apart) are not one product: an error."""
+    fb = em.define("trt_ternary_scale_tensor", PTR, [PTR, PTR])
+    ctx, w = fb.args
+    b = fb.b
+    kind, scales = fb.get(w, "scale_kind"), fb.get(w, "scales")
+    with fb.if_then(b.icmp_signed("==", kind, c32(layout.SCALE_ASYMMETRIC)), likely=False):
+        emit_error(fb, layout.ERR_VALUE, "the gradient of a matmul with asymmetric ternary scales is not "
+                   "available yet (E0901)")
+        fb.ret(NULL)
+    with fb.if_then(b.not_(fb.is_null(scales))):
+        fb.call("trt_incref", scales)
+        fb.ret(scales)
+    shape = fb.var(I64, c64(1))
+    one = fb.call("trt_tensor_new", ctx, c32(layout.FLOAT32), c32(1), shape)
+    fb.ret_if(fb.is_null(one), NULL)
+    b.store(ir.Constant(F32, 1.0), fb.at(fb.get(one, "data"), c64(0), F32))
+    fb.ret(one)
