@@ -11,8 +11,11 @@ almost everywhere) says so in a comment line above it,
     # pseudo-gradient: where(abs(x) <= threshold, g, 0.0)
 
 an expression of the parameters and `g` (the upstream gradient) giving d/dx; gradcheck compares the
-autodiff gradient with that formula instead. Each evaluation starts with `seed(1234)`, so functions that
-draw random numbers see the same draws in every evaluation.
+autodiff gradient with that formula instead. A function whose gradient is that of another expression
+(`quantized_batch_norm` passes batch norm's) says `# gradient-as: <expression>`: its autodiff gradient
+must equal the expression's, which must match finite differences. `# gradcheck-skip: <reason>` leaves a
+function out with its reason in the report (a gradient finite differences cannot see). Each evaluation
+starts with `seed(1234)`, so functions that draw random numbers see the same draws in every evaluation.
 
 Finite differences run on the function's own dtype: with float32 code the central difference carries
 ~1e-4 of rounding, so the tolerance is `atol + rtol·|grad|` with atol = rtol = 2e-2 for float32 (1e-6 for
@@ -25,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 WRAPPER = "tdsl_gradcheck"
-_PSEUDO = re.compile(r"^\s*#\s*pseudo-gradient:\s*(.+?)\s*$")
+_ANNOTATION = re.compile(r"^\s*#\s*(pseudo-gradient|gradient-as|gradcheck-skip):\s*(.+?)\s*$")
 
 
 @dataclass
@@ -56,14 +59,15 @@ class GradcheckReport:
         return "\n".join(lines)
 
 
-def _pseudo_gradient(text: str, span) -> str | None:
-    """The `# pseudo-gradient:` comment in the comment block right above a definition, if any."""
+def _annotation(text: str, span) -> tuple[str, str] | None:
+    """The `# pseudo-gradient:` or `# gradient-as:` comment in the comment block right above a definition:
+    (kind, expression), if any."""
     lines = text.splitlines()
     i = span.line - 2
     while i >= 0 and lines[i].lstrip().startswith("#"):
-        m = _PSEUDO.match(lines[i])
+        m = _ANNOTATION.match(lines[i])
         if m:
-            return m.group(1)
+            return m.group(1), m.group(2)
         i -= 1
     return None
 
@@ -88,7 +92,9 @@ class _Inputs:
     def value(self, ty):
         from .check import types as ct
         if isinstance(ty, ct.Scalar) and ty.name.startswith("float"):
-            return float(self.rng.uniform(0.3, 1.2))
+            return float(self.rng.uniform(0.2, 0.8))  # (fractions, thresholds, temperatures)
+        if isinstance(ty, ct.Scalar) and ty.name.startswith("int"):
+            return 2
         if isinstance(ty, ct.TensorType) and not ty.ternary:
             shape = self.shape(ty)
             if ty.dtype.startswith("float"):
@@ -106,12 +112,13 @@ def _differentiable_params(info) -> tuple[list[int], list[int]] | str:
                                                  strict=True)):
         is_float = (isinstance(ty, ct.TensorType) and not ty.ternary and ty.dtype.startswith("float")) or \
             (isinstance(ty, ct.Scalar) and ty.name.startswith("float") and default is None)
-        is_int_tensor = isinstance(ty, ct.TensorType) and not ty.ternary and ty.dtype.startswith("int")
+        is_int = (isinstance(ty, ct.TensorType) and not ty.ternary and ty.dtype.startswith("int")) or \
+            (isinstance(ty, ct.Scalar) and ty.name.startswith("int"))
         if is_float:
             passed.append(i)
             if isinstance(ty, ct.TensorType):
                 floats.append(i)
-        elif is_int_tensor and default is None:
+        elif is_int and default is None:
             passed.append(i)
         elif default is None:
             return f"parameter '{pname}: {ty}' has no value gradcheck can make"
@@ -168,7 +175,11 @@ def _check(name: str, info, prefix: str, source_name: str, text: str, rng) -> Fu
         return FunctionCheck(name, "skipped", "a parameter type gradcheck cannot fill")
     if ret_is_tensor:  # the weights w of sum(f(x) * w); a generic result has its argument's shape (3, 4)
         args.append(inputs.rng.standard_normal(inputs.shape(info.ret)).astype(info.ret.dtype))
-    pseudo = _pseudo_gradient(text, info.span)
+    annotation = _annotation(text, info.span)
+    if annotation is not None and annotation[0] == "gradcheck-skip":
+        return FunctionCheck(name, "skipped", annotation[1])
+    pseudo = annotation[1] if annotation is not None and annotation[0] == "pseudo-gradient" else None
+    surrogate = annotation[1] if annotation is not None and annotation[0] == "gradient-as" else None
     try:
         wrapper = _wrapper_source(name, info, passed, args, ret_is_tensor)
         module = api.compile(prefix + "\n" + wrapper, name=source_name)
@@ -187,8 +198,29 @@ def _check(name: str, info, prefix: str, source_name: str, text: str, rng) -> Fu
         status = "ok" if err <= 1.0 else "FAIL"
         return FunctionCheck(name, status, f"pseudo-gradient {pseudo}: max error {err:.2g} of tolerance",
                              err)
-    worst = 0.0
     eps = 1e-3 if dtype == np.float32 else 1e-6
+    if surrogate is not None:  # same gradient as the surrogate, whose gradient must match differences
+        try:
+            source = _surrogate_source(surrogate, info, passed, args, ret_is_tensor)
+            sfn = getattr(api.compile(prefix + "\n" + source, name=source_name), WRAPPER)
+        except CompileError as exc:
+            return FunctionCheck(name, "FAIL", f"the gradient-as formula does not compile: "
+                                 f"{exc.diagnostics[0].message}")
+        _, sgrads = value_and_grad(sfn, argnums=argnums)(*args)
+        same = max(_max_error(g, s, tol) for g, s in zip(grads, sgrads, strict=True))
+        worst = max(same, _finite_difference_error(sfn, args, argnums, sgrads, eps, tol))
+        status = "ok" if worst <= 1.0 else "FAIL"
+        return FunctionCheck(name, status, f"gradient as {surrogate}: max error {worst:.2g} of tolerance",
+                             worst)
+    worst = _finite_difference_error(fn, args, argnums, grads, eps, tol)
+    status = "ok" if worst <= 1.0 else "FAIL"
+    return FunctionCheck(name, status, f"finite differences: max error {worst:.2g} of tolerance", worst)
+
+
+def _finite_difference_error(fn, args: list, argnums: tuple, grads, eps: float, tol: float) -> float:
+    """The largest error (in tolerances) of `grads` against central differences of the scalar `fn`."""
+    import numpy as np
+    worst = 0.0
     for k, pos in enumerate(argnums):
         x = args[pos]
         numeric = np.zeros_like(x, dtype=np.float64)
@@ -202,8 +234,24 @@ def _check(name: str, info, prefix: str, source_name: str, text: str, rng) -> Fu
             flat[j] = old
             numeric.reshape(-1)[j] = (up - down) / (2 * eps)
         worst = max(worst, _max_error(grads[k], numeric, tol))
-    status = "ok" if worst <= 1.0 else "FAIL"
-    return FunctionCheck(name, status, f"finite differences: max error {worst:.2g} of tolerance", worst)
+    return worst
+
+
+def _defaults_named(formula: str, info, passed: list[int]) -> str:
+    """`let` lines giving the parameters left at their defaults that `formula` names their values."""
+    return "".join(f"    let {pname} = {default.span.text()}\n"
+                   for i, (pname, default) in enumerate(zip(info.param_names, info.defaults, strict=True))
+                   if i not in passed and default is not None and re.search(rf"\b{pname}\b", formula))
+
+
+def _surrogate_source(formula: str, info, passed: list[int], args: list, ret_is_tensor: bool) -> str:
+    params = ", ".join(f"{info.param_names[i]}: {_spell(info.param_types[i], a)}"
+                       for i, a in zip(passed, args, strict=False))
+    lets = _defaults_named(formula, info, passed)
+    if ret_is_tensor:
+        return (f"fn {WRAPPER}({params}, w: {_spell(info.ret, args[-1])}) -> float32 {{\n    seed(1234)\n"
+                f"{lets}    return sum(({formula}) * w)\n}}\n")
+    return f"fn {WRAPPER}({params}) -> float32 {{\n    seed(1234)\n{lets}    return float32({formula})\n}}\n"
 
 
 def _max_error(got, want, tol: float) -> float:
@@ -229,10 +277,7 @@ def _pseudo_expected(formula: str, name: str, info, passed, floats, args, prefix
     params = ", ".join(f"{info.param_names[i]}: {_spell(info.param_types[i], a)}"
                        for i, a in zip(passed, args, strict=False))
     ret = _spell(info.ret, args[-1])
-    # parameters left at their defaults that the formula names (`threshold`): their default values
-    lets = "".join(f"    let {pname} = {default.span.text()}\n"
-                   for i, (pname, default) in enumerate(zip(info.param_names, info.defaults, strict=True))
-                   if i not in passed and default is not None and re.search(rf"\b{pname}\b", formula))
+    lets = _defaults_named(formula, info, passed)  # e.g. `threshold` at its default
     source = f"fn tdsl_pseudo({params}, g: {ret}) -> {ret} {{\n{lets}    return {formula}\n}}\n"
     try:
         module = api.compile(prefix + "\n" + source, name=source_name)

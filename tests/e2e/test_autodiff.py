@@ -384,3 +384,41 @@ fn f1(x: Tensor<float32, [k]>, w: Tensor<float32, [k, n]>) -> float32 {
     kept = a > 0.7 * a.mean()
     twn = np.sign(w) * kept * a[kept].mean()
     np.testing.assert_allclose(gx1, twn.sum(axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_use_ste_layers_and_differentiable_sparsity():
+    m = _module("""
+fn qm(a: Tensor<float32, [m, k]>, b: Tensor<float32, [k, n]>, g: Tensor<float32, [m, n]>) -> float32 {
+    return sum(quantized_matmul(a, b) * g)
+}
+fn ql(x: Tensor<float32, [m, k]>, w: Tensor<float32, [k, n]>, g: Tensor<float32, [m, n]>) -> float32 {
+    return sum(quantized_linear(x, w) * g)
+}
+fn dsq(x: Tensor<float32, [m, k]>, g: Tensor<float32, [m, k]>) -> float32 {
+    return sum(differentiable_sparse_quantize(x, 0.5, temperature=0.7) * g)
+}
+""")
+    a = RNG.standard_normal((3, 5)).astype(np.float32)
+    b = RNG.standard_normal((5, 4)).astype(np.float32)
+    g = RNG.standard_normal((3, 4)).astype(np.float32)
+    absb = np.abs(b)
+    kept = absb > 0.7 * absb.mean()
+    qb = np.sign(b) * kept * absb[kept].mean()  # TWN
+    _, (ga, gb) = value_and_grad(m.qm, argnums=(0, 1))(a, b, g)
+    np.testing.assert_allclose(ga, g @ qb.T, rtol=1e-5, atol=1e-6)  # through the quantized value
+    np.testing.assert_allclose(gb, a.T @ g, rtol=1e-5, atol=1e-6)  # straight through
+    _, gw = value_and_grad(m.ql, argnums=1)(a, b, g)
+    np.testing.assert_allclose(gw, a.T @ g, rtol=1e-5, atol=1e-6)
+    # the sparse quantizer with its threshold held fixed: the soft formula's exact derivative
+    x = RNG.standard_normal((3, 5)).astype(np.float32)
+    gx_out = RNG.standard_normal((3, 5)).astype(np.float32)
+    _, gx = value_and_grad(m.dsq)(x, gx_out)
+    t = np.quantile(np.abs(x.astype(np.float64)), 0.5)
+
+    def soft(v):
+        logits = np.stack([(-v - t), -np.abs(v - t), (v - t)], axis=-1) / 0.7
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        return float(((p[..., 2] - p[..., 0]) * gx_out).sum())
+
+    np.testing.assert_allclose(gx, _fd(soft, x.astype(np.float64)), rtol=2e-3, atol=2e-4)

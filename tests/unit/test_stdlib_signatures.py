@@ -81,6 +81,7 @@ IMPLEMENTED = {
     "xnor_quantize", "ternary_quantize", "dequantize", "affine_dequantize", "quantized_linear",
     "quantized_conv2d", "quantized_matmul", "bitlinear", "percentile_value", "compute_threshold_for_sparsity",
     "ste_quantize", "clipped_ste_quantize", "soft_quantize", "gumbel_softmax_quantize",
+    "progressive_quantize", "differentiable_sparse_quantize", "quantized_batch_norm",
 }
 # Library functions the project adds for the examples and statistics (not in the seed), and the training
 # library of the autodiff issue (losses, layers, optimizers' helpers: docs/autodiff.md).

@@ -316,6 +316,8 @@ def rule_for(op: Op) -> Rule | None:
     source = op.attrs.get("lifted_from")
     if source is not None and source.fn == "load":  # an element x[i, j], boxed by passes.lift_scalars
         return Rule(_element, (0,), lambda op: [source.x, *source.extra])
+    if source is not None and source.fn == "trt_quantile_f32":  # quantile: no rule yet
+        return missing(op, lambda op: [source.x])
     if source is not None:  # a full reduction's scalar, boxed by passes.lift_scalars
         m = _REDUCE_ALL.match(source.fn)
         if m.group(1) == "prod":

@@ -50,6 +50,8 @@ def _is_seed(op: Op) -> bool:
     """A full reduction of a float tensor, or one element read out of one (`x[i, j]`)."""
     if op.opcode == "load":
         return _is_float_scalar(op.result)
+    if op.opcode == "rt" and op.attrs["fn"] == "trt_quantile_f32":  # (no gradient rule: see grad_rules)
+        return True
     return op.opcode == "rt" and bool(_REDUCTION.match(op.attrs["fn"])) and _is_float_scalar(op.result)
 
 
